@@ -1,0 +1,1 @@
+"""Domain core: settings, models, job ids and the error taxonomy. Imports nothing of ours."""

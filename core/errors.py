@@ -1,0 +1,69 @@
+"""The one error taxonomy shared by vendors, activities, the workflow and the API.
+
+Every failure a user can see carries an ``ErrorCode``. Vendor adapters translate their HTTP errors into
+``VendorError`` once; activities turn those into ``ApplicationError(type=code)``; the API turns job errors
+and ``ProblemError`` into RFC 9457 problem JSON.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from core.models import ErrorInfo
+
+
+class ErrorCode(StrEnum):
+    # Job outcomes
+    CONTENT_POLICY = "content_policy"
+    VENDOR_ERROR = "vendor_error"
+    VENDOR_UNAVAILABLE = "vendor_unavailable"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    STORAGE_ERROR = "storage_error"
+    # Request problems
+    INVALID_INPUT = "invalid_input"
+    MALFORMED_JSON = "malformed_json"
+    UNSUPPORTED_RESOLUTION = "unsupported_resolution"
+    NO_ROUTE = "no_route"
+    UNSAFE_URL = "unsafe_url"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL = "internal"
+
+
+class VendorError(Exception):
+    """A vendor's failure, already translated into our taxonomy by its adapter.
+
+    ``accepted`` says whether the vendor had accepted the task when it failed: failover to another vendor
+    is only safe when it had not (nothing was billed and nothing is still running there).
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retryable: bool = False,
+        billed: bool = False,
+        accepted: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.billed = billed
+        self.accepted = accepted
+        self.retry_after = retry_after
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(code=self.code, message=self.message, retryable=self.retryable, billed=self.billed)
+
+    def __repr__(self) -> str:
+        return f"VendorError({self.code!s}, {self.message!r}, retryable={self.retryable})"

@@ -1,0 +1,34 @@
+"""Job ids. The workflow id *is* the job id, so an idempotency key maps to exactly one workflow."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+JOB_ID_PREFIX = "vid_"
+_JOB_ID_RE = re.compile(r"^vid_[0-9a-z]{26}$")
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(data: bytes, length: int) -> str:
+    number = int.from_bytes(data, "big")
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 36)
+        chars.append(_ALPHABET[rem])
+    return "".join(chars)
+
+
+def new_job_id() -> str:
+    return JOB_ID_PREFIX + _base36(secrets.token_bytes(17), 26)
+
+
+def job_id_for_key(project_id: str, idempotency_key: str) -> str:
+    """Derive the job id of (project, idempotency key); the NUL separator keeps the pair unambiguous."""
+    digest = hashlib.sha256(f"{project_id}\0{idempotency_key}".encode()).digest()
+    return JOB_ID_PREFIX + _base36(digest, 26)
+
+
+def is_job_id(value: str) -> bool:
+    return bool(_JOB_ID_RE.match(value))

@@ -1,0 +1,210 @@
+"""Domain models shared by the API, the workflow and the activities.
+
+Everything that crosses the Temporal boundary is a pydantic model so fields can be added without breaking
+history (new fields get defaults). Video bytes never travel through Temporal: only object keys do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Stage(StrEnum):
+    SUBMITTING = "submitting"
+    GENERATING = "generating"
+    REHOSTING = "rehosting"
+
+
+class Aspect(StrEnum):
+    LANDSCAPE = "16:9"
+    PORTRAIT = "9:16"
+    SQUARE = "1:1"
+
+
+class Resolution(StrEnum):
+    P720 = "720p"
+    P1080 = "1080p"
+    K4 = "4k"
+
+    @property
+    def short_side(self) -> int:
+        return {Resolution.P720: 720, Resolution.P1080: 1080, Resolution.K4: 2160}[self]
+
+    def dimensions(self, aspect: Aspect) -> tuple[int, int]:
+        """Width and height in pixels of this resolution at ``aspect`` (720p 16:9 is 1280x720)."""
+        short = self.short_side
+        long = short * 16 // 9
+        if aspect is Aspect.LANDSCAPE:
+            return long, short
+        if aspect is Aspect.PORTRAIT:
+            return short, long
+        return short, short
+
+
+class Prefer(StrEnum):
+    BALANCED = "balanced"
+    CHEAPEST = "cheapest"
+    SMARTEST = "smartest"
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    retryable: bool = False
+    billed: bool = False
+
+
+class VideoSpec(BaseModel):
+    """What the customer asked to be rendered, already validated by the API."""
+
+    prompt: str
+    reference_image_url: str | None = None
+    duration_seconds: int = 5
+    aspect: Aspect = Aspect.LANDSCAPE
+    resolution: Resolution = Resolution.P720
+
+
+class RouteCandidate(BaseModel):
+    vendor: str
+    model: str
+    estimated_cost_usd: Decimal
+
+
+class JobTimings(BaseModel):
+    """Timeouts and poll pacing, read from settings by the API and frozen into the workflow input."""
+
+    submit_timeout_seconds: float = 60.0
+    poll_heartbeat_timeout_seconds: float = 60.0
+    poll_timeout_seconds: float = 3 * 3600.0
+    rehost_timeout_seconds: float = 1800.0
+    rehost_heartbeat_timeout_seconds: float = 60.0
+    cancel_timeout_seconds: float = 30.0
+
+
+class JobInput(BaseModel):
+    """The workflow's one input object: the job and the route the API chose for it."""
+
+    job_id: str
+    project_id: str
+    spec: VideoSpec
+    route: list[RouteCandidate]
+    created_at: datetime
+    timings: JobTimings = Field(default_factory=JobTimings)
+
+
+class VendorTask(BaseModel):
+    """A task a vendor accepted: the first durable fact of a job. ``links`` keeps vendor-given URLs."""
+
+    vendor: str
+    model: str
+    task_id: str
+    submitted_at: datetime
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class VendorOutcome(BaseModel):
+    """How a vendor task ended, as the poll activity saw it."""
+
+    state: JobState
+    output_url: str | None = None
+    thumbnail_url: str | None = None
+    error: ErrorInfo | None = None
+    cost_usd: Decimal | None = None
+    polls: int = 0
+
+
+class PollRequest(BaseModel):
+    task: VendorTask
+    initial_interval_seconds: float = 1.0
+    max_interval_seconds: float = 15.0
+
+
+class PollProgress(BaseModel):
+    """Heartbeat details of the poll activity: lets a retry resume and lets status report progress."""
+
+    progress: int | None = None
+    vendor_state: str = "pending"
+    polls: int = 0
+    interval_seconds: float = 1.0
+
+
+class SubmitRequest(BaseModel):
+    job_id: str
+    attempt_key: str
+    spec: VideoSpec
+    vendor: str
+    model: str
+
+
+class CancelVendorRequest(BaseModel):
+    task: VendorTask
+
+
+class RehostRequest(BaseModel):
+    job_id: str
+    project_id: str
+    task: VendorTask
+    output_url: str
+    thumbnail_url: str | None = None
+
+
+class StoredVideo(BaseModel):
+    video_key: str
+    thumbnail_key: str | None = None
+    content_type: str = "video/mp4"
+    size_bytes: int
+    sha256: str
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_count: int | None = None
+
+
+class JobCost(BaseModel):
+    estimated_usd: Decimal
+    settled_usd: Decimal | None = None
+
+
+class VendorAttempt(BaseModel):
+    vendor: str
+    model: str
+    task_id: str | None = None
+    outcome: str
+
+
+class JobSnapshot(BaseModel):
+    """The job as the workflow knows it: answered by the ``status`` query and kept in the memo at the end."""
+
+    model_config = ConfigDict(use_enum_values=False)
+
+    job_id: str
+    project_id: str
+    state: JobState = JobState.QUEUED
+    stage: Stage | None = None
+    progress: int | None = None
+    vendor: str | None = None
+    model: str | None = None
+    spec: VideoSpec | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cost: JobCost
+    error: ErrorInfo | None = None
+    media: StoredVideo | None = None
+    attempts: list[VendorAttempt] = Field(default_factory=list)

@@ -1,0 +1,5 @@
+"""Session-wide fixtures live in tests/fixtures/*; each starts a real service once per session."""
+
+pytest_plugins = [
+    "tests.fixtures.ports",
+]

@@ -1,0 +1,1 @@
+"""Vendor adapters (httpx, no Temporal, no FastAPI), the catalog data file and the router."""

@@ -1,0 +1,54 @@
+"""The small protocol every vendor adapter implements.
+
+An adapter translates our ``VideoSpec`` into the vendor's wire format and the vendor's answers and errors
+into our taxonomy (``VendorError`` with an ``ErrorCode``), once, here. It never sees Temporal.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from core.models import ErrorInfo, VendorTask, VideoSpec
+
+
+class VendorStatus(BaseModel):
+    """One poll's view of a vendor task."""
+
+    state: str  # "pending" | "running" | "succeeded" | "failed" | "cancelled"
+    progress: int | None = None  # 0-100 when the vendor reports it
+    output_url: str | None = None
+    thumbnail_url: str | None = None
+    error: ErrorInfo | None = None  # set when state is "failed", already in our taxonomy
+    cost_usd: Decimal | None = None  # the vendor's own figure for what it billed, when it reports one
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in ("succeeded", "failed", "cancelled")
+
+
+class VideoVendor(Protocol):
+    """What the activities need from a vendor."""
+
+    name: str
+
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
+        """Create the vendor task. Raises ``VendorError`` (``accepted=False``) when nothing was created."""
+        ...
+
+    async def poll(self, task: VendorTask) -> VendorStatus:
+        """Read the task's state once. Raises ``VendorError`` on transport or protocol failure."""
+        ...
+
+    async def cancel(self, task: VendorTask) -> bool:
+        """Ask the vendor to stop the task; False when the vendor has no cancel."""
+        ...
+
+    def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:
+        """Headers needed to download the vendor's output (e.g. an API key); secrets stay in the worker."""
+        ...
+
+    async def aclose(self) -> None: ...
