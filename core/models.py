@@ -208,3 +208,10 @@ class JobSnapshot(BaseModel):
     error: ErrorInfo | None = None
     media: StoredVideo | None = None
     attempts: list[VendorAttempt] = Field(default_factory=list)
+
+
+class ProjectIdentity(BaseModel):
+    """Who is calling: the project an API key belongs to, and which key (its non-secret id)."""
+
+    project_id: str
+    key_id: str

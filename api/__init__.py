@@ -1,0 +1,1 @@
+"""The HTTP boundary: routes, auth, request/response schemas, problem-JSON errors, OpenAPI."""
