@@ -95,6 +95,8 @@ class JobTimings(BaseModel):
     rehost_timeout_seconds: float = 1800.0
     rehost_heartbeat_timeout_seconds: float = 60.0
     cancel_timeout_seconds: float = 30.0
+    poll_initial_interval_seconds: float = 1.0
+    poll_max_interval_seconds: float = 15.0
 
 
 class JobInput(BaseModel):
@@ -215,3 +217,30 @@ class ProjectIdentity(BaseModel):
 
     project_id: str
     key_id: str
+
+
+class SettleRequest(BaseModel):
+    """Input of the ``settle_job`` activity: how a job ended and what, if anything, it costs the project.
+
+    ``billed`` says whether the project pays: the vendor charged us (success, or a vendor that bills despite
+    failure or cancel). When False the hold is released and nothing is charged, whatever ``charge_usd`` is.
+    """
+
+    job_id: str
+    project_id: str
+    outcome: JobState
+    charge_usd: Decimal = Decimal(0)
+    reason: str = ""
+    billed: bool = False
+
+
+class SettleResult(BaseModel):
+    """What settling moved: credits charged, and credits of the hold returned to the available balance.
+
+    ``uncollected_usd`` is the part of a charge above what the project could still pay (a vendor's actual
+    cost beyond the estimate and the remaining balance); balances never go negative, we absorb it.
+    """
+
+    charged_usd: Decimal
+    released_usd: Decimal
+    uncollected_usd: Decimal = Decimal(0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.models import JobTimings
@@ -34,21 +35,35 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = 1
     public_base_url: str = "http://127.0.0.1:8000"
-    max_body_bytes: int = 64 * 1024
-    max_prompt_chars: int = 4000
-    max_duration_seconds: int = 60
+    max_body_bytes: int = 10 * 1024 * 1024
     status_query_timeout_seconds: float = 2.0
 
     # Accounts
     database_url: str | None = None
     dev_api_key: SecretStr | None = None
+    # Credits a new anonymous project starts with, and the development project of the embedded launcher.
+    trial_credits_usd: Decimal = Decimal("5.00")
+    dev_credits_usd: Decimal = Decimal("100.00")
+    # Anonymous activations per client address in a sliding hour; 0 turns the limit off.
+    activate_rate_limit_per_hour: int = 5
+    # How long a verified API key is trusted in-process before the next DB lookup. Revocation through the
+    # same process is immediate; other processes see it within this many seconds.
+    api_key_cache_seconds: float = 30.0
+    # Retry-After the API sends with 503 while the accounts DB is unreachable.
+    accounts_retry_after_seconds: int = 5
+    database_connect_timeout_seconds: float = 5.0
+    database_pool_size: int = 10
 
     # Storage
     storage_backend: Literal["local", "s3"] = "local"
     storage_local_dir: Path | None = None
     s3_bucket: str = "infrai-media"
     s3_endpoint_url: str | None = None
+    # Where clients outside our network reach S3, when that differs from s3_endpoint_url (e.g. MinIO as
+    # http://minio:9000 inside compose): presigned URLs are signed for this host.
+    s3_public_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
@@ -83,6 +98,31 @@ class Settings(BaseSettings):
     rehost_heartbeat_timeout_seconds: float = 60.0
     cancel_timeout_seconds: float = 30.0
 
+    # Vendors. Keys come from each vendor SDK's own environment variable (never logged: SecretStr); base
+    # URLs from INFRAI_<VENDOR>_BASE_URL so an adapter can be pointed at an emulator or a proxy.
+    # python-genai lets GOOGLE_API_KEY win when both are set; AliasChoices takes the first present.
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    )
+    google_base_url: str = "https://generativelanguage.googleapis.com/v1beta/"
+    runwayml_api_secret: SecretStr | None = Field(None, validation_alias="RUNWAYML_API_SECRET")
+    runway_base_url: str = "https://api.dev.runwayml.com"
+    lumaai_api_key: SecretStr | None = Field(None, validation_alias="LUMAAI_API_KEY")
+    luma_base_url: str = "https://api.lumalabs.ai/dream-machine/v1"
+    replicate_api_token: SecretStr | None = Field(None, validation_alias="REPLICATE_API_TOKEN")
+    replicate_base_url: str = "https://api.replicate.com"
+    fal_key: SecretStr | None = Field(None, validation_alias="FAL_KEY")
+    fal_base_url: str = "https://queue.fal.run"
+    minimax_api_key: SecretStr | None = Field(None, validation_alias="MINIMAX_API_KEY")
+    minimax_base_url: str = "https://api.minimax.io"
+    kling_access_key: SecretStr | None = Field(None, validation_alias="KLING_ACCESS_KEY")
+    kling_secret_key: SecretStr | None = Field(None, validation_alias="KLING_SECRET_KEY")
+    kling_base_url: str = "https://api-singapore.klingai.com"
+    # One HTTP call to a vendor (submit, one poll, cancel); a long generation is many short calls.
+    vendor_connect_timeout_seconds: float = 10.0
+    vendor_request_timeout_seconds: float = 60.0
+    # Fetching a customer's reference image for vendors that want bytes (Veo); size cap is above.
+    reference_image_fetch_timeout_seconds: float = 20.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -100,6 +140,8 @@ class Settings(BaseSettings):
             rehost_timeout_seconds=self.rehost_timeout_seconds,
             rehost_heartbeat_timeout_seconds=self.rehost_heartbeat_timeout_seconds,
             cancel_timeout_seconds=self.cancel_timeout_seconds,
+            poll_initial_interval_seconds=self.poll_initial_interval_seconds,
+            poll_max_interval_seconds=self.poll_max_interval_seconds,
         )
 
 

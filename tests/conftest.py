@@ -2,4 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.ports",
+    "tests.fixtures.temporal",
+    "tests.fixtures.stack",
+    "tests.fixtures.accounts",
 ]

@@ -1,0 +1,132 @@
+"""The accounts engine: URL normalisation, SQLite transaction control, and one translation of outages.
+
+Writes go through ``Database.write()``. On PostgreSQL that is a plain transaction; the ledger's
+statements take the row locks they need (a conditional UPDATE, ``SELECT ... FOR UPDATE``). On SQLite
+writers are serialised twice over: an asyncio lock inside the process (so a burst of holds queues
+instead of spinning on the busy timeout), and ``BEGIN IMMEDIATE`` across processes (the API and the
+worker share the embedded file; a deferred transaction that reads and then writes could fail with
+"database is locked" instead of waiting its turn). WAL mode keeps readers (authenticate) off the
+writers' backs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event, exc, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+from accounts.errors import AccountsUnavailable
+
+_SQLITE_BEGIN_OPTION = "infrai_sqlite_begin"
+# Errors that mean "the database is not there or not answering right now": worth a retry, never a bug.
+_OUTAGE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
+
+
+def async_database_url(database_url: str) -> URL:
+    """Map the URLs people write (``sqlite:///f.db``, ``postgresql://...``) to our async drivers."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported accounts database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def _use_sqlite_transactions(engine: AsyncEngine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, say BEGIN, so we can choose IMMEDIATE for writes."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The engine plus what it takes to write safely on either backend."""
+
+    def __init__(self, database_url: str, *, connect_timeout: float, pool_size: int, retry_after: int):
+        url = async_database_url(database_url)
+        self.url = url
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        self.retry_after = retry_after
+        self._write_lock = asyncio.Lock()
+        if self.is_sqlite:
+            if url.database and url.database != ":memory:":
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(url, connect_args={"timeout": connect_timeout})
+            _use_sqlite_transactions(self.engine)
+        else:
+            self.engine = create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,  # after an outage, replace dead pooled connections instead of failing
+                connect_args={"connect_timeout": max(2, round(connect_timeout))},
+            )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._outages_translated(), self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction that commits when the block ends and rolls back entirely when it raises."""
+        async with self._outages_translated():
+            if self.is_sqlite:
+                async with self._write_lock, self.engine.connect() as conn:
+                    await conn.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                    async with conn.begin():
+                        yield conn
+            else:
+                async with self.engine.begin() as conn:
+                    yield conn
+
+    @asynccontextmanager
+    async def _outages_translated(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except _OUTAGE_ERRORS as error:
+            raise AccountsUnavailable(
+                f"accounts database unavailable: {type(error).__name__}", retry_after_seconds=self.retry_after
+            ) from error
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            raise AccountsUnavailable(
+                "accounts database connection lost", retry_after_seconds=self.retry_after
+            ) from error
+
+    def insert_or_ignore(self, table: Table, *conflict_columns: str) -> Insert:
+        """INSERT that does nothing when the row's unique columns already exist (the idempotency key)."""
+        if self.is_sqlite:
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+
+    async def lock_name(self, conn: AsyncConnection, name: str) -> None:
+        """Serialise transactions about ``name`` until commit (SQLite writers are serialised already)."""
+        if self.is_sqlite:
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,46 @@
+"""What can go wrong with accounts, in terms the API and the activities translate once each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+class AccountsError(Exception):
+    """Base of every error the account store raises on purpose."""
+
+
+class InsufficientCredits(AccountsError):
+    """A hold asked for more than the project's available credits; nothing was held."""
+
+    def __init__(self, available: Decimal, required: Decimal) -> None:
+        super().__init__(f"available {available} USD, required {required} USD")
+        self.available = available
+        self.required = required
+
+
+class AccountsUnavailable(AccountsError):
+    """The accounts database could not be reached or was busy; nothing was written. Retry later."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ActivationRateLimited(AccountsError):
+    """This client address has used up its anonymous activations for the current hour."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many activations from this address; retry in {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ProjectNotFound(AccountsError, LookupError):
+    """No project has this id."""
+
+
+class HoldNotFound(AccountsError, LookupError):
+    """Settle found no hold for the job and was not told which project to charge."""
+
+
+class LastActiveKey(AccountsError):
+    """Revoking this key would leave the project with no working key and no way back in."""

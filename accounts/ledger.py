@@ -1,0 +1,218 @@
+"""Holds and settlements: the statements that move credits, run inside one ``Database.write()`` each.
+
+Idempotency comes from the ledger's unique (job_id, kind): every operation first inserts its ledger
+row with ON CONFLICT DO NOTHING, and only when that row is new does it touch the project's balance. A
+retried or replayed call finds the row and returns what the first call recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from accounts.database import Database
+from accounts.errors import HoldNotFound, InsufficientCredits, ProjectNotFound
+from accounts.money import from_micros
+from accounts.tables import as_utc, ledger_entries, projects
+from accounts.views import HoldView, Settlement, UsageTotals
+
+_REASON_LENGTH = 200
+
+
+async def record_entry(
+    db: Database,
+    conn: AsyncConnection,
+    *,
+    project_id: str,
+    job_id: str | None,
+    kind: str,
+    amount_micros: int,
+    reason: str,
+    now: datetime,
+    uncollected_micros: int = 0,
+) -> bool:
+    """Append one ledger row; False when (job_id, kind) was already recorded."""
+    statement = (
+        db.insert_or_ignore(ledger_entries, "job_id", "kind")
+        .values(
+            project_id=project_id,
+            job_id=job_id,
+            kind=kind,
+            amount_micros=amount_micros,
+            uncollected_micros=uncollected_micros,
+            reason=reason[:_REASON_LENGTH],
+            created_at=now,
+        )
+        .returning(ledger_entries.c.entry_id)
+    )
+    return (await conn.execute(statement)).first() is not None
+
+
+async def place_hold(
+    db: Database, conn: AsyncConnection, project_id: str, job_id: str, micros: int, now: datetime
+) -> int:
+    """Reserve ``micros`` of the project's available credits for the job; the held amount."""
+    try:
+        first = await record_entry(
+            db, conn, project_id=project_id, job_id=job_id, kind="hold", amount_micros=micros,
+            reason="hold", now=now,
+        )  # fmt: skip
+    except IntegrityError as error:  # the only constraint a valid amount can break: the project's key
+        raise ProjectNotFound(project_id) from error
+    if not first:
+        existing = await _entry(conn, job_id, "hold")
+        assert existing is not None
+        if existing.project_id != project_id:
+            raise ValueError(f"job {job_id} is held for another project")
+        return int(existing.amount_micros)
+    # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
+    # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
+    reserved = await conn.execute(
+        update(projects)
+        .where(
+            projects.c.project_id == project_id,
+            projects.c.balance_micros - projects.c.held_micros >= micros,
+        )
+        .values(held_micros=projects.c.held_micros + micros)
+    )
+    if reserved.rowcount == 0:
+        available = await _available_micros(conn, project_id)
+        raise InsufficientCredits(available=from_micros(available), required=from_micros(micros))
+    return micros
+
+
+async def settle_hold(
+    db: Database,
+    conn: AsyncConnection,
+    job_id: str,
+    *,
+    charge_micros: int,
+    reason: str,
+    project_id: str | None,
+    now: datetime,
+) -> Settlement:
+    """Close the job's hold and charge it (capped at what the project can pay), exactly once."""
+    hold = await _entry(conn, job_id, "hold")
+    if hold is not None:
+        if project_id is not None and hold.project_id != project_id:
+            raise ValueError(f"job {job_id} is held for another project")
+        project_id, held = str(hold.project_id), int(hold.amount_micros)
+        first = await record_entry(
+            db, conn, project_id=project_id, job_id=job_id, kind="release", amount_micros=held,
+            reason=reason, now=now,
+        )  # fmt: skip
+        if not first:
+            return await recorded_settlement(conn, job_id, project_id)
+    elif project_id is None:
+        raise HoldNotFound(job_id)
+    else:
+        held = 0
+        if charge_micros == 0 or await _entry(conn, job_id, "charge") is not None:
+            return await recorded_settlement(conn, job_id, project_id)
+
+    balance = await conn.execute(
+        select(projects.c.balance_micros, projects.c.held_micros)
+        .where(projects.c.project_id == project_id)
+        .with_for_update()
+    )
+    row = balance.first()
+    if row is None:
+        raise ProjectNotFound(project_id)
+    payable = int(row.balance_micros) - int(row.held_micros) + held
+    charged = min(charge_micros, payable)
+    if charge_micros > 0:
+        await record_entry(
+            db, conn, project_id=project_id, job_id=job_id, kind="charge", amount_micros=charged,
+            uncollected_micros=charge_micros - charged, reason=reason, now=now,
+        )  # fmt: skip
+    await conn.execute(
+        update(projects)
+        .where(projects.c.project_id == project_id)
+        .values(
+            balance_micros=projects.c.balance_micros - charged,
+            held_micros=projects.c.held_micros - held,
+        )
+    )
+    return _settlement(job_id, project_id, held, charged, charge_micros - charged, reason, replayed=False)
+
+
+async def recorded_settlement(conn: AsyncConnection, job_id: str, project_id: str) -> Settlement:
+    release = await _entry(conn, job_id, "release")
+    charge = await _entry(conn, job_id, "charge")
+    held = int(release.amount_micros) if release is not None else 0
+    charged = int(charge.amount_micros) if charge is not None else 0
+    uncollected = int(charge.uncollected_micros) if charge is not None else 0
+    recorded = charge if charge is not None else release
+    reason = str(recorded.reason) if recorded is not None else ""
+    return _settlement(job_id, project_id, held, charged, uncollected, reason, replayed=recorded is not None)
+
+
+async def open_holds(conn: AsyncConnection, created_before: datetime) -> list[HoldView]:
+    release = ledger_entries.alias("release")
+    rows = await conn.execute(
+        select(ledger_entries)
+        .outerjoin(release, and_(release.c.job_id == ledger_entries.c.job_id, release.c.kind == "release"))
+        .where(
+            ledger_entries.c.kind == "hold",
+            ledger_entries.c.created_at < created_before,
+            release.c.entry_id.is_(None),
+        )
+        .order_by(ledger_entries.c.created_at)
+    )
+    return [
+        HoldView(
+            job_id=str(row.job_id),
+            project_id=row.project_id,
+            amount_usd=from_micros(row.amount_micros),
+            created_at=as_utc(row.created_at),
+        )
+        for row in rows
+    ]
+
+
+async def usage_totals(conn: AsyncConnection, project_id: str) -> UsageTotals:
+    row = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(ledger_entries.c.amount_micros), 0)).where(
+                ledger_entries.c.project_id == project_id,
+                ledger_entries.c.kind == "charge",
+                ledger_entries.c.amount_micros > 0,
+            )
+        )
+    ).one()
+    return UsageTotals(jobs_charged=int(row[0]), charged_usd=from_micros(int(row[1])))
+
+
+async def _entry(conn: AsyncConnection, job_id: str, kind: str) -> Row[Any] | None:
+    result = await conn.execute(
+        select(ledger_entries).where(ledger_entries.c.job_id == job_id, ledger_entries.c.kind == kind)
+    )
+    return result.first()
+
+
+async def _available_micros(conn: AsyncConnection, project_id: str) -> int:
+    available = await conn.scalar(
+        select(projects.c.balance_micros - projects.c.held_micros).where(projects.c.project_id == project_id)
+    )
+    if available is None:
+        raise ProjectNotFound(project_id)
+    return int(available)
+
+
+def _settlement(
+    job_id: str, project_id: str, held: int, charged: int, uncollected: int, reason: str, *, replayed: bool
+) -> Settlement:
+    return Settlement(
+        job_id=job_id,
+        project_id=project_id,
+        held_usd=from_micros(held),
+        charged_usd=from_micros(charged),
+        released_usd=from_micros(max(held - charged, 0)),
+        uncollected_usd=from_micros(uncollected),
+        reason=reason,
+        replayed=replayed,
+    )

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the accounts schema (run by ``accounts.migrate``)."""

@@ -1,0 +1,209 @@
+"""``AccountStore``: the one object the API, the launcher and the ledger activity use for accounts.
+
+Build it once at start-up (``await AccountStore.open(url, settings=...)``, which applies migrations),
+hand it down, ``await store.aclose()`` at shutdown. Every method raises ``AccountsUnavailable`` when
+the database cannot be reached; nothing is half-written then, because each method is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from accounts import ledger, projects
+from accounts.database import Database
+from accounts.errors import ProjectNotFound
+from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
+from accounts.migrate import upgrade_to_head
+from accounts.money import from_micros, to_micros
+from accounts.tables import api_keys, utc_now
+from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
+from core.models import ProjectIdentity
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class VerifiedKeyCache:
+    """Recently verified keys by hash, so most requests skip the database. Positive results only."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[ProjectIdentity, float]] = {}
+
+    def get(self, key_hash: str) -> ProjectIdentity | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        identity, expires_at = entry
+        if time.monotonic() >= expires_at:
+            del self._entries[key_hash]
+            return None
+        return identity
+
+    def put(self, key_hash: str, identity: ProjectIdentity) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # crude but bounded; the next requests simply refill it
+        self._entries[key_hash] = (identity, time.monotonic() + self._ttl)
+
+    def forget_key(self, key_id: str) -> None:
+        for key_hash in [h for h, (identity, _) in self._entries.items() if identity.key_id == key_id]:
+            del self._entries[key_hash]
+
+
+class AccountStore:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self._db = database
+        self._settings = settings
+        self._verified = VerifiedKeyCache(settings.api_key_cache_seconds)
+
+    @classmethod
+    async def open(cls, database_url: str, *, settings: Settings) -> AccountStore:
+        database = Database(
+            database_url,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            retry_after=settings.accounts_retry_after_seconds,
+        )
+        try:
+            await upgrade_to_head(database)
+        except BaseException:
+            await database.aclose()
+            raise
+        return cls(database, settings)
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._db.is_sqlite
+
+    async def authenticate(self, api_key: str) -> ProjectIdentity | None:
+        """The project of a valid, unrevoked key; None for anything else (all failures look alike)."""
+        presented = parse_api_key(api_key)
+        if presented is None:
+            return None
+        cached = self._verified.get(presented.key_hash)
+        if cached is not None:
+            return cached
+        async with self._db.read() as conn:
+            row = await projects.find_key(conn, presented.key_id)
+        if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, presented.key_hash):
+            return None
+        identity = ProjectIdentity(project_id=row.project_id, key_id=presented.key_id)
+        self._verified.put(presented.key_hash, identity)
+        return identity
+
+    async def activate_anonymous(self, client_address: str) -> ActivationResult:
+        """A new project with trial credits and its first key. Raises ``ActivationRateLimited``."""
+        api_key = new_api_key()
+        presented = parse_api_key(api_key)
+        assert presented is not None
+        credits = self._settings.trial_credits_usd
+        client_hash = client_address_hash(client_address)
+        now = utc_now()
+        async with self._db.write() as conn:
+            limit = self._settings.activate_rate_limit_per_hour
+            await projects.check_activation_allowance(self._db, conn, client_hash, limit, now)
+            project_id = await projects.create_project(
+                self._db, conn, kind="anonymous", credits_micros=to_micros(credits), now=now
+            )
+            await projects.add_key(conn, project_id, api_key, presented, now)
+            await projects.record_activation(conn, client_hash, project_id, now)
+        logger.info("activated project %s (key %s)", project_id, presented.key_id)
+        return ActivationResult(
+            project_id=project_id,
+            key_id=presented.key_id,
+            api_key=api_key,
+            balance_usd=from_micros(to_micros(credits)),
+            trial_credits_usd=credits,
+        )
+
+    async def ensure_dev_project(self, api_key: str, credits: Decimal) -> ProjectIdentity:
+        """Make the launcher's configured key an ordinary, working project key (created once, credits once).
+
+        The key must have our format (``accounts.keys.new_api_key()`` makes one). If it was revoked it is
+        restored: the configuration says this key is the way in.
+        """
+        presented = parse_api_key(api_key)
+        if presented is None:
+            raise ValueError("the development key must be 'ifr_pk_proj_' + 32-128 url-safe characters")
+        now = utc_now()
+        async with self._db.write() as conn:
+            await self._db.lock_name(conn, "dev-project")
+            row = await projects.find_key(conn, presented.key_id)
+            if row is not None:
+                if not hashes_match(row.key_hash, presented.key_hash):
+                    raise ValueError(f"key id {presented.key_id} already belongs to a different key")
+                if row.revoked_at is not None:
+                    await conn.execute(
+                        update(api_keys).where(api_keys.c.key_id == presented.key_id).values(revoked_at=None)
+                    )
+                return ProjectIdentity(project_id=row.project_id, key_id=presented.key_id)
+            project_id = await projects.create_project(
+                self._db, conn, kind="dev", credits_micros=to_micros(credits), now=now
+            )
+            await projects.add_key(conn, project_id, api_key, presented, now)
+        logger.info("created development project %s (key %s)", project_id, presented.key_id)
+        return ProjectIdentity(project_id=project_id, key_id=presented.key_id)
+
+    async def hold(self, project_id: str, job_id: str, amount: Decimal) -> Decimal:
+        """Reserve credits for a job; the amount held. A repeat for the same job holds nothing more and
+        returns the first amount. Raises ``InsufficientCredits`` (nothing held) or ``ProjectNotFound``."""
+        async with self._db.write() as conn:
+            held = await ledger.place_hold(self._db, conn, project_id, job_id, to_micros(amount), utc_now())
+        return from_micros(held)
+
+    async def settle(
+        self, job_id: str, *, charge: Decimal, reason: str, project_id: str | None = None
+    ) -> Settlement:
+        """Charge the job ``charge`` (0 to just release) and close its hold, once: repeats return the
+        first settlement with ``replayed=True``. Without a hold (nothing was held, e.g. a vendor billing
+        for a job we never held for) pass ``project_id``; otherwise ``HoldNotFound``."""
+        async with self._db.write() as conn:
+            return await ledger.settle_hold(
+                self._db,
+                conn,
+                job_id,
+                charge_micros=to_micros(charge),
+                reason=reason,
+                project_id=project_id,
+                now=utc_now(),
+            )
+
+    async def account(self, project_id: str) -> AccountView:
+        async with self._db.read() as conn:
+            return await projects.account_view(conn, project_id)
+
+    async def create_key(self, project_id: str) -> NewKey:
+        api_key = new_api_key()
+        presented = parse_api_key(api_key)
+        assert presented is not None
+        async with self._db.write() as conn:
+            if (await projects.find_project(conn, project_id)) is None:
+                raise ProjectNotFound(project_id)
+            new_key = await projects.add_key(conn, project_id, api_key, presented, utc_now())
+        logger.info("created key %s for project %s", presented.key_id, project_id)
+        return new_key
+
+    async def revoke_key(self, project_id: str, key_id: str) -> bool:
+        """Revoke a key of this project (False: no such key here). Raises ``LastActiveKey``."""
+        async with self._db.write() as conn:
+            revoked = await projects.revoke_key(conn, project_id, key_id, utc_now())
+        if revoked:
+            self._verified.forget_key(key_id)
+            logger.info("revoked key %s of project %s", key_id, project_id)
+        return revoked
+
+    async def stale_holds(self, older_than: timedelta) -> list[HoldView]:
+        """Unsettled holds placed more than ``older_than`` ago, oldest first (for reconciliation)."""
+        async with self._db.read() as conn:
+            return await ledger.open_holds(conn, utc_now() - older_than)

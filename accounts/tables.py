@@ -1,0 +1,91 @@
+"""The accounts schema as SQLAlchemy Core tables (the migrations in ``migrations/versions`` create it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("project_id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "anonymous" | "dev"
+    Column("balance_micros", BigInteger, nullable=False),
+    Column("held_micros", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("held_micros >= 0", name="held_not_negative"),
+    CheckConstraint("balance_micros >= held_micros", name="balance_covers_held"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("project_id", String(40), ForeignKey("projects.project_id"), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("entry_id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.project_id"), nullable=False),
+    Column("job_id", String(64), nullable=True),  # NULL for grants
+    Column("kind", String(16), nullable=False),  # "grant" | "hold" | "release" | "charge"
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("uncollected_micros", BigInteger, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("job_id", "kind"),
+    CheckConstraint("amount_micros >= 0", name="amount_not_negative"),
+    CheckConstraint("kind IN ('grant', 'hold', 'release', 'charge')", name="known_kind"),
+    Index(None, "project_id", "kind"),
+    Index(None, "kind", "created_at"),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("activation_id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("client_hash", String(64), nullable=False),
+    Column("project_id", String(40), ForeignKey("projects.project_id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "client_hash", "created_at"),
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; every timestamp we write is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,30 @@
+"""The one place a taxonomy error becomes a Temporal ``ApplicationError``.
+
+The error's code is the ApplicationError ``type``; its ``ErrorInfo`` and whether the vendor had accepted
+the task travel in the details, which the workflow reads back with ``_error_from_activity``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.exceptions import ApplicationError
+
+from core.errors import ErrorCode, VendorError
+from core.models import ErrorInfo
+
+
+def application_error(error: VendorError) -> ApplicationError:
+    return ApplicationError(
+        error.message,
+        {"error": error.info().model_dump(mode="json"), "accepted": error.accepted},
+        type=str(error.code),
+        non_retryable=not error.retryable,
+        next_retry_delay=timedelta(seconds=error.retry_after) if error.retry_after else None,
+    )
+
+
+def final_error(code: ErrorCode, message: str) -> ApplicationError:
+    info = ErrorInfo(code=code, message=message)
+    details = {"error": info.model_dump(mode="json")}
+    return ApplicationError(message, details, type=str(code), non_retryable=True)

@@ -1,0 +1,197 @@
+"""Account routes: anonymous activation, the account view, and key rotation.
+
+- ``POST /v1/accounts/activate`` needs no credentials: it creates a project with trial credits and
+  returns its API key, the only time the key is ever shown. Rate-limited per client address
+  (``INFRAI_ACTIVATE_RATE_LIMIT_PER_HOUR``); behind a proxy run uvicorn with ``--forwarded-allow-ips`` so
+  the address is the caller's, not the proxy's.
+- ``GET /v1/account``: balance, held and available credits, usage totals, the project's keys.
+- ``POST /v1/account/keys`` mints another key; ``DELETE /v1/account/keys/{key_id}`` revokes one. Revoking
+  the key making the request is allowed (rotation from the old key). Revoking the project's last active
+  key is refused with ``409 last_active_key``: anonymous projects have no other way back in, so doing it
+  would strand their credits; create the new key first.
+
+Money is a JSON string with 2-6 decimals (``"5.00"``). Call ``install_account_error_handlers(app)`` next to
+``install_problem_handlers``: it turns a DB outage anywhere (auth included) into ``503`` + ``Retry-After``
+and ``InsufficientCredits`` into ``402 insufficient_credits``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+
+from accounts.errors import (
+    AccountsUnavailable,
+    ActivationRateLimited,
+    InsufficientCredits,
+    LastActiveKey,
+    ProjectNotFound,
+)
+from accounts.money import format_usd
+from accounts.store import AccountStore
+from api.deps import CurrentProject, get_accounts
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_response
+from core.errors import ErrorCode
+
+UsdAmount = Annotated[
+    Decimal,
+    PlainSerializer(format_usd, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2,6}$", "examples": ["5.00"]}),
+]
+Accounts = Annotated[AccountStore, Depends(get_accounts)]
+LAST_ACTIVE_KEY = "last_active_key"
+_NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a key must not sit in any cache
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
+
+
+_AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem("Missing, malformed, unknown or revoked API key."),
+    503: _problem("The accounts database is unavailable; retry after Retry-After seconds."),
+}
+
+router = APIRouter(tags=["accounts"])
+
+
+class ActivationResponse(BaseModel):
+    project_id: str
+    key_id: str
+    api_key: str
+    balance_usd: UsdAmount
+    trial_credits_usd: UsdAmount
+
+
+class UsageResponse(BaseModel):
+    jobs_charged: int
+    charged_usd: UsdAmount
+
+
+class KeyResponse(BaseModel):
+    key_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class AccountResponse(BaseModel):
+    project_id: str
+    balance_usd: UsdAmount
+    held_usd: UsdAmount
+    available_usd: UsdAmount
+    usage: UsageResponse
+    keys: list[KeyResponse]
+
+
+class NewKeyResponse(BaseModel):
+    key_id: str
+    api_key: str
+
+
+@router.post(
+    "/v1/accounts/activate",
+    status_code=201,
+    responses={429: _problem("Too many activations from this address."), 503: _AUTH_PROBLEMS[503]},
+)
+async def activate_account(request: Request, response: Response, accounts: Accounts) -> ActivationResponse:
+    """Create a project with trial credits. The returned ``api_key`` is shown this once only."""
+    client_address = request.client.host if request.client else "unknown"
+    try:
+        activation = await accounts.activate_anonymous(client_address)
+    except ActivationRateLimited as error:
+        raise ProblemError(
+            429,
+            ErrorCode.RATE_LIMIT_EXCEEDED,
+            "Too many accounts activated from this address; try again later.",
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        ) from error
+    response.headers.update(_NO_STORE)
+    return ActivationResponse(
+        project_id=activation.project_id,
+        key_id=activation.key_id,
+        api_key=activation.api_key.get_secret_value(),
+        balance_usd=activation.balance_usd,
+        trial_credits_usd=activation.trial_credits_usd,
+    )
+
+
+@router.get("/v1/account", responses=_AUTH_PROBLEMS)
+async def read_account(project: CurrentProject, accounts: Accounts) -> AccountResponse:
+    try:
+        view = await accounts.account(project.project_id)
+    except ProjectNotFound as error:
+        raise ProblemError(404, ErrorCode.NOT_FOUND, "The project no longer exists.") from error
+    return AccountResponse(
+        project_id=view.project_id,
+        balance_usd=view.balance_usd,
+        held_usd=view.held_usd,
+        available_usd=view.available_usd,
+        usage=UsageResponse(jobs_charged=view.usage.jobs_charged, charged_usd=view.usage.charged_usd),
+        keys=[KeyResponse.model_validate(key.model_dump()) for key in view.keys],
+    )
+
+
+@router.post("/v1/account/keys", status_code=201, responses=_AUTH_PROBLEMS)
+async def create_key(project: CurrentProject, response: Response, accounts: Accounts) -> NewKeyResponse:
+    """Mint another key for the project (for rotation). Shown this once only."""
+    try:
+        new_key = await accounts.create_key(project.project_id)
+    except ProjectNotFound as error:
+        raise ProblemError(404, ErrorCode.NOT_FOUND, "The project no longer exists.") from error
+    response.headers.update(_NO_STORE)
+    return NewKeyResponse(key_id=new_key.key_id, api_key=new_key.api_key.get_secret_value())
+
+
+@router.delete(
+    "/v1/account/keys/{key_id}",
+    status_code=204,
+    responses={
+        **_AUTH_PROBLEMS,
+        404: _problem("The project has no key with this id."),
+        409: _problem("The key is the project's last active key."),
+    },
+)
+async def revoke_key(key_id: str, project: CurrentProject, accounts: Accounts) -> Response:
+    """Revoke one of the project's keys; revoking an already revoked key is a no-op."""
+    try:
+        found = await accounts.revoke_key(project.project_id, key_id)
+    except LastActiveKey as error:
+        raise ProblemError(
+            409,
+            LAST_ACTIVE_KEY,
+            "This is the project's last active key; create a new key before revoking it.",
+        ) from error
+    if not found:
+        raise ProblemError(404, ErrorCode.NOT_FOUND, f"No key {key_id!r} in this project.")
+    return Response(status_code=204)
+
+
+async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccountsUnavailable)
+    return problem_response(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "Accounts are temporarily unavailable; nothing was charged or held. Retry shortly.",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
+async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InsufficientCredits)
+    return problem_response(
+        402,
+        ErrorCode.INSUFFICIENT_CREDITS,
+        f"This job needs {format_usd(exc.required)} USD of credits; "
+        f"{format_usd(exc.available)} USD are available.",
+        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
+    )
+
+
+def install_account_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
+    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)

@@ -1,0 +1,1 @@
+"""The embedded stack: Temporal dev server, local vendor, worker and API as one foreground command."""

@@ -1,0 +1,224 @@
+"""The VideoJob workflow's decisions — failover, no resubmit after acceptance, content policy, cancel,
+settlement — on the real time-skipping test server, with stand-in activities registered under the same
+names (the workflow itself is never patched)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.failures import application_error
+from core.errors import ErrorCode, VendorError
+from core.models import (
+    CancelVendorRequest,
+    ErrorInfo,
+    JobInput,
+    JobSnapshot,
+    JobState,
+    PollRequest,
+    RehostRequest,
+    RouteCandidate,
+    SettleRequest,
+    SettleResult,
+    StoredVideo,
+    SubmitRequest,
+    VendorOutcome,
+    VendorTask,
+    VideoSpec,
+)
+from workflows.video_job import STATUS_QUERY, WORKFLOW_NAME, VideoJobWorkflow
+
+
+@dataclass
+class Script:
+    """How each stand-in vendor behaves, and what the workflow asked of them."""
+
+    submit_errors: dict[str, VendorError] = field(default_factory=dict)
+    outcome: VendorOutcome = field(
+        default_factory=lambda: VendorOutcome(state=JobState.SUCCEEDED, output_url="http://vendor/out.mp4")
+    )
+    poll_forever: bool = False
+    submits: list[SubmitRequest] = field(default_factory=list)
+    cancels: list[CancelVendorRequest] = field(default_factory=list)
+    settles: list[SettleRequest] = field(default_factory=list)
+    poll_started: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class StandIns:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    @activity.defn(name="submit_to_vendor")
+    async def submit(self, req: SubmitRequest) -> VendorTask:
+        self.script.submits.append(req)
+        error = self.script.submit_errors.get(req.vendor)
+        if error is not None:
+            raise application_error(error)
+        return VendorTask(vendor=req.vendor, model=req.model, task_id=f"task-{req.attempt_key}",
+                          submitted_at=datetime.now(UTC))  # fmt: skip
+
+    @activity.defn(name="poll_vendor")
+    async def poll(self, req: PollRequest) -> VendorOutcome:
+        self.script.poll_started.set()
+        while self.script.poll_forever:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+        return self.script.outcome
+
+    @activity.defn(name="cancel_vendor_task")
+    async def cancel(self, req: CancelVendorRequest) -> bool:
+        self.script.cancels.append(req)
+        return True
+
+    @activity.defn(name="rehost_video")
+    async def rehost(self, req: RehostRequest) -> StoredVideo:
+        return StoredVideo(video_key=f"videos/{req.job_id}/video.mp4", size_bytes=10, sha256="0" * 64)
+
+    @activity.defn(name="settle_job")
+    async def settle(self, req: SettleRequest) -> SettleResult:
+        self.script.settles.append(req)
+        return SettleResult(charged_usd=req.charge_usd, released_usd=Decimal(0))
+
+    def all(self) -> list[object]:
+        return [self.submit, self.poll, self.cancel, self.rehost, self.settle]
+
+
+ROUTE = [
+    RouteCandidate(vendor="alpha", model="a-1", estimated_cost_usd=Decimal("2.00")),
+    RouteCandidate(vendor="beta", model="b-1", estimated_cost_usd=Decimal("1.50")),
+]
+
+
+@dataclass
+class Harness:
+    client: Client
+    script: Script
+    task_queue: str
+
+    async def start(self, route: list[RouteCandidate] = ROUTE) -> tuple[str, object]:
+        job_id = f"vid_{uuid.uuid4().hex[:26]}"
+        job = JobInput(job_id=job_id, project_id="proj_test", spec=VideoSpec(prompt="a test"), route=route,
+                       created_at=datetime.now(UTC))  # fmt: skip
+        handle = await self.client.start_workflow(
+            WORKFLOW_NAME, job, id=job_id, task_queue=self.task_queue, result_type=JobSnapshot
+        )
+        return job_id, handle
+
+
+@pytest.fixture
+async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    script = Script()
+    task_queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[VideoJobWorkflow],
+        activities=StandIns(script).all(),
+    ):
+        yield Harness(time_skipping_env.client, script, task_queue)
+
+
+async def _failure(handle: object) -> ApplicationError:
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()  # type: ignore[attr-defined]
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def test_success_settles_the_vendor_cost_or_the_estimate(harness: Harness) -> None:
+    _, handle = await harness.start()
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert isinstance(snapshot, JobSnapshot)
+    assert snapshot.state is JobState.SUCCEEDED and snapshot.media is not None
+    assert [s.vendor for s in harness.script.submits] == ["alpha"]
+    assert harness.script.settles[-1].charge_usd == Decimal("2.00")
+    assert harness.script.settles[-1].outcome is JobState.SUCCEEDED
+
+
+async def test_a_vendor_down_before_accepting_fails_over_to_the_next(harness: Harness) -> None:
+    harness.script.submit_errors["alpha"] = VendorError(
+        ErrorCode.VENDOR_UNAVAILABLE, "503 from alpha", retryable=False, accepted=False
+    )
+    _, handle = await harness.start()
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.SUCCEEDED
+    assert (snapshot.vendor, snapshot.model) == ("beta", "b-1")
+    assert [s.vendor for s in harness.script.submits] == ["alpha", "beta"]
+    assert [a.outcome for a in snapshot.attempts] == ["rejected:vendor_unavailable", "succeeded"]
+    assert harness.script.settles[-1].charge_usd == Decimal("1.50")
+
+
+async def test_a_content_policy_refusal_is_final_and_never_tried_elsewhere(harness: Harness) -> None:
+    harness.script.submit_errors["alpha"] = VendorError(ErrorCode.CONTENT_POLICY, "refused", billed=False)
+    _, handle = await harness.start()
+    failure = await _failure(handle)
+    assert failure.type == "content_policy"
+    assert [s.vendor for s in harness.script.submits] == ["alpha"]
+    assert harness.script.settles[-1].charge_usd == Decimal(0)
+
+
+async def test_a_task_that_failed_after_acceptance_is_never_resubmitted(harness: Harness) -> None:
+    harness.script.outcome = VendorOutcome(
+        state=JobState.FAILED,
+        error=ErrorInfo(code=ErrorCode.VENDOR_ERROR, message="render crashed", billed=True),
+    )
+    job_id, handle = await harness.start()
+    failure = await _failure(handle)
+    assert failure.type == "vendor_error"
+    assert len(harness.script.submits) == 1
+    assert harness.script.settles[-1].charge_usd == Decimal("2.00")  # the vendor billed it
+    described = await harness.client.get_workflow_handle(job_id).describe()
+    final = await described.memo_value("job", type_hint=JobSnapshot)
+    assert final.state is JobState.FAILED and final.error is not None and final.error.billed is True
+
+
+async def test_a_moderation_block_after_acceptance_is_content_policy_unbilled(harness: Harness) -> None:
+    harness.script.outcome = VendorOutcome(
+        state=JobState.FAILED,
+        error=ErrorInfo(code=ErrorCode.CONTENT_POLICY, message="filtered", billed=False),
+    )
+    _, handle = await harness.start()
+    failure = await _failure(handle)
+    assert failure.type == "content_policy"
+    assert len(harness.script.submits) == 1
+    assert harness.script.settles[-1].charge_usd == Decimal(0)
+
+
+async def test_cancel_while_generating_cancels_the_vendor_task_and_releases(harness: Harness) -> None:
+    harness.script.poll_forever = True
+    job_id, handle = await harness.start()
+    await asyncio.wait_for(harness.script.poll_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()  # type: ignore[attr-defined]
+    assert isinstance(caught.value.cause, CancelledError)
+    assert [c.task.task_id for c in harness.script.cancels] == [f"task-{job_id}-0"]
+    assert harness.script.settles[-1].outcome is JobState.CANCELLED
+    assert harness.script.settles[-1].charge_usd == Decimal(0)
+    final = await (await harness.client.get_workflow_handle(job_id).describe()).memo_value(
+        "job", type_hint=JobSnapshot
+    )
+    assert final.state is JobState.CANCELLED and final.error is not None and final.error.code == "cancelled"
+
+
+async def test_status_query_reports_stage_and_vendor(harness: Harness) -> None:
+    harness.script.poll_forever = True
+    _, handle = await harness.start()
+    await asyncio.wait_for(harness.script.poll_started.wait(), 30)
+    snapshot = await handle.query(STATUS_QUERY, result_type=JobSnapshot)  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.RUNNING and snapshot.stage == "generating"
+    assert snapshot.vendor == "alpha"
+    harness.script.poll_forever = False
+    await handle.result()  # type: ignore[attr-defined]

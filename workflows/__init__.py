@@ -1,0 +1,1 @@
+"""Deterministic orchestration of one video job (the ``VideoJob`` workflow) and how to reach Temporal."""
