@@ -1,0 +1,28 @@
+"""Object storage for finished videos: local files (embedded default) or any S3 endpoint.
+
+``build_storage(settings)`` at start-up; hand the result down (FastAPI ``app.state.storage``, activity
+class instances) and ``await storage.aclose()`` at shutdown.
+"""
+
+from storage.base import MediaStorage, StoredObject
+from storage.build import build_storage
+from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
+from storage.keys import validate_key
+from storage.local import LocalMediaStorage
+from storage.s3 import S3MediaStorage
+from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
+
+__all__ = [
+    "InvalidObjectKeyError",
+    "LocalMediaStorage",
+    "MediaSignatureStatus",
+    "MediaStorage",
+    "ObjectNotFoundError",
+    "S3MediaStorage",
+    "StorageError",
+    "StoredObject",
+    "build_storage",
+    "sign_media_path",
+    "validate_key",
+    "verify_media_signature",
+]

@@ -1,0 +1,66 @@
+"""The contract every media storage backend implements, and what a stored object looks like.
+
+Video bytes never travel through Temporal: the ``rehost`` activity streams a vendor's output into a
+``MediaStorage`` and hands only the resulting ``StoredObject`` (key, size, checksum) onwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A complete object in storage.
+
+    ``sha256`` is the hex digest of the whole object, computed while it was written. It is ``""`` only for
+    an object this code did not write (placed by hand or by another tool), whose digest nobody recorded.
+    """
+
+    key: str
+    size_bytes: int
+    sha256: str
+    content_type: str
+
+
+class MediaStorage(Protocol):
+    """Object storage for finished videos and thumbnails.
+
+    Writes are atomic: an object is visible (``head``, ``open_reader``, URLs) only once it is complete, and
+    a write that fails or is cancelled leaves nothing behind. Memory stays bounded whatever the object
+    size. Keys are validated by ``storage.keys.validate_key``; a bad key raises ``InvalidObjectKeyError``.
+    """
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
+        """Store everything ``chunks`` yields under ``key`` (replacing any object there)."""
+        ...
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
+        """Store the file at ``path`` under ``key``."""
+        ...
+
+    def open_reader(self, key: str) -> BinaryIO:
+        """A read-only, seekable file object over the object (blocking: call it from a thread).
+
+        Raises ``ObjectNotFoundError`` when there is no such object.
+        """
+        ...
+
+    async def head(self, key: str) -> StoredObject | None:
+        """The object's size, checksum and content type, or None when there is no such object."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    def signed_url(self, key: str, ttl_seconds: int) -> str:
+        """A URL anyone holding it can GET the object from, for ``ttl_seconds`` (no I/O)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads."""
+        ...

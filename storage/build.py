@@ -1,0 +1,23 @@
+"""Choosing and building the storage backend from settings, once, at process start-up."""
+
+from __future__ import annotations
+
+from core.settings import Settings
+from storage.base import MediaStorage
+from storage.local import LocalMediaStorage
+from storage.s3 import S3MediaStorage
+from storage.signing import load_or_create_signing_key
+
+
+def build_storage(settings: Settings) -> MediaStorage:
+    """The configured backend (``INFRAI_STORAGE_BACKEND``). Creates no bucket: see ``ensure_bucket``."""
+    if settings.storage_backend == "s3":
+        return S3MediaStorage.from_settings(settings)
+    if settings.media_signing_secret is not None:
+        secret = settings.media_signing_secret.get_secret_value().encode()
+    else:
+        # Stable across restarts and shared by the API and worker of one installation (same data dir).
+        secret = load_or_create_signing_key(settings.data_dir)
+    return LocalMediaStorage(
+        settings.resolved_storage_dir, public_base_url=settings.public_base_url, signing_secret=secret
+    )

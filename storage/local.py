@@ -1,0 +1,152 @@
+"""Local-file media storage: the embedded default, served by the API at HMAC-signed expiring URLs.
+
+Each object is a plain file under the root, named by its key, with a small JSON sidecar
+(``.<name>.meta.json`` beside it) recording size, sha256 and content type. Dot-names can never be keys
+(``storage.keys``), so sidecars and temporary files never collide with objects.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable
+from pathlib import Path
+from stat import S_ISREG
+from typing import BinaryIO
+
+from storage.base import StoredObject
+from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
+from storage.keys import validate_key
+from storage.local_write import AtomicFileWrite, sidecar_path
+from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
+from storage.threads import run_to_completion
+
+# Bytes gathered from the stream before one write: few thread hops, little memory.
+WRITE_BLOCK_BYTES = 1024 * 1024
+COPY_BLOCK_BYTES = 8 * 1024 * 1024
+MEDIA_ROUTE_PREFIX = "/v1/media/"
+
+
+class LocalMediaStorage:
+    """``MediaStorage`` on a directory. ``signing_secret`` signs the URLs the API's media route serves."""
+
+    def __init__(self, root: Path, *, public_base_url: str, signing_secret: bytes) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._public_base_url = public_base_url.rstrip("/")
+        self._signing_secret = signing_secret
+
+    def local_path(self, key: str) -> Path:
+        """Where the object under ``key`` lives (whether or not it exists)."""
+        path = (self.root / validate_key(key)).resolve()
+        # Keys cannot contain '..'; this also refuses a symlink someone planted under the root.
+        if not path.is_relative_to(self.root):
+            raise InvalidObjectKeyError(f"object key {key!r} resolves outside the storage root")
+        return path
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
+        async def fill(write: AtomicFileWrite) -> None:
+            block = bytearray()
+            async for chunk in chunks:
+                block += chunk
+                if len(block) >= WRITE_BLOCK_BYTES:
+                    # Hand the filled block to the thread and start a new one: no copy.
+                    full, block = block, bytearray()
+                    await run_to_completion(None, write.append, full)
+            if block:
+                await run_to_completion(None, write.append, block)
+
+        return await self._write(key, content_type, fill)
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
+        async def fill(write: AtomicFileWrite) -> None:
+            source: BinaryIO = await run_to_completion(None, open, path, "rb")
+            try:
+                # Read, hash and write a block per thread hop; between hops a cancellation can land.
+                while await run_to_completion(None, write.copy_block, source, COPY_BLOCK_BYTES):
+                    pass
+            finally:
+                source.close()
+
+        return await self._write(key, content_type, fill)
+
+    async def _write(
+        self, key: str, content_type: str, fill: Callable[[AtomicFileWrite], Awaitable[None]]
+    ) -> StoredObject:
+        write = await run_to_completion(None, AtomicFileWrite.begin, self.local_path(key))
+        try:
+            await fill(write)
+            return await run_to_completion(None, write.commit, key, content_type)
+        except BaseException:
+            # Synchronous on purpose: closing and unlinking is instant and must survive a cancellation.
+            write.discard()
+            raise
+
+    def open_reader(self, key: str) -> BinaryIO:
+        path = self.local_path(key)
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ObjectNotFoundError(f"no object {key!r}") from exc
+        except OSError as exc:
+            raise StorageError.from_os_error(f"cannot open {key!r}", exc) from exc
+
+    async def head(self, key: str) -> StoredObject | None:
+        path = self.local_path(key)
+        return await run_to_completion(None, _read_stored_object, key, path)
+
+    async def delete(self, key: str) -> None:
+        path = self.local_path(key)
+        await run_to_completion(None, _delete_files, path)
+
+    def signed_url(self, key: str, ttl_seconds: int) -> str:
+        validate_key(key)
+        if ttl_seconds <= 0:
+            raise ValueError(f"a media URL must live at least 1 s; asked for {ttl_seconds} s")
+        exp = int(time.time()) + ttl_seconds
+        sig = sign_media_path(key, exp, self._signing_secret)
+        return f"{self._public_base_url}{MEDIA_ROUTE_PREFIX}{key}?exp={exp}&sig={sig}"
+
+    def verify_signature(self, key: str, exp: int, sig: str) -> MediaSignatureStatus:
+        return verify_media_signature(key, exp, sig, self._signing_secret)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _read_stored_object(key: str, path: Path) -> StoredObject | None:
+    # An overwrite replaces the sidecar just before the data file; in that instant the two disagree
+    # (different inode), so look again rather than report a mismatched checksum.
+    for _ in range(3):
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not S_ISREG(stat.st_mode):
+            return None
+        meta = _read_sidecar(path)
+        if meta is not None and meta.get("inode") == stat.st_ino and meta.get("size_bytes") == stat.st_size:
+            return StoredObject(key, stat.st_size, str(meta["sha256"]), str(meta["content_type"]))
+        time.sleep(0.001)
+    # Not written by us (or its sidecar is gone): the size is real, the checksum unknown.
+    guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return StoredObject(key, stat.st_size, "", guessed)
+
+
+def _read_sidecar(path: Path) -> dict[str, object] | None:
+    try:
+        meta = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _delete_files(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+        sidecar_path(path).unlink(missing_ok=True)
+    except IsADirectoryError:
+        return  # a "directory" key prefix is not an object
+    except OSError as exc:
+        raise StorageError.from_os_error(f"cannot delete {path.name!r}", exc) from exc
