@@ -6,9 +6,8 @@ into our taxonomy (``VendorError`` with an ``ErrorCode``), once, here. It never 
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from decimal import Decimal
+from typing import Protocol
 
 from pydantic import BaseModel
 

@@ -1,0 +1,100 @@
+"""``GET /v1/video/models``: the catalog, with whether each model can be used here and, if not, why.
+
+Public and read-only: it shows what the deployment could route to and what an operator must set to enable
+the rest. Prices carry their source and date so a client can judge them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from core.settings import Settings
+from vendors.catalog import Catalog, ModelEntry, VendorEntry, load_catalog
+from vendors.registry import configured_vendors, missing_configuration
+
+router = APIRouter(prefix="/v1/video", tags=["models"])
+
+
+class ModelPrice(BaseModel):
+    resolution: str
+    usd_per_second: Decimal
+    source: str
+    as_of: date
+    confirmed: bool
+
+
+class VideoModel(BaseModel):
+    id: str  # "vendor/model", the pair a route names
+    vendor: str
+    vendor_name: str
+    model: str  # pass as ``model`` (with ``vendor``) to pin a request to it
+    name: str
+    available: bool
+    unavailable_reason: str | None = None  # e.g. "set RUNWAYML_API_SECRET"
+    routing: Literal["automatic", "fallback_only"]
+    resolutions: list[str]
+    aspects: list[str]
+    durations_seconds: list[int]
+    durations_by_resolution: dict[str, list[int]]
+    text_input: bool
+    image_input: bool
+    prices: list[ModelPrice]
+    quality: int
+    quality_source: str
+    typical_latency_seconds: int
+    notes: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    catalog_updated: date
+    data: list[VideoModel]
+
+
+@router.get("/models", response_model=ModelList, summary="List video models and whether they are available")
+async def list_models(request: Request) -> ModelList:
+    settings: Settings = request.app.state.settings
+    catalog: Catalog = getattr(request.app.state, "catalog", None) or load_catalog()
+    configured = configured_vendors(settings)
+    return ModelList(
+        catalog_updated=catalog.updated,
+        data=[_present(vendor, model, vendor.id in configured, catalog) for vendor, model in catalog.pairs()],
+    )
+
+
+def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: Catalog) -> VideoModel:
+    return VideoModel(
+        id=f"{vendor.id}/{model.id}",
+        vendor=vendor.id,
+        vendor_name=vendor.name,
+        model=model.id,
+        name=model.name,
+        available=available,
+        unavailable_reason=None if available else missing_configuration(vendor.id, catalog),
+        routing="fallback_only" if vendor.fallback_only else "automatic",
+        resolutions=[r.value for r in model.resolutions],
+        aspects=[a.value for a in model.aspects],
+        durations_seconds=list(model.durations),
+        durations_by_resolution={r.value: list(model.allowed_durations(r)) for r in model.resolutions},
+        text_input=model.text_input,
+        image_input=model.image_input,
+        prices=[
+            ModelPrice(
+                resolution=resolution.value,
+                usd_per_second=price.usd_per_second,
+                source=price.source,
+                as_of=price.as_of,
+                confirmed=price.confirmed,
+            )
+            for resolution, price in model.prices.items()
+        ],
+        quality=model.quality,
+        quality_source=model.quality_source,
+        typical_latency_seconds=model.typical_latency_seconds,
+        notes=" ".join(part for part in (vendor.notes, model.notes) if part),
+    )

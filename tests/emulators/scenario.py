@@ -1,0 +1,181 @@
+"""What every emulator shares: the steerable scenario, task bookkeeping, counters and the control routes.
+
+``POST /_control`` with a JSON ``Scenario`` decides how the next calls are answered::
+
+    {"submit": "rate_limited", "retry_after": 7}      429 with Retry-After on create
+    {"submit": "server_error"} / {"submit": "hang"} / {"submit": "malformed"} / {"submit": "refuse"}
+    {"poll": "server_error"} ...                      the same faults on status reads
+    {"outcome": "moderation", "polls_to_finish": 3}   tasks end refused by moderation after 3 running polls
+
+``GET /_stats`` counts submissions (every create that reached the emulator), accepted tasks, polls,
+cancels, downloads, rejected credentials and the most vendor calls ever in flight at once.
+``POST /_reset`` restores the defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel
+
+from tests.emulators.media import sample_mp4, sample_png
+
+SubmitMode = Literal["accept", "rate_limited", "server_error", "hang", "malformed", "refuse"]
+PollMode = Literal["ok", "rate_limited", "server_error", "hang", "malformed"]
+Outcome = Literal["succeed", "moderation", "fail"]
+TaskState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+MALFORMED_JSON = b'{"id": "half an answer", '
+
+
+class Scenario(BaseModel):
+    submit: SubmitMode = "accept"
+    poll: PollMode = "ok"
+    outcome: Outcome = "succeed"
+    polls_to_finish: int = 2  # status reads that answer "not done yet" before the final state
+    retry_after: int = 7
+    hang_seconds: float = 10.0
+
+
+@dataclass
+class EmulatorTask:
+    id: str
+    model: str
+    body: dict[str, Any]
+    outcome: Outcome
+    polls_to_finish: int
+    polls: int = 0
+    cancelled: bool = False
+    deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def advance(self) -> TaskState:
+        """Count one status read and say where the task now is."""
+        self.polls += 1
+        return self.state()
+
+    def state(self) -> TaskState:
+        if self.cancelled:
+            return "cancelled"
+        if self.polls > self.polls_to_finish:
+            return "succeeded" if self.outcome == "succeed" else "failed"
+        return "queued" if self.polls <= 1 and self.polls_to_finish > 1 else "running"
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.polls / (self.polls_to_finish + 1))
+
+
+@dataclass
+class EmulatorState:
+    scenario: Scenario = field(default_factory=Scenario)
+    tasks: dict[str, EmulatorTask] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    last_submit: dict[str, Any] = field(default_factory=dict)
+    in_flight: int = 0
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def new_task(self, model: str, body: dict[str, Any], task_id: str | None = None) -> EmulatorTask:
+        task = EmulatorTask(
+            id=task_id or str(uuid.uuid4()),
+            model=model,
+            body=body,
+            outcome=self.scenario.outcome,
+            polls_to_finish=self.scenario.polls_to_finish,
+        )
+        self.tasks[task.id] = task
+        self.count("accepted")
+        return task
+
+    def stats(self) -> dict[str, int]:
+        names = ("submissions", "accepted", "polls", "cancels", "downloads", "unauthorized", "max_in_flight")
+        return {name: self.counters.get(name, 0) for name in names}
+
+    def reset(self) -> None:
+        self.scenario = Scenario()
+        self.tasks.clear()
+        self.counters.clear()
+        self.last_submit = {}
+
+
+ErrorResponder = Callable[[int, str, int | None], Response]
+
+
+async def injected_fault(
+    state: EmulatorState, mode: str, error: ErrorResponder, *, default_status: int = 200
+) -> Response | None:
+    """The response a fault mode calls for, or None to answer normally. ``hang`` sleeps first."""
+    scenario = state.scenario
+    if mode == "rate_limited":
+        return error(429, "Too many requests; slow down", scenario.retry_after)
+    if mode == "server_error":
+        return error(500, "Internal server error", None)
+    if mode == "malformed":
+        return Response(MALFORMED_JSON, status_code=default_status, media_type="application/json")
+    if mode == "hang":
+        await asyncio.sleep(scenario.hang_seconds)
+        return error(504, "Gateway timeout", None)
+    return None
+
+
+def file_url(request: Request, task_id: str) -> str:
+    return str(request.base_url) + f"_files/{task_id}.mp4"
+
+
+def serve_mp4(state: EmulatorState) -> Response:
+    state.count("downloads")
+    return Response(sample_mp4(), media_type="video/mp4")
+
+
+def install_control(app: FastAPI, state: EmulatorState) -> None:
+    """The test-only routes every emulator has, plus a public CDN-like file route for outputs."""
+    router = APIRouter(include_in_schema=False)
+
+    @app.middleware("http")
+    async def gauge_in_flight(request: Request, call_next: Any) -> Any:
+        # The most vendor calls ever open at once: lets tests see an adapter's concurrency cap.
+        if request.url.path.startswith("/_"):
+            return await call_next(request)
+        state.in_flight += 1
+        state.counters["max_in_flight"] = max(state.counters.get("max_in_flight", 0), state.in_flight)
+        try:
+            return await call_next(request)
+        finally:
+            state.in_flight -= 1
+
+    @router.post("/_control")
+    async def control(scenario: Scenario) -> dict[str, Any]:
+        state.scenario = scenario
+        return scenario.model_dump()
+
+    @router.post("/_reset")
+    async def reset() -> dict[str, str]:
+        state.reset()
+        return {"status": "reset"}
+
+    @router.get("/_stats")
+    async def stats() -> dict[str, int]:
+        return state.stats()
+
+    @router.get("/_last_submit")
+    async def last_submit() -> dict[str, Any]:
+        return state.last_submit
+
+    @router.get("/_assets/reference.png")
+    async def reference_png() -> Response:
+        return Response(sample_png(), media_type="image/png")
+
+    @router.get("/_files/{task_id}.mp4")
+    async def public_file(task_id: str) -> Response:
+        if task_id not in state.tasks:
+            return Response(status_code=404)
+        return serve_mp4(state)
+
+    app.include_router(router)

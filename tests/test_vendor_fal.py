@@ -1,0 +1,54 @@
+"""fal adapter specifics: per-app inputs, image-to-video sub-paths, and the queue URLs kept on the task."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.models import Resolution, VideoSpec
+from tests.emulators import fal
+from tests.emulators.server import EmulatorServer
+from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.fal import FalVendor
+
+
+@pytest.fixture
+def emulator(vendor_emulators: dict[str, EmulatorServer]) -> EmulatorServer:  # noqa: F811
+    server = vendor_emulators["fal"]
+    server.reset()
+    return server
+
+
+@pytest.fixture
+async def adapter(emulator: EmulatorServer) -> AsyncIterator[FalVendor]:
+    vendor = FalVendor(fal.FAL_KEY, base_url=emulator.base_url, options=TEST_OPTIONS)
+    yield vendor
+    await vendor.aclose()
+
+
+async def test_image_to_video_goes_to_the_sub_path_and_polls_without_it(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    spec = VideoSpec(prompt="p", duration_seconds=8, reference_image_url="https://x.example/a.png")
+    task = await adapter.submit(spec, "fal-ai/veo3/fast", "k")
+    sent = emulator.last_submit()
+    assert sent["app"] == "fal-ai/veo3/fast/image-to-video"
+    assert sent["input"]["image_url"] == "https://x.example/a.png" and sent["input"]["duration"] == "8s"
+    request_base = f"{emulator.url}/fal-ai/veo3/requests/{task.task_id}"
+    assert task.links == {
+        "status_url": f"{request_base}/status",
+        "response_url": request_base,
+        "cancel_url": f"{request_base}/cancel",
+    }
+    assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
+
+
+async def test_a_single_size_app_gets_no_resolution_and_a_bare_duration(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    spec = VideoSpec(prompt="p", duration_seconds=10, resolution=Resolution.P1080)
+    await adapter.submit(spec, "fal-ai/kling-video/v2.5-turbo/pro", "k")
+    sent = emulator.last_submit()
+    assert sent["app"] == "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
+    assert sent["input"] == {"prompt": "p", "duration": "10", "aspect_ratio": "16:9"}

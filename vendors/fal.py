@@ -1,0 +1,162 @@
+"""fal.ai queue API: submit to ``queue.fal.run/{app}``, poll the returned ``status_url``, read the result.
+
+Wire format from fal-ai/fal ``fal_client/client.py`` and ``auth.py``: ``Authorization: Key <FAL_KEY>``; the
+body is the app's own input. The submit answer carries ``status_url``/``response_url``/``cancel_url``, which
+live under ``{owner}/{app}`` without the endpoint sub-path, so we keep the returned URLs in
+``VendorTask.links`` rather than rebuild them. Status: IN_QUEUE → IN_PROGRESS → COMPLETED; a failed run is
+COMPLETED too and its result GET answers the error. A moderation refusal is HTTP 422 with ``type:
+content_policy_violation``; fal's FAQ says a 422 "may still be charged if a runner spent GPU time", so after
+acceptance we report it billed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from core.errors import ErrorCode, VendorError
+from core.models import ErrorInfo, VendorTask, VideoSpec
+from vendors.base import VendorStatus
+from vendors.catalog import Catalog, ModelEntry
+from vendors.http_vendor import HttpVendor, VendorOptions
+from vendors.transport import Phase, error_for_status, read_json_object, vendor_message
+
+DEFAULT_BASE_URL = "https://queue.fal.run"
+
+_STATES = {"IN_QUEUE": "pending", "IN_PROGRESS": "running", "CANCELED": "cancelled", "CANCELLED": "cancelled"}
+_LINKS = ("status_url", "response_url", "cancel_url")
+
+
+class FalVendor(HttpVendor):
+    name = "fal"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
+        )
+        self._api_key = api_key
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self._api_key}"}
+
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
+        # The queue API takes no idempotency key; the workflow never repeats an accepted submit.
+        app = self.wire_model(model, with_image=spec.reference_image_url is not None)
+        response = await self.http.send(
+            "POST",
+            self.url(app),
+            phase="submit",
+            headers=self._headers(),
+            json_body=_app_input(spec, self.model_entry(model)),
+        )
+        if response.status_code >= 400:
+            raise _refusal(response, "submit") or error_for_status(self.name, response, "submit")
+        queued = read_json_object(self.name, response, "submit")
+        request_id = queued.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise self.missing_field("request_id")
+        owner_app = "/".join(app.split("/")[:2])
+        fallback = self.url(f"{owner_app}/requests/{request_id}")
+        links = {
+            "status_url": f"{fallback}/status",
+            "response_url": fallback,
+            "cancel_url": f"{fallback}/cancel",
+        }
+        for key in _LINKS:  # prefer what fal returned, but only on the host our key is meant for
+            value = queued.get(key)
+            if isinstance(value, str) and self.same_origin(value):
+                links[key] = value
+        return self.new_task(model, request_id, links)
+
+    async def poll(self, task: VendorTask) -> VendorStatus:
+        status = await self.http.send_json(
+            "GET", task.links["status_url"], phase="poll", headers=self._headers(), params={"logs": "0"}
+        )
+        state = str(status.get("status", ""))
+        if state == "COMPLETED":
+            # Failed runs are COMPLETED too; the result call tells a refusal from a crash from a video.
+            run_error = status.get("error")
+            return await self._result(task, str(run_error) if run_error else None)
+        if state not in _STATES:
+            raise self.missing_field(f"known status (got {state!r})", "poll")
+        return VendorStatus(state=_STATES[state])
+
+    async def _result(self, task: VendorTask, run_error: str | None) -> VendorStatus:
+        response = await self.http.send(
+            "GET", task.links["response_url"], phase="poll", headers=self._headers()
+        )
+        if response.status_code == 422:
+            refusal = _refusal(response, "poll")
+            if refusal is not None:
+                # fal: a 422 "may still be charged if a runner spent GPU time" — it ran, so we say billed.
+                return VendorStatus(
+                    state="failed", error=ErrorInfo(code=refusal.code, message=refusal.message, billed=True)
+                )
+            message = f"fal: {vendor_message(response)}"
+            return VendorStatus(
+                state="failed", error=ErrorInfo(code=ErrorCode.INVALID_INPUT, message=message)
+            )
+        if response.status_code >= 400 and run_error is not None:
+            # The run itself failed; fal's FAQ: server errors (5xx) are never charged.
+            message = f"fal: {run_error}"
+            return VendorStatus(state="failed", error=ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message))
+        if response.status_code >= 400:
+            raise error_for_status(self.name, response, "poll")
+        result = read_json_object(self.name, response, "poll")
+        video = result.get("video")
+        url = video.get("url") if isinstance(video, dict) else None
+        if not isinstance(url, str) or not url:
+            raise self.missing_field("video.url", "poll")
+        return VendorStatus(state="succeeded", progress=100, output_url=url)
+
+    async def cancel(self, task: VendorTask) -> bool:
+        response = await self.http.send(
+            "PUT", task.links["cancel_url"], phase="cancel", headers=self._headers()
+        )
+        # 202 CANCELLATION_REQUESTED / 200 OK; 400 ALREADY_COMPLETED and 404 NOT_FOUND leave nothing to stop.
+        if response.status_code < 300 or response.status_code in (400, 404):
+            return True
+        raise error_for_status(self.name, response, "cancel")
+
+
+def _app_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:
+    app_input: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "duration": entry.wire_duration(spec.duration_seconds) if entry else spec.duration_seconds,
+        "aspect_ratio": spec.aspect.value,
+    }
+    # Apps with a single output size have no resolution input; only send it where there is a choice.
+    if entry is None or len(entry.resolutions) > 1:
+        app_input["resolution"] = entry.wire_resolution(spec.resolution) if entry else spec.resolution.value
+    if spec.reference_image_url:
+        app_input[entry.image_field if entry else "image_url"] = spec.reference_image_url
+    return app_input
+
+
+def _refusal(response: httpx.Response, phase: Phase) -> VendorError | None:
+    """fal's content-checker refusal: 422 with ``detail[].type == "content_policy_violation"``."""
+    if response.status_code != 422:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    items = detail if isinstance(detail, list) else []
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "content_policy_violation":
+            return VendorError(
+                ErrorCode.CONTENT_POLICY,
+                f"fal: {item.get('msg') or 'flagged by a content checker'}",
+                accepted=phase != "submit",
+            )
+    return None

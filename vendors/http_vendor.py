@@ -1,0 +1,138 @@
+"""What every HTTP vendor adapter shares: options from settings, catalog lookups, task construction."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import ErrorCode, VendorError
+from core.models import VendorTask, VideoSpec
+from core.settings import Settings
+from vendors.base import VendorStatus
+from vendors.catalog import Catalog, ModelEntry, load_catalog
+from vendors.reference_image import ReferenceImage, fetch_reference_image
+from vendors.transport import VendorHttp
+
+# Words vendors use in free-text failure reasons when their moderation refused a prompt or an output. Only
+# used where a vendor has no machine-readable refusal code (Luma legacy, Replicate, Kling task messages).
+_MODERATION_WORDS = re.compile(
+    r"moderat|safety|nsfw|sensitive|content (?:policy|filter|checker|risk)|flagged|inappropriate"
+    r"|prohibited|violat|public figure|risk control|E005",
+    re.IGNORECASE,
+)
+
+
+def looks_like_moderation(reason: str) -> bool:
+    return bool(_MODERATION_WORDS.search(reason))
+
+
+@dataclass(frozen=True)
+class VendorOptions:
+    """Per-call limits every adapter applies; ``from_settings`` is how the worker builds them."""
+
+    connect_timeout_seconds: float = 10.0
+    request_timeout_seconds: float = 60.0
+    reference_image_max_bytes: int = 20 * 1024 * 1024
+    reference_image_timeout_seconds: float = 20.0
+    allow_private_urls: bool = False
+    max_concurrency: int | None = None  # None: the vendor's catalog figure
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VendorOptions:
+        return cls(
+            connect_timeout_seconds=settings.vendor_connect_timeout_seconds,
+            request_timeout_seconds=settings.vendor_request_timeout_seconds,
+            reference_image_max_bytes=settings.reference_image_max_bytes,
+            reference_image_timeout_seconds=settings.reference_image_fetch_timeout_seconds,
+            allow_private_urls=settings.allow_private_urls,
+        )
+
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.request_timeout_seconds, connect=self.connect_timeout_seconds)
+
+
+class HttpVendor(ABC):
+    """Base of the HTTP adapters. Subclasses set ``name`` and implement submit and poll."""
+
+    name: str  # set by each subclass; the vendor id used in routes and the catalog
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client: httpx.AsyncClient | None,
+        catalog: Catalog | None,
+        options: VendorOptions,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.options = options
+        self.catalog = catalog or load_catalog()
+        entry = self.catalog.vendor(self.name)
+        concurrency = options.max_concurrency or (entry.max_concurrency if entry else 4)
+        self.http = VendorHttp(
+            self.name, client=client, timeout=options.timeout(), max_concurrency=concurrency
+        )
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def same_origin(self, url: str) -> bool:
+        """Whether ``url`` is on our configured host: we only send our key where we were told to."""
+        ours, theirs = urlsplit(self.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    def model_entry(self, model: str) -> ModelEntry | None:
+        return self.catalog.model(self.name, model)
+
+    def wire_model(self, model: str, *, with_image: bool) -> str:
+        entry = self.model_entry(model)
+        return entry.wire_model_for(with_image) if entry else model
+
+    def new_task(self, model: str, task_id: str, links: dict[str, str] | None = None) -> VendorTask:
+        return VendorTask(
+            vendor=self.name,
+            model=model,
+            task_id=task_id,
+            submitted_at=datetime.now(UTC),
+            links=links or {},
+        )
+
+    async def reference_image_bytes(self, spec: VideoSpec) -> ReferenceImage | None:
+        if not spec.reference_image_url:
+            return None
+        return await fetch_reference_image(
+            self.http.client,
+            spec.reference_image_url,
+            max_bytes=self.options.reference_image_max_bytes,
+            timeout_seconds=self.options.reference_image_timeout_seconds,
+            allow_private=self.options.allow_private_urls,
+        )
+
+    def missing_field(self, what: str, phase: str = "submit") -> VendorError:
+        """A 2xx answer without the field the vendor documents: a protocol error, worth one retry."""
+        return VendorError(
+            ErrorCode.VENDOR_ERROR,
+            f"{self.name}: {phase} answer has no {what}",
+            retryable=True,
+            accepted=phase != "submit",
+        )
+
+    @abstractmethod
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask: ...
+
+    @abstractmethod
+    async def poll(self, task: VendorTask) -> VendorStatus: ...
+
+    async def cancel(self, task: VendorTask) -> bool:
+        return False  # the vendors without a cancel endpoint
+
+    def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:
+        return {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,140 @@
+"""MiniMax Hailuo video generation (v1): create a task, poll it, resolve its ``file_id`` to a download URL.
+
+Wire format from MiniMax's OpenAPI document and MiniMax-AI/MiniMax-MCP ``client.py``: Bearer key; errors come
+as HTTP 200 with ``base_resp.status_code`` ≠ 0 (1002 rate limited, 1026 input sensitive, 1027 output
+sensitive, 2013 invalid parameters, ...). Task status: Preparing/Queueing/Processing → Success (``file_id``)
+| Fail. The video URL is not in the task: ``GET /v1/files/retrieve?file_id=`` gives ``file.download_url``.
+There is no cancel endpoint on v1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from core.errors import ErrorCode, VendorError
+from core.models import ErrorInfo, VendorTask, VideoSpec
+from vendors.base import VendorStatus
+from vendors.catalog import Catalog
+from vendors.http_vendor import HttpVendor, VendorOptions
+
+DEFAULT_BASE_URL = "https://api.minimax.io"
+
+_STATES = {"Preparing": "pending", "Queueing": "pending", "Processing": "running"}
+_REFUSALS = {1026, 1027}  # prompt/input sensitive, generated video sensitive
+# base_resp codes that are worth retrying (MiniMax-MCP client + Baidu Qianfan's MiniMax error table).
+_TRANSIENT = {1000, 1001, 1013, 1024, 1033}
+_INVALID = {1042, 2013}
+
+
+class MiniMaxVendor(HttpVendor):
+    name = "minimax"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
+        )
+        self._api_key = api_key
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
+        # v1 takes no idempotency key; the workflow never repeats an accepted submit.
+        entry = self.model_entry(model)
+        body: dict[str, Any] = {
+            "model": self.wire_model(model, with_image=spec.reference_image_url is not None),
+            "prompt": spec.prompt,
+            "duration": spec.duration_seconds,
+            "resolution": entry.wire_resolution(spec.resolution) if entry else spec.resolution.value.upper(),
+        }
+        if spec.reference_image_url:
+            body["first_frame_image"] = spec.reference_image_url  # URL or data URI
+        created = await self.http.send_json(
+            "POST", self.url("/v1/video_generation"), phase="submit", headers=self._headers(), json_body=body
+        )
+        _raise_for_base_resp(created, "submit")
+        task_id = created.get("task_id")
+        if not isinstance(task_id, str | int) or not str(task_id):
+            raise self.missing_field("task_id")
+        return self.new_task(model, str(task_id))
+
+    async def poll(self, task: VendorTask) -> VendorStatus:
+        query = await self.http.send_json(
+            "GET",
+            self.url("/v1/query/video_generation"),
+            phase="poll",
+            headers=self._headers(),
+            params={"task_id": task.task_id},
+        )
+        status = str(query.get("status", ""))
+        if status == "Fail":
+            return VendorStatus(state="failed", error=_task_failure(query))
+        _raise_for_base_resp(query, "poll")
+        if status == "Success":
+            file_id = query.get("file_id")
+            if not file_id:
+                raise self.missing_field("file_id", "poll")
+            return VendorStatus(
+                state="succeeded", progress=100, output_url=await self._download_url(str(file_id))
+            )
+        if status not in _STATES:
+            raise self.missing_field(f"known status (got {status!r})", "poll")
+        return VendorStatus(state=_STATES[status])
+
+    async def _download_url(self, file_id: str) -> str:
+        retrieved = await self.http.send_json(
+            "GET",
+            self.url("/v1/files/retrieve"),
+            phase="poll",
+            headers=self._headers(),
+            params={"file_id": file_id},
+        )
+        _raise_for_base_resp(retrieved, "poll")
+        file = retrieved.get("file")
+        url = file.get("download_url") if isinstance(file, dict) else None
+        if not isinstance(url, str) or not url:
+            raise self.missing_field("file.download_url", "poll")
+        return url
+
+
+def _base_code(body: dict[str, Any]) -> tuple[int, str]:
+    base = body.get("base_resp")
+    if not isinstance(base, dict):
+        return 0, ""
+    return int(base.get("status_code", 0) or 0), str(base.get("status_msg", ""))
+
+
+def _raise_for_base_resp(body: dict[str, Any], phase: str) -> None:
+    code, text = _base_code(body)
+    if code == 0:
+        return
+    accepted = phase != "submit"
+    message = f"minimax: {text or 'error'} (base_resp {code})"
+    if code == 1002:
+        raise VendorError(ErrorCode.RATE_LIMITED, message, retryable=True, accepted=accepted)
+    if code in _REFUSALS:
+        raise VendorError(ErrorCode.CONTENT_POLICY, message, accepted=accepted)
+    if code in _TRANSIENT:
+        raise VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)
+    if code in _INVALID:
+        raise VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
+    raise VendorError(ErrorCode.VENDOR_ERROR, message, accepted=accepted)
+
+
+def _task_failure(query: dict[str, Any]) -> ErrorInfo:
+    code, text = _base_code(query)
+    message = f"minimax: {text or 'generation failed'}" + (f" (base_resp {code})" if code else "")
+    if code in _REFUSALS:
+        # MiniMax does not document whether refused generations are charged (unconfirmed): reported unbilled.
+        return ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=message, billed=False)
+    return ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message)

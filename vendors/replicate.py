@@ -1,0 +1,114 @@
+"""Replicate predictions for official models: ``POST /v1/models/{owner}/{name}/predictions``.
+
+Wire format from replicate/replicate-python (``client.py``, ``prediction.py``): Bearer token, body
+``{"input": {...}}`` whose keys are the model's own (the catalog says how each model names its image input and
+formats ``duration``). Status: starting → processing → succeeded (``output``: a URL or a list of URLs) |
+failed (``error``: free text) | canceled. Progress only exists as tqdm-style lines in ``logs``, which the
+SDK parses the same way. Outputs of API predictions are deleted after an hour, so rehost promptly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from core.errors import ErrorCode
+from core.models import ErrorInfo, VendorTask, VideoSpec
+from vendors.base import VendorStatus
+from vendors.catalog import Catalog, ModelEntry
+from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+
+_STATES = {"starting": "pending", "processing": "running", "canceled": "cancelled"}
+_PROGRESS = re.compile(r"(\d{1,3})%\|")
+
+
+class ReplicateVendor(HttpVendor):
+    name = "replicate"
+
+    def __init__(
+        self,
+        api_token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
+        )
+        self._api_token = api_token
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_token}"}
+
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
+        # Replicate takes no idempotency key on predictions; the workflow never repeats an accepted submit.
+        entry = self.model_entry(model)
+        wire = self.wire_model(model, with_image=spec.reference_image_url is not None)
+        prediction = await self.http.send_json(
+            "POST",
+            self.url(f"/v1/models/{wire}/predictions"),
+            phase="submit",
+            headers=self._headers(),
+            json_body={"input": _model_input(spec, entry)},
+        )
+        prediction_id = prediction.get("id")
+        if not isinstance(prediction_id, str) or not prediction_id:
+            raise self.missing_field("prediction id")
+        urls = prediction.get("urls")
+        links: dict[str, str] = {}
+        if isinstance(urls, dict):  # keep Replicate's own get/cancel URLs, if they are on our host
+            wanted = {key: urls.get(key) for key in ("get", "cancel")}
+            links = {k: v for k, v in wanted.items() if isinstance(v, str) and self.same_origin(v)}
+        return self.new_task(model, prediction_id, links)
+
+    async def poll(self, task: VendorTask) -> VendorStatus:
+        url = task.links.get("get") or self.url(f"/v1/predictions/{task.task_id}")
+        prediction = await self.http.send_json("GET", url, phase="poll", headers=self._headers())
+        status = str(prediction.get("status", ""))
+        if status == "succeeded":
+            output = prediction.get("output")
+            video = output[0] if isinstance(output, list) and output else output
+            if not isinstance(video, str) or not video:
+                raise self.missing_field("output URL", "poll")
+            return VendorStatus(state="succeeded", progress=100, output_url=video)
+        if status == "failed":
+            reason = str(prediction.get("error") or "prediction failed")
+            if looks_like_moderation(reason):
+                # Charges for refused predictions are undocumented (unconfirmed): reported unbilled.
+                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"replicate: {reason}", billed=False)
+            else:
+                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"replicate: {reason}")
+            return VendorStatus(state="failed", error=error)
+        if status not in _STATES:
+            raise self.missing_field(f"known status (got {status!r})", "poll")
+        return VendorStatus(state=_STATES[status], progress=_progress_from_logs(prediction.get("logs")))
+
+    async def cancel(self, task: VendorTask) -> bool:
+        url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
+        await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
+        return True
+
+
+def _model_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:
+    model_input: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "duration": entry.wire_duration(spec.duration_seconds) if entry else spec.duration_seconds,
+        "resolution": entry.wire_resolution(spec.resolution) if entry else spec.resolution.value,
+        "aspect_ratio": spec.aspect.value,
+    }
+    if spec.reference_image_url:
+        model_input[entry.image_field if entry else "image"] = spec.reference_image_url
+    return model_input
+
+
+def _progress_from_logs(logs: Any) -> int | None:
+    if not isinstance(logs, str):
+        return None
+    found = _PROGRESS.findall(logs)
+    return min(100, int(found[-1])) if found else None

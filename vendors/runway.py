@@ -1,0 +1,126 @@
+"""Runway API tasks: ``POST /v1/{text,image}_to_video`` → ``GET /v1/tasks/{id}`` → ``DELETE`` to cancel.
+
+Wire format from runwayml/sdk-python (``_client.py``, ``types/*_create_params.py``,
+``task_retrieve_response``): Bearer key plus the required ``X-Runway-Version`` header, camelCase bodies,
+ratios as pixel sizes. Tasks go PENDING/THROTTLED → RUNNING (``progress`` 0-1) → SUCCEEDED (``output`` URLs,
+valid 24-48 h) | FAILED (``failureCode``, e.g. ``SAFETY.INPUT.TEXT``) | CANCELLED.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from core.errors import ErrorCode, VendorError
+from core.models import Aspect, ErrorInfo, Resolution, VendorTask, VideoSpec
+from vendors.base import VendorStatus
+from vendors.catalog import Catalog
+from vendors.http_vendor import HttpVendor, VendorOptions
+from vendors.transport import error_for_status
+
+DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
+API_VERSION = "2024-11-06"
+
+# Runway's ``ratio`` is the output size. Square is 960:960 on the Gen-4 family (there is no 720:720).
+_RATIOS: dict[tuple[Resolution, Aspect], str] = {
+    (Resolution.P720, Aspect.LANDSCAPE): "1280:720",
+    (Resolution.P720, Aspect.PORTRAIT): "720:1280",
+    (Resolution.P720, Aspect.SQUARE): "960:960",
+    (Resolution.P1080, Aspect.LANDSCAPE): "1920:1080",
+    (Resolution.P1080, Aspect.PORTRAIT): "1080:1920",
+}
+
+_STATES = {"PENDING": "pending", "THROTTLED": "pending", "RUNNING": "running", "CANCELLED": "cancelled"}
+
+
+class RunwayVendor(HttpVendor):
+    name = "runway"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
+        )
+        self._api_key = api_key
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}", "X-Runway-Version": API_VERSION}
+
+    async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
+        # Runway's task endpoints take no idempotency key; the workflow never repeats an accepted submit.
+        ratio = _RATIOS.get((spec.resolution, spec.aspect))
+        if ratio is None:
+            raise _unsupported(f"{spec.resolution.value} {spec.aspect.value}")
+        body: dict[str, Any] = {
+            "model": self.wire_model(model, with_image=spec.reference_image_url is not None),
+            "promptText": spec.prompt,
+            "ratio": ratio,
+            "duration": spec.duration_seconds,
+        }
+        path = "/v1/text_to_video"
+        if spec.reference_image_url:
+            # HTTPS URLs and data URIs (≤5 MB) are both accepted as promptImage.
+            body["promptImage"] = spec.reference_image_url
+            path = "/v1/image_to_video"
+        created = await self.http.send_json(
+            "POST", self.url(path), phase="submit", headers=self._headers(), json_body=body
+        )
+        task_id = created.get("id")
+        if not isinstance(task_id, str) or not task_id:
+            raise self.missing_field("task id")
+        return self.new_task(model, task_id)
+
+    async def poll(self, task: VendorTask) -> VendorStatus:
+        body = await self.http.send_json(
+            "GET", self.url(f"/v1/tasks/{task.task_id}"), phase="poll", headers=self._headers()
+        )
+        status = str(body.get("status", ""))
+        if status == "SUCCEEDED":
+            output = body.get("output") or []
+            if not output or not isinstance(output[0], str):
+                raise self.missing_field("output URL", "poll")
+            return VendorStatus(state="succeeded", progress=100, output_url=output[0])
+        if status == "FAILED":
+            return VendorStatus(state="failed", error=_failure(body))
+        if status not in _STATES:
+            raise self.missing_field(f"known status (got {status!r})", "poll")
+        progress = body.get("progress")
+        percent = round(float(progress) * 100) if isinstance(progress, int | float) else None
+        return VendorStatus(state=_STATES[status], progress=percent)
+
+    async def cancel(self, task: VendorTask) -> bool:
+        # DELETE cancels a pending/running task and deletes a finished one; 404 means nothing is left to stop.
+        response = await self.http.send(
+            "DELETE",
+            self.url(f"/v1/tasks/{task.task_id}"),
+            phase="cancel",
+            headers={**self._headers(), "Accept": "*/*"},
+        )
+        if response.status_code < 300 or response.status_code == 404:
+            return True
+        raise error_for_status(self.name, response, "cancel")
+
+
+def _failure(body: dict[str, Any]) -> ErrorInfo:
+    code = str(body.get("failureCode") or "")
+    message = f"runway: {body.get('failure') or 'task failed'}" + (f" ({code})" if code else "")
+    if code.startswith("SAFETY."):
+        # Runway does not say whether moderated tasks are charged (unconfirmed); we report not billed.
+        return ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=message, billed=False)
+    if code.startswith("INTERNAL.BAD_OUTPUT"):
+        return ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message, retryable=True)
+    if code.startswith(("ASSET.", "INPUT_PREPROCESSING.")):
+        return ErrorInfo(code=ErrorCode.INVALID_INPUT, message=message)
+    return ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message)
+
+
+def _unsupported(what: str) -> VendorError:
+    return VendorError(ErrorCode.INVALID_INPUT, f"runway: no output size for {what}")

@@ -1,0 +1,221 @@
+"""HTTP calls to a vendor, and the one translation of transport failures and HTTP statuses to ``VendorError``.
+
+What the httpx exceptions mean for us (the part of httpx's tree that matters here):
+
+    TimeoutException
+      ConnectTimeout, PoolTimeout   the request never left: nothing can exist at the vendor
+      ReadTimeout, WriteTimeout     the request may have arrived: at submit the outcome is ambiguous
+    TransportError (other)          connection refused/reset, protocol errors
+
+``accepted`` on the resulting ``VendorError`` says whether the vendor had already accepted the task: always
+False at submit (a submit that failed is not a task we know of; the workflow may fail over), always True at
+poll and cancel (the task exists; it must be polled to its end, never resubmitted elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+
+from core.errors import ErrorCode, VendorError
+
+Phase = Literal["submit", "poll", "cancel", "download"]
+
+_MESSAGE_LIMIT = 300
+
+
+class VendorHttp:
+    """One vendor's HTTP access: a (possibly shared) httpx client, per-call timeouts and a concurrency cap.
+
+    Auth headers are passed per call rather than set on the client, because one client is shared by every
+    adapter of a worker and each vendor has its own credentials.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        *,
+        client: httpx.AsyncClient | None,
+        timeout: httpx.Timeout,
+        max_concurrency: int,
+    ) -> None:
+        self.vendor = vendor
+        self.timeout = timeout
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._owns_client = client is None
+        # Caps in-flight calls from this process so a burst of jobs cannot stampede one vendor.
+        self._in_flight = asyncio.Semaphore(max_concurrency)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request. Raises ``VendorError`` for transport failures; HTTP statuses are the caller's."""
+        try:
+            async with self._in_flight:
+                return await self._client.request(
+                    method, url, headers=headers, json=json_body, params=params, timeout=self.timeout
+                )
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise VendorError(
+                ErrorCode.VENDOR_UNAVAILABLE,
+                f"{self.vendor}: could not connect for {phase} ({type(exc).__name__})",
+                retryable=True,
+                accepted=phase != "submit",
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise VendorError(
+                ErrorCode.TIMEOUT,
+                f"{self.vendor}: no answer to {phase} within the timeout ({type(exc).__name__})",
+                retryable=True,
+                accepted=phase != "submit",
+            ) from exc
+        except httpx.TransportError as exc:
+            raise VendorError(
+                ErrorCode.VENDOR_UNAVAILABLE,
+                f"{self.vendor}: {phase} failed in transport ({type(exc).__name__})",
+                retryable=True,
+                accepted=phase != "submit",
+            ) from exc
+
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON object; any HTTP error becomes the generic ``VendorError``."""
+        response = await self.send(
+            method, url, phase=phase, headers=headers, json_body=json_body, params=params
+        )
+        if response.status_code >= 400:
+            raise error_for_status(self.vendor, response, phase)
+        return read_json_object(self.vendor, response, phase)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def read_json_object(vendor: str, response: httpx.Response, phase: Phase) -> dict[str, Any]:
+    """The response's JSON object, or ``VENDOR_ERROR`` (retryable: a garbled answer is usually transient)."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise VendorError(
+            ErrorCode.VENDOR_ERROR,
+            f"{vendor}: {phase} answered HTTP {response.status_code} with malformed JSON",
+            retryable=True,
+            accepted=phase != "submit",
+        ) from exc
+    if not isinstance(body, dict):
+        raise VendorError(
+            ErrorCode.VENDOR_ERROR,
+            f"{vendor}: {phase} answered with JSON that is not an object",
+            retryable=True,
+            accepted=phase != "submit",
+        )
+    return body
+
+
+def error_for_status(vendor: str, response: httpx.Response, phase: Phase) -> VendorError:
+    """The taxonomy's reading of an HTTP error status (adapters check vendor-specific bodies first)."""
+    status = response.status_code
+    accepted = phase != "submit"
+    message = f"{vendor}: {phase} got HTTP {status}: {vendor_message(response)}"
+    if status == 429:
+        return VendorError(
+            ErrorCode.RATE_LIMITED,
+            message,
+            retryable=True,
+            accepted=accepted,
+            retry_after=retry_after_seconds(response),
+        )
+    if status == 408:
+        return VendorError(ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted)
+    if status >= 500:
+        return VendorError(
+            ErrorCode.VENDOR_UNAVAILABLE,
+            message,
+            retryable=True,
+            accepted=accepted,
+            retry_after=retry_after_seconds(response),
+        )
+    if status in (401, 403):
+        return VendorError(ErrorCode.VENDOR_ERROR, f"{message} (check the API key)", accepted=accepted)
+    if status == 402:
+        return VendorError(
+            ErrorCode.VENDOR_ERROR, f"{message} (vendor account out of credit)", accepted=accepted
+        )
+    if status == 404 and phase != "submit":
+        return VendorError(ErrorCode.VENDOR_ERROR, f"{message} (task not found)", accepted=accepted)
+    return VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def vendor_message(response: httpx.Response) -> str:
+    """The human-readable part of a vendor's error body, whatever envelope the vendor uses."""
+    try:
+        body: Any = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _clip(response.text) or response.reason_phrase
+    return _clip(message_from_body(body)) or response.reason_phrase
+
+
+def message_from_body(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list) and body:
+        return message_from_body(body[0])
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error", "detail", "message", "msg", "failure", "title"):
+        if body.get(key):
+            found = message_from_body(body[key])
+            if found:
+                return found
+    base = body.get("base_resp")
+    if isinstance(base, dict):
+        return str(base.get("status_msg", ""))
+    return ""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
