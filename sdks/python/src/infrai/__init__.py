@@ -1,0 +1,70 @@
+"""Infrai Video SDK.
+
+    from infrai import infra; infra.activate()      # anonymous account + trial credits
+    from infrai import ai
+    job = ai.video.generate("a timelapse of a city skyline at dusk", resolution="1080p", wait=True)
+    ai.video.download(job["job_id"], "skyline.mp4")
+
+``Infrai`` / ``AsyncInfrai`` for explicit clients; every error is an ``InfraiError`` (see ``infrai.errors``).
+"""
+
+from infrai.backoff import PollPacing, RetryPolicy
+from infrai.client import AsyncInfrai, Infrai
+from infrai.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    DownloadIntegrityError,
+    InfraiError,
+    InsufficientCreditsError,
+    InternalServerError,
+    InvalidRequestError,
+    JobStateError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+    TimeoutError,
+)
+from infrai.models import Account, Activation, CancelResult, JobCost, JobError, VideoFile, VideoJob
+from infrai.shared_client import ai, default_client, infra, set_default_client
+from infrai.version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "Account",
+    "Activation",
+    "AsyncInfrai",
+    "AuthenticationError",
+    "CancelResult",
+    "ConflictError",
+    "DownloadIntegrityError",
+    "Infrai",
+    "InfraiError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "JobCost",
+    "JobError",
+    "JobStateError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollPacing",
+    "RateLimitError",
+    "RetryPolicy",
+    "ServiceUnavailableError",
+    "TimeoutError",
+    "VideoFile",
+    "VideoJob",
+    "__version__",
+    "ai",
+    "default_client",
+    "infra",
+    "set_default_client",
+]
