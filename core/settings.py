@@ -24,13 +24,11 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "infrai-video"
     temporal_ui_port: int = 8233
-    temporal_ui_url: str = "http://127.0.0.1:8233"
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
     temporal_tls_cert_path: Path | None = None
     temporal_tls_key_path: Path | None = None
     temporal_tls_ca_path: Path | None = None
-    temporal_rpc_timeout_seconds: float = 5.0
 
     # API
     api_host: str = "127.0.0.1"
@@ -82,8 +80,11 @@ class Settings(BaseSettings):
     local_vendor_min_seconds: float = 0.0
     local_vendor_workers: int = 1
 
-    # Worker
+    # Worker: which task queues this process serves ("workflows" = the workflow plus submit, cancel and
+    # settle; "poll"; "rehost"), so each kind scales on its own; "all" serves every queue.
+    worker_roles: str = "all"
     worker_max_concurrent_activities: int = 2000
+    worker_max_concurrent_rehosts: int = 8
     worker_max_concurrent_workflow_tasks: int = 100
     worker_graceful_shutdown_seconds: float = 20.0
     worker_max_heartbeat_throttle_seconds: float = 5.0
@@ -109,6 +110,10 @@ class Settings(BaseSettings):
     runway_base_url: str = "https://api.dev.runwayml.com"
     lumaai_api_key: SecretStr | None = Field(None, validation_alias="LUMAAI_API_KEY")
     luma_base_url: str = "https://api.lumalabs.ai/dream-machine/v1"
+    # Ray 3.x is served by Luma's newer Agents API (its SDK reads LUMA_AGENTS_API_KEY); without that key
+    # the Dream Machine key is tried there too (whether one key serves both is unconfirmed).
+    luma_agents_api_key: SecretStr | None = Field(None, validation_alias="LUMA_AGENTS_API_KEY")
+    luma_agents_base_url: str = "https://agents.lumalabs.ai/v1"
     replicate_api_token: SecretStr | None = Field(None, validation_alias="REPLICATE_API_TOKEN")
     replicate_base_url: str = "https://api.replicate.com"
     fal_key: SecretStr | None = Field(None, validation_alias="FAL_KEY")

@@ -5,4 +5,7 @@ pytest_plugins = [
     "tests.fixtures.temporal",
     "tests.fixtures.stack",
     "tests.fixtures.accounts",
+    "tests.fixtures.vendor_emulators",
+    "tests.fixtures.localvendor",
+    "tests.fixtures.s3",
 ]

@@ -37,7 +37,13 @@ from core.models import (
     VendorTask,
     VideoSpec,
 )
-from workflows.video_job import STATUS_QUERY, WORKFLOW_NAME, VideoJobWorkflow
+from workflows.video_job import (
+    POLL_QUEUE_SUFFIX,
+    REHOST_QUEUE_SUFFIX,
+    STATUS_QUERY,
+    WORKFLOW_NAME,
+    VideoJobWorkflow,
+)
 
 
 @dataclass
@@ -120,13 +126,14 @@ class Harness:
 async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
     script = Script()
     task_queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=task_queue,
-        workflows=[VideoJobWorkflow],
-        activities=StandIns(script).all(),
+    stand_ins = StandIns(script)
+    client = time_skipping_env.client
+    async with (
+        Worker(client, task_queue=task_queue, workflows=[VideoJobWorkflow], activities=stand_ins.all()),
+        Worker(client, task_queue=task_queue + POLL_QUEUE_SUFFIX, activities=[stand_ins.poll]),
+        Worker(client, task_queue=task_queue + REHOST_QUEUE_SUFFIX, activities=[stand_ins.rehost]),
     ):
-        yield Harness(time_skipping_env.client, script, task_queue)
+        yield Harness(client, script, task_queue)
 
 
 async def _failure(handle: object) -> ApplicationError:

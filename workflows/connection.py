@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -49,6 +47,3 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         keep_alive_config=KeepAliveConfig(interval_millis=15_000, timeout_millis=10_000),
         rpc_metadata={},
     )
-
-
-RPC_TIMEOUT = timedelta(seconds=5)

@@ -49,6 +49,11 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_NAME = "VideoJob"
 STATUS_QUERY = "status"
 
+# Polling and rehosting run on their own task queues (the workflow's queue + suffix) so each scales on its
+# own: thousands of cheap heartbeating polls per worker, a handful of bandwidth-heavy rehosts.
+POLL_QUEUE_SUFFIX = "-poll"
+REHOST_QUEUE_SUFFIX = "-rehost"
+
 # Activity names: the worker registers implementations under exactly these names.
 SUBMIT = "submit_to_vendor"
 POLL = "poll_vendor"
@@ -210,6 +215,7 @@ class VideoJobWorkflow:
                     max_interval_seconds=timings.poll_max_interval_seconds,
                 ),
                 result_type=VendorOutcome,
+                task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
                 start_to_close_timeout=timedelta(seconds=timings.poll_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
                 retry_policy=RetryPolicy(
@@ -246,6 +252,7 @@ class VideoJobWorkflow:
                     thumbnail_url=outcome.thumbnail_url,
                 ),
                 result_type=StoredVideo,
+                task_queue=workflow.info().task_queue + REHOST_QUEUE_SUFFIX,
                 start_to_close_timeout=timedelta(seconds=job.timings.rehost_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=job.timings.rehost_heartbeat_timeout_seconds),
                 retry_policy=RetryPolicy(
@@ -345,7 +352,8 @@ class VideoJobWorkflow:
         self._snapshot.finished_at = workflow.now()
         self._snapshot.media = media
         self._snapshot.error = error
-        self._snapshot.progress = 100 if state is JobState.SUCCEEDED else self._snapshot.progress
+        progress = 100 if state is JobState.SUCCEEDED else self._snapshot.progress
         self._enter(state, None)
+        self._snapshot.progress = progress
         # The final snapshot lives in the memo so status of a closed job needs only `describe`.
         workflow.upsert_memo({"job": self._snapshot.model_dump(mode="json")})

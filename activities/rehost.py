@@ -1,0 +1,136 @@
+"""Rehost a vendor's finished video into our storage: stream it (bounded memory, checksum), probe it,
+make a thumbnail from its first frame. Vendor URLs expire, so this runs as soon as the vendor is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import av
+import httpx
+from PIL import Image
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.failures import final_error
+from core.errors import ErrorCode
+from core.models import RehostRequest, StoredVideo
+from storage import MediaStorage, StorageError, StoredObject
+from vendors.base import VideoVendor
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 1024 * 1024
+_THUMBNAIL_MAX_WIDTH = 640
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    duration_seconds: float | None
+    width: int
+    height: int
+    frame_count: int | None
+    thumbnail_jpeg: bytes
+
+
+def media_keys(project_id: str, job_id: str) -> tuple[str, str]:
+    base = f"videos/{project_id}/{job_id}"
+    return f"{base}/video.mp4", f"{base}/thumbnail.jpg"
+
+
+def probe_video(reader: io.RawIOBase | io.BufferedIOBase | object) -> VideoProbe:
+    """Read the container's metadata and decode only the first frame (blocking: run it in a thread)."""
+    with av.open(reader, mode="r") as container:
+        stream = container.streams.video[0]
+        duration: float | None = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        frames = int(stream.frames) or None
+        first = next(container.decode(stream))
+        image: Image.Image = first.to_image()  # type: ignore[no-untyped-call]
+    if image.width > _THUMBNAIL_MAX_WIDTH:
+        height = round(image.height * _THUMBNAIL_MAX_WIDTH / image.width)
+        image = image.resize((_THUMBNAIL_MAX_WIDTH, height))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=85)
+    return VideoProbe(duration, int(stream.width), int(stream.height), frames, out.getvalue())
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+class RehostActivities:
+    def __init__(
+        self, vendors: dict[str, VideoVendor], storage: MediaStorage, http: httpx.AsyncClient
+    ) -> None:
+        self._vendors = vendors
+        self._storage = storage
+        self._http = http
+
+    async def _download(self, req: RehostRequest, key: str) -> StoredObject:
+        vendor = self._vendors.get(req.task.vendor)
+        headers = vendor.download_headers(req.task, req.output_url) if vendor else {}
+        try:
+            request = self._http.stream("GET", req.output_url, headers=headers, follow_redirects=True)
+            async with request as resp:
+                if resp.status_code in (401, 403, 404, 410):
+                    raise final_error(
+                        ErrorCode.VENDOR_ERROR,
+                        f"the vendor's output is gone or refused (HTTP {resp.status_code}); "
+                        "it may have expired",
+                    )
+                resp.raise_for_status()
+
+                async def chunks() -> AsyncIterator[bytes]:
+                    received = 0
+                    async for chunk in resp.aiter_bytes(_CHUNK_BYTES):
+                        received += len(chunk)
+                        activity.heartbeat(received)
+                        yield chunk
+
+                stored = await self._storage.put_stream(key, chunks(), "video/mp4")
+        except StorageError as err:
+            raise ApplicationError(
+                f"storing the video failed: {err}",
+                type=ErrorCode.STORAGE_ERROR,
+                non_retryable=not err.retryable,
+            ) from err
+        except httpx.HTTPError as err:
+            # Network trouble and 5xx are worth a retry (the activity's retry policy bounds it).
+            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
+        return stored
+
+    @activity.defn(name="rehost_video")
+    async def rehost_video(self, req: RehostRequest) -> StoredVideo:
+        video_key, thumbnail_key = media_keys(req.project_id, req.job_id)
+        stored = await self._download(req, video_key)
+        try:
+            probe = await asyncio.to_thread(self._probe, video_key)
+        except (av.error.FFmpegError, StopIteration, IndexError) as err:
+            await self._storage.delete(video_key)
+            message = f"the vendor's output is not a playable video: {err}"
+            raise final_error(ErrorCode.VENDOR_ERROR, message) from None
+        await self._storage.put_stream(thumbnail_key, _one_chunk(probe.thumbnail_jpeg), "image/jpeg")
+        logger.info("rehosted %s: %d bytes, %sx%s", req.job_id, stored.size_bytes, probe.width, probe.height)
+        return StoredVideo(
+            video_key=video_key,
+            thumbnail_key=thumbnail_key,
+            content_type="video/mp4",
+            size_bytes=stored.size_bytes,
+            sha256=stored.sha256,
+            duration_seconds=probe.duration_seconds,
+            width=probe.width,
+            height=probe.height,
+            frame_count=probe.frame_count,
+        )
+
+    def _probe(self, key: str) -> VideoProbe:
+        with self._storage.open_reader(key) as reader:
+            return probe_video(reader)

@@ -1,0 +1,28 @@
+"""``python -m api``: serve the API with uvicorn (the embedded stack and the production image)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from core.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s api %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        log_level="info",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Jobs as the API sees them: start, status and cancel mapped onto Temporal.
+
+- The workflow id is the job id (derived from project + idempotency key, or random); start uses conflict
+  policy *use existing* and a request fingerprint in the memo, so a retried request finds its job.
+- Status: ``describe`` first (it needs no worker and tells whether the job is closed); a closed job is read
+  from the final snapshot the workflow put in its memo; a running one from the ``status`` query, with the
+  vendor's progress from the poll activity's last heartbeat.
+- Cancel: workflow cancellation; the workflow stops the vendor task and settles.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import ProblemError
+from core.errors import ErrorCode
+from core.ids import is_job_id
+from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage
+from workflows import search_attributes as sa
+from workflows.video_job import POLL, STATUS_QUERY, WORKFLOW_NAME
+
+logger = logging.getLogger(__name__)
+
+_CLOSED_STATES = {
+    WorkflowExecutionStatus.COMPLETED: JobState.SUCCEEDED,
+    WorkflowExecutionStatus.FAILED: JobState.FAILED,
+    WorkflowExecutionStatus.CANCELED: JobState.CANCELLED,
+    WorkflowExecutionStatus.TERMINATED: JobState.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT: JobState.FAILED,
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.FAILED,
+}
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+def temporal_unavailable(err: RPCError) -> ProblemError:
+    logger.warning("temporal unavailable: %s", err.message)
+    return ProblemError(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "The job service is temporarily unavailable; retry shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    snapshot: JobSnapshot
+    created: bool
+
+
+class JobConflict(Exception):
+    """The idempotency key already names a job created from a different request."""
+
+
+class JobService:
+    def __init__(self, client: Client, task_queue: str, *, query_timeout: timedelta) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._query_timeout = query_timeout
+
+    # -- start -----------------------------------------------------------------------------------------
+
+    async def start(self, job: JobInput, fingerprint: str) -> StartedJob:
+        first = job.route[0]
+        memo = {
+            "project": job.project_id,
+            "fingerprint": fingerprint,
+            "created_at": job.created_at.isoformat(),
+            "estimated_usd": str(first.estimated_cost_usd),
+        }
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.PROJECT, job.project_id),
+                SearchAttributePair(sa.VENDOR, first.vendor),
+                SearchAttributePair(sa.MODEL, first.model),
+                SearchAttributePair(sa.STATE, JobState.QUEUED.value),
+            ]
+        )
+        try:
+            handle: WorkflowHandle[object, object] = await self._client.start_workflow(
+                WORKFLOW_NAME,
+                job,
+                id=job.job_id,
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo=memo,
+                search_attributes=attributes,
+            )
+        except WorkflowAlreadyStartedError:
+            return await self._existing(job.job_id, job.project_id, fingerprint)
+        except RPCError as err:
+            if err.status in _UNAVAILABLE:
+                raise temporal_unavailable(err) from err
+            raise
+        response = getattr(handle, "_start_workflow_response", None)
+        if response is not None and not getattr(response, "started", True):
+            return await self._existing(job.job_id, job.project_id, fingerprint)
+        return StartedJob(snapshot=_queued_snapshot(job), created=True)
+
+    async def find_existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob | None:
+        """The job an idempotency key already names, if any (raises JobConflict on a different body)."""
+        try:
+            return await self._existing(job_id, project_id, fingerprint)
+        except _NotFound:
+            return None
+
+    async def _existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob:
+        desc = await self._describe(job_id)
+        if await _memo(desc, "project") != project_id:
+            # A key of another project can't collide (the id hashes the project), but stay strict.
+            raise _NotFound
+        if await _memo(desc, "fingerprint") != fingerprint:
+            raise JobConflict(job_id)
+        return StartedJob(snapshot=await self._snapshot(desc), created=False)
+
+    # -- status ----------------------------------------------------------------------------------------
+
+    async def status(self, job_id: str, project_id: str) -> JobSnapshot:
+        desc = await self._owned(job_id, project_id)
+        return await self._snapshot(desc)
+
+    async def _snapshot(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
+        if desc.status in _CLOSED_STATES:
+            return await _closed_snapshot(desc)
+        snapshot = await self._query(desc)
+        if snapshot is None:
+            snapshot = await _snapshot_from_description(desc)
+        progress = await self._poll_progress(desc)
+        if progress is not None and progress.progress is not None and snapshot.stage is Stage.GENERATING:
+            snapshot.progress = max(0, min(100, progress.progress))
+        return snapshot
+
+    async def _query(self, desc: WorkflowExecutionDescription) -> JobSnapshot | None:
+        handle = self._client.get_workflow_handle(desc.id, run_id=desc.run_id)
+        try:
+            snapshot: JobSnapshot = await handle.query(
+                STATUS_QUERY, result_type=JobSnapshot, rpc_timeout=self._query_timeout
+            )
+            return snapshot
+        except RPCError as err:
+            # No worker is running (or it is busy): the description still tells a useful story.
+            logger.info("status query for %s unanswered (%s); using the description", desc.id, err.status)
+            return None
+
+    async def _poll_progress(self, desc: WorkflowExecutionDescription) -> PollProgress | None:
+        for pending in desc.raw_description.pending_activities:
+            if pending.activity_type.name != POLL or not pending.heartbeat_details.payloads:
+                continue
+            if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED:
+                continue
+            decoded = await self._client.data_converter.decode(
+                pending.heartbeat_details.payloads, [PollProgress]
+            )
+            progress = decoded[0]
+            return progress if isinstance(progress, PollProgress) else None
+        return None
+
+    # -- cancel ----------------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
+        desc = await self._owned(job_id, project_id)
+        if desc.status in _CLOSED_STATES:
+            snapshot = await _closed_snapshot(desc)
+            return snapshot.state is JobState.CANCELLED, snapshot.state
+        handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
+        try:
+            await handle.cancel()
+        except RPCError as err:
+            if err.status in _UNAVAILABLE:
+                raise temporal_unavailable(err) from err
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # It closed between describe and cancel: answer with how it ended.
+            snapshot = await _closed_snapshot(await self._describe(job_id))
+            return snapshot.state is JobState.CANCELLED, snapshot.state
+        state_value = desc.typed_search_attributes.get(sa.STATE)
+        return True, JobState(state_value) if state_value else JobState.RUNNING
+
+    # -- lookups ---------------------------------------------------------------------------------------
+
+    async def _owned(self, job_id: str, project_id: str) -> WorkflowExecutionDescription:
+        """The job's description if it exists *and* belongs to the project; 404 otherwise (never 403)."""
+        if not is_job_id(job_id):
+            raise _job_not_found(job_id)
+        try:
+            desc = await self._describe(job_id)
+        except _NotFound:
+            raise _job_not_found(job_id) from None
+        if await _memo(desc, "project") != project_id:
+            raise _job_not_found(job_id)
+        return desc
+
+    async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
+        try:
+            return await self._client.get_workflow_handle(job_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise _NotFound from None
+            if err.status in _UNAVAILABLE:
+                raise temporal_unavailable(err) from err
+            raise
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _job_not_found(job_id: str) -> ProblemError:
+    return ProblemError(404, ErrorCode.NOT_FOUND, f"No job {job_id!r} in this project.")
+
+
+async def _memo(desc: WorkflowExecutionDescription, key: str) -> str | None:
+    value = await desc.memo_value(key, None)
+    return value if isinstance(value, str) else None
+
+
+def _queued_snapshot(job: JobInput) -> JobSnapshot:
+    first = job.route[0]
+    return JobSnapshot(
+        job_id=job.job_id,
+        project_id=job.project_id,
+        vendor=first.vendor,
+        model=first.model,
+        created_at=job.created_at,
+        cost=JobCost(estimated_usd=first.estimated_cost_usd),
+    )
+
+
+async def _snapshot_from_description(desc: WorkflowExecutionDescription) -> JobSnapshot:
+    """What describe alone can say: state/vendor/model from search attributes, cost from the memo."""
+    attrs = desc.typed_search_attributes
+    created = await _memo(desc, "created_at")
+    estimate = await _memo(desc, "estimated_usd")
+    state = attrs.get(sa.STATE) or JobState.QUEUED.value
+    return JobSnapshot(
+        job_id=desc.id,
+        project_id=await _memo(desc, "project") or "",
+        state=JobState(state) if state in JobState._value2member_map_ else JobState.RUNNING,
+        vendor=attrs.get(sa.VENDOR),
+        model=attrs.get(sa.MODEL),
+        created_at=datetime.fromisoformat(created) if created else desc.start_time or datetime.now(UTC),
+        cost=JobCost(estimated_usd=estimate or "0"),
+    )
+
+
+async def _closed_snapshot(desc: WorkflowExecutionDescription) -> JobSnapshot:
+    final = await desc.memo_value("job", None, type_hint=JobSnapshot)
+    if isinstance(final, JobSnapshot):
+        return final
+    # Closed without writing its final snapshot: terminated or timed out by an operator or a deadline.
+    snapshot = await _snapshot_from_description(desc)
+    snapshot.state = _CLOSED_STATES.get(desc.status or WorkflowExecutionStatus.FAILED, JobState.FAILED)
+    snapshot.finished_at = desc.close_time
+    status_name = desc.status.name.lower() if desc.status else "closed"
+    snapshot.error = ErrorInfo(
+        code=ErrorCode.TIMEOUT
+        if desc.status == WorkflowExecutionStatus.TIMED_OUT
+        else ErrorCode.VENDOR_ERROR,
+        message=f"the job was {status_name} by the operator or a deadline",
+    )
+    return snapshot

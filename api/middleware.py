@@ -1,0 +1,110 @@
+"""Pure ASGI middleware: a request-body size cap and a request id on every response."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import ErrorCode
+
+
+async def _send_problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+    body = json.dumps(
+        {"type": f"https://infrai.dev/problems/{code.replace('_', '-')}", "title": title, "status": status,
+         "detail": detail, "code": code}
+    ).encode()  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``max_bytes`` with 413, whether or not they announce a Content-Length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_large = int(value) > self.max_bytes
+                except ValueError:
+                    too_large = False
+                if too_large:
+                    await _send_problem(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large",
+                                        f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_problem(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large",
+                                    f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
+
+
+class RequestId:
+    """Echo a sane ``X-Request-Id`` or mint one, so clients and logs can name a request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope["headers"]:
+            if (
+                name == b"x-request-id"
+                and 0 < len(value) <= 64
+                and value.isascii()
+                and value.decode().isprintable()
+            ):
+                request_id = value.decode()
+        request_id = request_id or "req_" + secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_id)

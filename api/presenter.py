@@ -1,0 +1,46 @@
+"""Turn the workflow's ``JobSnapshot`` into the public ``VideoJob``, minting fresh media URLs."""
+
+from __future__ import annotations
+
+from api.schemas import JobCostOut, VideoJob, VideoMeta, money
+from core.models import JobSnapshot, JobState
+from storage import MediaStorage
+
+
+def present_job(snapshot: JobSnapshot, storage: MediaStorage, url_ttl_seconds: int) -> VideoJob:
+    media = snapshot.media if snapshot.state is JobState.SUCCEEDED else None
+    return VideoJob(
+        job_id=snapshot.job_id,
+        state=snapshot.state,
+        stage=snapshot.stage,
+        progress=snapshot.progress,
+        vendor=snapshot.vendor,
+        model=snapshot.model,
+        created_at=snapshot.created_at,
+        started_at=snapshot.started_at,
+        finished_at=snapshot.finished_at,
+        cost=JobCostOut(
+            estimated_usd=money(snapshot.cost.estimated_usd) or "0.00",
+            settled_usd=money(snapshot.cost.settled_usd),
+        ),
+        error=snapshot.error,
+        video_url=storage.signed_url(media.video_key, url_ttl_seconds) if media else None,
+        thumbnail_url=(
+            storage.signed_url(media.thumbnail_key, url_ttl_seconds)
+            if media and media.thumbnail_key
+            else None
+        ),
+        video=(
+            VideoMeta(
+                duration_seconds=media.duration_seconds,
+                width=media.width,
+                height=media.height,
+                frame_count=media.frame_count,
+                size_bytes=media.size_bytes,
+                sha256=media.sha256,
+                content_type=media.content_type,
+            )
+            if media
+            else None
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The Temporal worker process: runs the VideoJob workflow and every job activity."""
