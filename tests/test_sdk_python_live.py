@@ -115,7 +115,10 @@ def test_activate_saves_the_key_privately_and_is_not_repeated(activated: Activat
     assert activated.api_key in activated.credentials.read_text()
     again = infra.activate()
     assert again.created is False and again.api_key == activated.api_key
-    assert infra.account().project_id == activated.activation.project_id
+    account = infra.account()
+    assert account.project_id == activated.activation.project_id
+    assert account.usage is not None and account.usage.charged_usd == 0  # the local vendor is free
+    assert [key["key_id"] for key in account["keys"]] == [activated.activation.key_id]
 
 
 def test_ai_video_generate_wait_download_gives_a_playable_mp4(
