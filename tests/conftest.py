@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.ports",
     "tests.fixtures.temporal",
     "tests.fixtures.stack",
+    "tests.fixtures.priced_stack",
     "tests.fixtures.accounts",
     "tests.fixtures.vendor_emulators",
     "tests.fixtures.localvendor",

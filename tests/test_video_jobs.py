@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
 
 import av
 import httpx
@@ -15,6 +14,7 @@ from temporalio.client import Client
 
 from core.models import JobSnapshot
 from tests.fixtures.stack import Stack
+from tests.mp4_probe import probe_mp4
 from workflows.video_job import STATUS_QUERY
 
 
@@ -22,19 +22,6 @@ def _download(url: str) -> bytes:
     response = httpx.get(url, timeout=30)
     response.raise_for_status()
     return response.content
-
-
-def _probe(data: bytes) -> dict[str, Any]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        return {
-            "codec": stream.codec_context.name,
-            "width": stream.width,
-            "height": stream.height,
-            "frames": frames,
-            "duration": float(stream.duration * stream.time_base) if stream.duration else None,
-        }
 
 
 def test_generate_answers_202_with_location_and_a_queued_job(live_stack: Stack) -> None:
@@ -53,7 +40,7 @@ def test_a_job_ends_with_a_playable_mp4_of_the_asked_shape(live_stack: Stack) ->
     job = live_stack.wait_final(response.json()["job_id"])
     assert job["state"] == "succeeded", job
     assert job["error"] is None and job["finished_at"] and job["progress"] == 100
-    video = _probe(_download(job["video_url"]))
+    video = probe_mp4(_download(job["video_url"]))
     assert video["codec"] == "h264"
     assert (video["width"], video["height"]) == (720, 1280)
     assert video["frames"] == 48
@@ -176,7 +163,7 @@ def test_closed_job_status_works_with_no_worker_running(live_stack: Stack) -> No
         again = live_stack.job(job_id)
         assert again["state"] == "succeeded" and again["video"] == done["video"]
         assert again["video_url"]
-        assert _probe(_download(again["video_url"]))["codec"] == "h264"
+        assert probe_mp4(_download(again["video_url"]))["codec"] == "h264"
     finally:
         live_stack.start("worker")
 

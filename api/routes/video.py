@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
-from accounts.errors import InsufficientCredits
 from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
@@ -148,16 +147,9 @@ async def _start(
     )
     route = _route(request, body, spec)
     await _check_reference(settings, body.reference_image_url)
-    try:
-        # Held against the job id: a retried request never holds twice.
-        await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
-    except InsufficientCredits as err:
-        raise ProblemError(
-            402,
-            ErrorCode.INSUFFICIENT_CREDITS,
-            f"This job needs ${err.required} of credits; ${err.available} are available.",
-            extra={"required_usd": str(err.required), "available_usd": str(err.available)},
-        ) from None
+    # Held against the job id: a retried request never holds twice. InsufficientCredits becomes the 402
+    # problem in the accounts error handler, the one place that formats its amounts.
+    await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
     job = JobInput(
         job_id=job_id,
         project_id=project_id,

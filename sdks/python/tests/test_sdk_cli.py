@@ -182,8 +182,10 @@ def loopback() -> Iterator[LoopbackAPI]:
 
 
 def infrai_command(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The venv's console script, importing this checkout's SDK (the venv may have another one installed)."""
     script = Path(sys.executable).with_name("infrai")
-    full_env = {"PATH": os.environ.get("PATH", ""), **env}
+    sdk_source = str(Path(__file__).resolve().parents[1] / "src")
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sdk_source, **env}
     return subprocess.run([str(script), *argv], env=full_env, capture_output=True, text=True, timeout=60)
 
 

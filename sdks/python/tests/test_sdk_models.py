@@ -11,7 +11,7 @@ import httpx
 import pytest
 from scripted_api import ScriptedAPI, job_json
 
-from infrai import Infrai, VideoJob
+from infrai import Account, Infrai, VideoJob
 
 FINISHED = job_json(
     state="succeeded",
@@ -59,6 +59,15 @@ def test_fields_the_server_adds_later_are_kept_everywhere() -> None:
     assert job.webhook_url == "https://example.test/hook"  # type: ignore[attr-defined]
     assert dict(job)["webhook_url"] == "https://example.test/hook"
     assert job.to_dict()["webhook_url"] == "https://example.test/hook"
+
+
+def test_an_extra_field_named_like_a_mapping_method_reads_as_its_value() -> None:
+    account = Account.model_validate(
+        {"project_id": "proj_1", "balance_usd": "5.00", "keys": [{"key_id": "k1"}], "items": 3}
+    )
+    assert account["keys"] == [{"key_id": "k1"}] and account["items"] == 3
+    assert dict(account)["keys"] == [{"key_id": "k1"}]
+    assert list(account.keys()) == list(account)  # the Mapping method itself still works
 
 
 def test_dict_of_a_job_has_every_field_once() -> None:

@@ -3,16 +3,20 @@
 //
 //   npm run build && node scripts/check-openapi.mjs path/to/openapi.json
 //
-// The VideoJob schema is the one GET /v1/video/jobs/{id} answers with and the GenerateRequest schema the
-// one POST /v1/video/generate takes (found through the paths, so schema names do not matter; the names
-// VideoJob / GenerateRequest are the fallback). Checked: every field our types declare exists there; the
-// fields the server requires in a request are required in ours too; and the `state` / `stage` enums are
-// the same sets. Fields the server has and our types do not are listed, not failed: the SDK keeps them.
+// Each type the SDK declares is found through the operation that sends or takes it (so schema names do not
+// matter): VideoJob is what GET /v1/video/jobs/{id} answers, its JobCost / JobError / VideoFile are its
+// `cost` / `error` / `video`, GenerateRequest is the body of POST /v1/video/generate, CancelResult the answer
+// of POST .../cancel, Activation of POST /v1/accounts/activate, Account of GET /v1/account. Checked: every
+// field our types declare exists there; the fields the server requires in a request are required in ours
+// too; and the enums (job state and stage, request aspect / resolution / prefer) are the same sets. Fields
+// the server has and our types do not are listed, not failed: the SDK keeps them at runtime.
 // Exit 0: consistent; 1: drift (each problem printed); 2: the document or the build could not be read.
 
 import { readFileSync } from "node:fs";
 
 const usage = "usage: node scripts/check-openapi.mjs OPENAPI_JSON";
+const JOB_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}$/;
+const CANCEL_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}\/cancel$/;
 
 function fail(message, code = 2) {
   console.error(message);
@@ -39,6 +43,19 @@ function resolve(doc, schema) {
   return current;
 }
 
+/** The object schema behind a property, looking through $ref and the anyOf/oneOf/allOf of a nullable. */
+function objectSchema(doc, schema) {
+  const node = resolve(doc, schema);
+  if (!node || node.properties) return node;
+  for (const key of ["anyOf", "oneOf", "allOf"]) {
+    for (const branch of node[key] ?? []) {
+      const found = objectSchema(doc, branch);
+      if (found?.properties) return found;
+    }
+  }
+  return undefined;
+}
+
 /** The enum values a property allows, looking through $ref, anyOf/oneOf/allOf and null branches. */
 function enumValues(doc, schema) {
   const node = resolve(doc, schema);
@@ -57,21 +74,29 @@ function jsonSchemaOf(content) {
   return content?.["application/json"]?.schema;
 }
 
-function findVideoJob(doc) {
-  const path = Object.keys(doc.paths ?? {}).find((p) => /^\/v1\/video\/jobs\/\{[^}/]+\}$/.test(p));
-  const fromPath = path && jsonSchemaOf(doc.paths[path]?.get?.responses?.["200"]?.content);
+/** The JSON body schema `method` on the first path matching `path` answers with `status`. */
+function response(doc, method, path, status, fallback) {
+  const match = Object.keys(doc.paths ?? {}).find((p) =>
+    typeof path === "string" ? p === path : path.test(p),
+  );
+  const fromPath = match && jsonSchemaOf(doc.paths[match]?.[method]?.responses?.[status]?.content);
   return {
-    where: fromPath ? `GET ${path} 200` : "components.schemas.VideoJob",
-    schema: resolve(doc, fromPath ?? { $ref: "#/components/schemas/VideoJob" }),
+    where: fromPath ? `${method.toUpperCase()} ${match} ${status}` : `components.schemas.${fallback}`,
+    schema: objectSchema(doc, fromPath ?? { $ref: `#/components/schemas/${fallback}` }),
   };
 }
 
-function findGenerateRequest(doc) {
-  const fromPath = jsonSchemaOf(doc.paths?.["/v1/video/generate"]?.post?.requestBody?.content);
+function requestBody(doc, method, path, fallback) {
+  const fromPath = jsonSchemaOf(doc.paths?.[path]?.[method]?.requestBody?.content);
   return {
-    where: fromPath ? "POST /v1/video/generate request body" : "components.schemas.GenerateRequest",
-    schema: resolve(doc, fromPath ?? { $ref: "#/components/schemas/GenerateRequest" }),
+    where: fromPath ? `${method.toUpperCase()} ${path} request body` : `components.schemas.${fallback}`,
+    schema: objectSchema(doc, fromPath ?? { $ref: `#/components/schemas/${fallback}` }),
   };
+}
+
+function property(doc, parent, field) {
+  const schema = parent.schema?.properties?.[field];
+  return { where: `${parent.where}, property ${field}`, schema: schema && objectSchema(doc, schema) };
 }
 
 function sameSet(ours, theirs) {
@@ -83,12 +108,24 @@ function sameSet(ours, theirs) {
 function check(doc, contract) {
   const problems = [];
   const notes = [];
-  const videoJob = findVideoJob(doc);
-  const generate = findGenerateRequest(doc);
-  for (const { name, found, declared } of [
-    { name: "VideoJob", found: videoJob, declared: contract.VIDEO_JOB_FIELDS },
-    { name: "GenerateRequest", found: generate, declared: contract.GENERATE_REQUEST_FIELDS },
-  ]) {
+  const videoJob = response(doc, "get", JOB_PATH, "200", "VideoJob");
+  const generate = requestBody(doc, "post", "/v1/video/generate", "GenerateRequest");
+  const cancel = response(doc, "post", CANCEL_PATH, "200", "CancelResult");
+  const objects = [
+    ["VideoJob", videoJob, contract.VIDEO_JOB_FIELDS],
+    ["JobCost", property(doc, videoJob, "cost"), contract.JOB_COST_FIELDS],
+    ["JobError", property(doc, videoJob, "error"), contract.JOB_ERROR_FIELDS],
+    ["VideoFile", property(doc, videoJob, "video"), contract.VIDEO_FILE_FIELDS],
+    ["GenerateRequest", generate, contract.GENERATE_REQUEST_FIELDS],
+    ["CancelResult", cancel, contract.CANCEL_RESULT_FIELDS],
+    [
+      "Activation",
+      response(doc, "post", "/v1/accounts/activate", "201", "ActivationResponse"),
+      contract.ACTIVATION_FIELDS,
+    ],
+    ["Account", response(doc, "get", "/v1/account", "200", "AccountResponse"), contract.ACCOUNT_FIELDS],
+  ];
+  for (const [name, found, declared] of objects) {
     const properties = found.schema?.properties;
     if (!properties) {
       problems.push(`${name}: no object schema at ${found.where}`);
@@ -102,19 +139,23 @@ function check(doc, contract) {
     if (extra.length > 0)
       notes.push(`${name}: the server also has ${extra.join(", ")} (kept at runtime, not typed)`);
   }
-  const requiredByServer = generate.schema?.required ?? [];
-  for (const field of requiredByServer) {
+  for (const field of generate.schema?.required ?? []) {
     if (field !== "prompt")
       problems.push(`GenerateRequest.${field} is required by the server but optional in the SDK`);
   }
-  const properties = videoJob.schema?.properties ?? {};
-  for (const [field, ours] of [
-    ["state", contract.JOB_STATES],
-    ["stage", contract.STAGES],
-  ]) {
-    const theirs = properties[field] && enumValues(doc, properties[field]);
+  const enums = [
+    ["VideoJob", videoJob, "state", contract.JOB_STATES],
+    ["VideoJob", videoJob, "stage", contract.STAGES],
+    ["CancelResult", cancel, "state", contract.JOB_STATES],
+    ["GenerateRequest", generate, "aspect", contract.ASPECTS],
+    ["GenerateRequest", generate, "resolution", contract.RESOLUTIONS],
+    ["GenerateRequest", generate, "prefer", contract.PREFERS],
+  ];
+  for (const [name, found, field, ours] of enums) {
+    const schema = found.schema?.properties?.[field];
+    const theirs = schema && enumValues(doc, schema);
     if (theirs && !sameSet(ours, theirs)) {
-      problems.push(`VideoJob.${field}: the SDK has [${ours.join(", ")}], the server [${theirs.join(", ")}]`);
+      problems.push(`${name}.${field}: the SDK has [${ours.join(", ")}], the server [${theirs.join(", ")}]`);
     }
   }
   return { problems, notes };
@@ -135,4 +176,4 @@ if (problems.length > 0) {
   for (const problem of problems) console.error(`drift: ${problem}`);
   fail(`${problems.length} difference(s) between the SDK's types and ${file}`, 1);
 }
-console.log(`ok: the SDK's VideoJob and GenerateRequest types match ${file}`);
+console.log(`ok: the SDK's types match ${file}`);

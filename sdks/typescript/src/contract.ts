@@ -2,10 +2,25 @@
  * The field names and enum values `types.ts` declares, as data, for `scripts/check-openapi.mjs`.
  *
  * The `Exact` checks below fail the build if a list and its interface drift apart, so the script always
- * checks what the types really say.
+ * checks what the types really say. Every wire type the SDK declares is listed: the job and its nested
+ * cost / error / video, the request and its enums, the cancel result, the activation and the account.
  */
 
-import type { GenerateRequest, JobState, Stage, VideoJob } from "./types.js";
+import type {
+  Account,
+  Activation,
+  Aspect,
+  CancelResult,
+  GenerateRequest,
+  JobCost,
+  JobError,
+  JobState,
+  Prefer,
+  Resolution,
+  Stage,
+  VideoFile,
+  VideoJob,
+} from "./types.js";
 
 type Exact<Listed, Declared> = [Listed] extends [Declared]
   ? [Declared] extends [Listed]
@@ -30,6 +45,18 @@ export const VIDEO_JOB_FIELDS = [
   "video",
 ] as const;
 
+export const JOB_COST_FIELDS = ["estimated_usd", "settled_usd"] as const;
+export const JOB_ERROR_FIELDS = ["code", "message", "retryable", "billed"] as const;
+export const VIDEO_FILE_FIELDS = [
+  "duration_seconds",
+  "width",
+  "height",
+  "frame_count",
+  "size_bytes",
+  "sha256",
+  "content_type",
+] as const;
+
 export const GENERATE_REQUEST_FIELDS = [
   "prompt",
   "reference_image_url",
@@ -42,12 +69,57 @@ export const GENERATE_REQUEST_FIELDS = [
   "idempotency_key",
 ] as const;
 
+export const CANCEL_RESULT_FIELDS = ["ok", "job_id", "state"] as const;
+export const ACTIVATION_FIELDS = [
+  "project_id",
+  "key_id",
+  "api_key",
+  "balance_usd",
+  "trial_credits_usd",
+] as const;
+export const ACCOUNT_FIELDS = [
+  "project_id",
+  "balance_usd",
+  "held_usd",
+  "available_usd",
+  "usage",
+  "keys",
+] as const;
+
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
+export const ASPECTS = ["16:9", "9:16", "1:1"] as const;
+export const RESOLUTIONS = ["720p", "1080p", "4k"] as const;
+export const PREFERS = ["balanced", "cheapest", "smartest"] as const;
+
+type Item<List extends readonly unknown[]> = List[number];
 
 export const contractChecks: {
-  videoJob: Exact<(typeof VIDEO_JOB_FIELDS)[number], keyof VideoJob>;
-  generateRequest: Exact<(typeof GENERATE_REQUEST_FIELDS)[number], keyof GenerateRequest>;
-  jobStates: Exact<(typeof JOB_STATES)[number], JobState>;
-  stages: Exact<(typeof STAGES)[number], Stage>;
-} = { videoJob: true, generateRequest: true, jobStates: true, stages: true };
+  videoJob: Exact<Item<typeof VIDEO_JOB_FIELDS>, keyof VideoJob>;
+  jobCost: Exact<Item<typeof JOB_COST_FIELDS>, keyof JobCost>;
+  jobError: Exact<Item<typeof JOB_ERROR_FIELDS>, keyof JobError>;
+  videoFile: Exact<Item<typeof VIDEO_FILE_FIELDS>, keyof VideoFile>;
+  generateRequest: Exact<Item<typeof GENERATE_REQUEST_FIELDS>, keyof GenerateRequest>;
+  cancelResult: Exact<Item<typeof CANCEL_RESULT_FIELDS>, keyof CancelResult>;
+  activation: Exact<Item<typeof ACTIVATION_FIELDS>, keyof Activation>;
+  account: Exact<Item<typeof ACCOUNT_FIELDS>, keyof Account>;
+  jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
+  stages: Exact<Item<typeof STAGES>, Stage>;
+  aspects: Exact<Item<typeof ASPECTS>, Aspect>;
+  resolutions: Exact<Item<typeof RESOLUTIONS>, Resolution>;
+  prefers: Exact<Item<typeof PREFERS>, Prefer>;
+} = {
+  videoJob: true,
+  jobCost: true,
+  jobError: true,
+  videoFile: true,
+  generateRequest: true,
+  cancelResult: true,
+  activation: true,
+  account: true,
+  jobStates: true,
+  stages: true,
+  aspects: true,
+  resolutions: true,
+  prefers: true,
+};

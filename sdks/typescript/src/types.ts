@@ -79,11 +79,25 @@ export interface Activation {
   trial_credits_usd: string;
 }
 
+export interface AccountUsage {
+  jobs_charged: number;
+  charged_usd: string;
+}
+
+export interface ApiKeyInfo {
+  key_id: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
 export interface Account {
   project_id: string;
   balance_usd: string;
   held_usd: string;
   available_usd: string;
+  usage: AccountUsage;
+  /** The project's keys (ids only: a key's secret is shown once, when it is made). */
+  keys: ApiKeyInfo[];
 }
 
 export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];

@@ -54,6 +54,10 @@ test("check-openapi fails on a missing field, a new required field and a changed
   schemas.GenerateRequest.required = ["prompt", "callback_url"];
   schemas.GenerateRequest.properties.callback_url = { type: "string" };
   schemas.JobState.enum.push("paused");
+  delete schemas.ErrorInfo.properties.billed;
+  schemas.Resolution.enum.push("8k");
+  delete doc.paths["/v1/video/jobs/{job_id}/cancel"].post.responses["200"];
+  delete schemas.CancelResult;
   const drifted = join(await mkdtemp(join(tmpdir(), "openapi-")), "openapi.json");
   writeFileSync(drifted, JSON.stringify(doc));
   const error = await run("node", [join(root, "scripts/check-openapi.mjs"), drifted]).then(
@@ -64,4 +68,14 @@ test("check-openapi fails on a missing field, a new required field and a changed
   assert.match(error.stderr, /VideoJob\.thumbnail_url is declared by the SDK but not in/);
   assert.match(error.stderr, /GenerateRequest\.callback_url is required by the server/);
   assert.match(error.stderr, /VideoJob\.state: the SDK has \[.*\], the server \[.*paused\]/);
+  assert.match(
+    error.stderr,
+    /JobError\.billed is declared by the SDK but not in GET \/v1\/video\/jobs\/\{job_id\} 200, property error/,
+  );
+  assert.match(
+    error.stderr,
+    /GenerateRequest\.resolution: the SDK has \[720p, 1080p, 4k\], the server \[.*8k\]/,
+  );
+  assert.match(error.stderr, /CancelResult: no object schema at components\.schemas\.CancelResult/);
+  assert.doesNotMatch(error.stderr, /Account/);
 });

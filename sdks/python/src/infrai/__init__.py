@@ -29,7 +29,16 @@ from infrai.errors import (
     ServiceUnavailableError,
     TimeoutError,
 )
-from infrai.models import Account, Activation, CancelResult, JobCost, JobError, VideoFile, VideoJob
+from infrai.models import (
+    Account,
+    AccountUsage,
+    Activation,
+    CancelResult,
+    JobCost,
+    JobError,
+    VideoFile,
+    VideoJob,
+)
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
 
@@ -38,6 +47,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "Account",
+    "AccountUsage",
     "Activation",
     "AsyncInfrai",
     "AuthenticationError",

@@ -29,8 +29,13 @@ class InfraiModel(BaseModel, Mapping[str, Any]):
     model_config = ConfigDict(extra="allow")
 
     def __getitem__(self, key: str) -> Any:
-        if key in type(self).model_fields or key in (self.model_extra or {}):
+        if key in type(self).model_fields:
             return getattr(self, key)
+        # Extras are read from where pydantic keeps them, not with getattr: a server field named like a
+        # Mapping method (GET /v1/account sends ``keys``) would otherwise come back as that method.
+        extra = self.model_extra or {}
+        if key in extra:
+            return extra[key]
         raise KeyError(key)
 
     # BaseModel iterates (name, value) pairs; a Mapping iterates its keys, and dict(model) relies on that.
@@ -106,8 +111,16 @@ class Activation(InfraiModel):
     created: bool = True
 
 
+class AccountUsage(InfraiModel):
+    jobs_charged: int = 0
+    charged_usd: Decimal = Decimal(0)
+
+
 class Account(InfraiModel):
     project_id: str
     balance_usd: Decimal
     held_usd: Decimal | None = None
     available_usd: Decimal | None = None
+    usage: AccountUsage | None = None
+    # The server also sends ``keys`` (the project's key ids). It stays an untyped extra, read as
+    # ``account["keys"]``: a typed field of that name would hide ``Mapping.keys()``, which dict() relies on.
