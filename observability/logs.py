@@ -39,7 +39,7 @@ _SECRET = re.compile(
 REDACTED = "[redacted]"
 
 # Libraries that log one line per HTTP call: thousands a minute from a busy poll worker.
-_CHATTY = ("httpx", "httpcore", "botocore", "urllib3")
+_CHATTY = ("httpx", "httpcore", "botocore", "urllib3", "alembic.runtime.plugins")
 
 
 def redact(text: str) -> str:
