@@ -2,6 +2,9 @@
 
 Requests are labelled by route *template* (``/v1/video/jobs/{job_id}``), never by raw path, so the
 number of series stays bounded whatever clients send; unmatched paths share one label.
+
+Server spans are FastAPI's own: it opens one per request (continuing a caller's ``traceparent``) as soon
+as a tracer provider is installed (``observability.tracing``), so this middleware does not open another.
 """
 
 from __future__ import annotations
@@ -9,8 +12,6 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,8 +27,6 @@ from observability.logs import request_context
 UNMATCHED_ROUTE = "unmatched"
 # Most calls answer in milliseconds; generate (routing + a Temporal start) and status queries take longer.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-_tracer = trace.get_tracer("infrai.api")
 
 
 class ApiMetrics:
@@ -70,8 +69,8 @@ def _route_template(scope: Scope) -> str:
 
 
 class HttpObservability:
-    """Per request: count and time it by route template and status, open a server span (continuing the
-    caller's ``traceparent``; a no-op when tracing is off), and bind the request id to log lines."""
+    """Per request: count and time it by route template and status, and bind the request id to the log
+    lines written while it is served."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -82,7 +81,6 @@ class HttpObservability:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         status = 500  # what the client sees if the app raises before answering
 
         async def record_status(message: Message) -> None:
@@ -94,12 +92,7 @@ class HttpObservability:
         started = time.perf_counter()
         self.metrics.in_flight.inc()
         request_id = scope.get("state", {}).get("request_id")
-        with (
-            request_context(request_id),
-            _tracer.start_as_current_span(
-                method, context=propagate.extract(headers), kind=SpanKind.SERVER
-            ) as span,
-        ):
+        with request_context(request_id):
             try:
                 await self.app(scope, receive, record_status)
             finally:
@@ -107,11 +100,3 @@ class HttpObservability:
                 self.metrics.in_flight.dec()
                 self.metrics.requests.labels(method, route, str(status)).inc()
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.request.method", method)
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if request_id:
-                    span.set_attribute("infrai.request_id", str(request_id))
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))

@@ -2,9 +2,10 @@
 
 Off unless ``OTEL_TRACES_EXPORTER`` says ``otlp`` (OTLP over HTTP; the exporter itself reads
 ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``..._HEADERS`` and friends) or ``console``. When on, each process
-installs one tracer provider at start; the API opens a server span per request (continuing a caller's
-``traceparent``) and Temporal's ``TracingInterceptor`` on every client carries the context into the
-workflow and its activities through Temporal headers, so one trace covers a job end to end.
+installs one tracer provider at start; FastAPI then opens a server span per request by itself
+(continuing a caller's ``traceparent``), and Temporal's ``TracingInterceptor`` on every client carries
+the context into the workflow and its activities through Temporal headers, so one trace covers a job
+end to end.
 """
 
 from __future__ import annotations
