@@ -170,6 +170,20 @@ class Settings(BaseSettings):
         )
 
 
+def setting_env_names() -> list[str]:
+    """Every environment variable ``Settings`` reads, in field order (vendor keys under their own names)."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names += [str(choice) for choice in alias.choices]
+        elif isinstance(alias, str):
+            names.append(alias)
+        else:
+            names.append(f"INFRAI_{name.upper()}")
+    return names
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

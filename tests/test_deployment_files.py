@@ -14,11 +14,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from pydantic import AliasChoices
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
-from core.settings import Settings
+from core.settings import Settings, setting_env_names
 from tests.fixtures.compose import (
     COMPOSE_FILE,
     REPO,
@@ -38,19 +37,6 @@ from workflows.connection import connect
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec" / "compose-spec.json"
 SETUP_NAMESPACE = REPO / "deploy" / "temporal" / "setup-namespace.sh"
-
-
-def _settings_env_names() -> set[str]:
-    names: set[str] = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice) for choice in alias.choices)
-        elif isinstance(alias, str):
-            names.add(alias)
-        else:
-            names.add(f"INFRAI_{name.upper()}")
-    return names
 
 
 def test_compose_file_follows_the_compose_specification() -> None:
@@ -90,7 +76,7 @@ def test_interpolation_uses_defaults_and_the_environment() -> None:
 
 def test_every_infrai_variable_the_stack_sets_is_a_setting() -> None:
     compose = load_compose()
-    known = _settings_env_names()
+    known = set(setting_env_names())
     used = set(image_env())
     for service in our_services(compose).values():
         used.update((service.get("environment") or {}).keys())
