@@ -24,11 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import ManagedProcess
 from tests.fixtures.accounts import DatabaseFactory
-from tests.fixtures.compose import REPO, clean_host_env, load_compose, service_env
+from tests.fixtures.compose import REPO, clean_host_env, load_compose, run_namespace_setup, service_env
 from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import MOTO_ACCESS_KEY, MOTO_SECRET_KEY, MotoS3
 from tests.fixtures.temporal import TemporalServer
-from tests.test_deployment_files import run_namespace_setup
 
 LONG_RUNNING = ("localvendor", "api", "worker", "rehoster")
 PROMPT = f"a lighthouse keeper counting gulls {uuid.uuid4().hex}"

