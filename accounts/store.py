@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from accounts import ledger, projects
 from accounts.database import Database
@@ -81,6 +81,11 @@ class AccountStore:
 
     async def aclose(self) -> None:
         await self._db.aclose()
+
+    async def ping(self) -> None:
+        """Raise ``AccountsUnavailable`` unless the database answers right now (readiness)."""
+        async with self._db.read() as conn:
+            await conn.execute(text("SELECT 1"))
 
     @property
     def is_sqlite(self) -> bool:

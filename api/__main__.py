@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from core.settings import get_settings
+from observability.logs import logging_config
 
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s api %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
-        log_level="info",
+        log_config=logging_config(settings, "api"),  # applied in each worker process too
         access_log=False,
         proxy_headers=True,
     )

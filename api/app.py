@@ -16,8 +16,11 @@ from api.problems import install_problem_handlers
 from api.routes import accounts as accounts_routes
 from api.routes import media as media_routes
 from api.routes import models as models_routes
+from api.routes import ops as ops_routes
 from api.routes import video as video_routes
 from core.settings import Settings, get_settings
+from observability.http import ApiMetrics, HttpObservability
+from observability.tracing import configure_tracing
 from storage import build_storage
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
@@ -28,9 +31,12 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Here, not at import: with several uvicorn workers each process needs its own exporter thread.
+        tracer_provider = configure_tracing(settings, "infrai-api")
         client = await connect(settings, lazy=True)
         storage = build_storage(settings)
         accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
@@ -39,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.dev_api_key.get_secret_value(), settings.dev_credits_usd
             )
         app.state.settings = settings
+        app.state.temporal = client
         app.state.storage = storage
         app.state.accounts = accounts
         app.state.catalog = load_catalog()
@@ -47,12 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client,
             settings.temporal_task_queue,
             query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
+            metrics=metrics,
         )
         try:
             yield
         finally:
             await accounts.aclose()
             await storage.aclose()
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # flushes the spans still batched
 
     app = FastAPI(
         title="Infrai Video API",
@@ -60,17 +70,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Text (and image) to video through the best vendor, on durable Temporal workflows.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     install_problem_handlers(app)
     accounts_routes.install_account_error_handlers(app)
     app.include_router(video_routes.router)
     app.include_router(models_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(media_routes.router)
+    app.include_router(ops_routes.router)
 
-    @app.get("/healthz", tags=["ops"], include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.add_middleware(HttpObservability, metrics=metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -29,6 +29,8 @@ from api.problems import ProblemError
 from core.errors import ErrorCode
 from core.ids import is_job_id
 from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage
+from observability.http import ApiMetrics
+from observability.logs import bind_job
 from workflows import search_attributes as sa
 from workflows.video_job import POLL, STATUS_QUERY, WORKFLOW_NAME
 
@@ -66,15 +68,19 @@ class JobConflict(Exception):
 
 
 class JobService:
-    def __init__(self, client: Client, task_queue: str, *, query_timeout: timedelta) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, *, query_timeout: timedelta, metrics: ApiMetrics | None = None
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._query_timeout = query_timeout
+        self._metrics = metrics or ApiMetrics()
 
     # -- start -----------------------------------------------------------------------------------------
 
     async def start(self, job: JobInput, fingerprint: str) -> StartedJob:
         first = job.route[0]
+        bind_job(job.job_id, first.vendor)
         memo = {
             "project": job.project_id,
             "fingerprint": fingerprint,
@@ -109,6 +115,8 @@ class JobService:
         response = getattr(handle, "_start_workflow_response", None)
         if response is not None and not getattr(response, "started", True):
             return await self._existing(job.job_id, job.project_id, fingerprint)
+        self._metrics.job_started(first.vendor, first.model, first.estimated_cost_usd)
+        logger.info("job started on %s/%s", first.vendor, first.model)
         return StartedJob(snapshot=_queued_snapshot(job), created=True)
 
     async def find_existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob | None:
@@ -196,6 +204,7 @@ class JobService:
         """The job's description if it exists *and* belongs to the project; 404 otherwise (never 403)."""
         if not is_job_id(job_id):
             raise _job_not_found(job_id)
+        bind_job(job_id)
         try:
             desc = await self._describe(job_id)
         except _NotFound:

@@ -85,7 +85,14 @@ class Settings(BaseSettings):
     worker_roles: str = "all"
     worker_max_concurrent_activities: int = 2000
     worker_max_concurrent_rehosts: int = 8
+    # Submit, vendor-cancel and settle slots of the "workflows" role (short calls; many jobs at once).
+    worker_max_concurrent_job_activities: int = 200
     worker_max_concurrent_workflow_tasks: int = 100
+    # Long polls each worker keeps open on its task queues; autoscaling lets the server's feedback pick
+    # between 1 and these maxima instead (worth it on busy clusters: fewer idle polls, faster pickup).
+    worker_workflow_task_pollers: int = 5
+    worker_activity_task_pollers: int = 5
+    worker_poller_autoscaling: bool = False
     worker_graceful_shutdown_seconds: float = 20.0
     worker_max_heartbeat_throttle_seconds: float = 5.0
     poll_initial_interval_seconds: float = 1.0
@@ -98,6 +105,19 @@ class Settings(BaseSettings):
     rehost_timeout_seconds: float = 1800.0
     rehost_heartbeat_timeout_seconds: float = 60.0
     cancel_timeout_seconds: float = 30.0
+
+    # Observability. Logs: human-readable text for the embedded stack, one JSON object per line in
+    # production. Metrics: the API serves /metrics on its own port; the worker serves its activity metrics
+    # and the Temporal SDK's metrics on two ports of their own (0 turns each off, the embedded default, so
+    # several workers on one machine never fight over a port). Traces: the standard OTEL_* variables.
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 0
+    temporal_metrics_port: int = 0
+    # "otlp" (OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_*), "console", or unset/"none": no tracing.
+    otel_traces_exporter: str = Field("none", validation_alias="OTEL_TRACES_EXPORTER")
+    otel_service_name: str | None = Field(None, validation_alias="OTEL_SERVICE_NAME")
 
     # Vendors. Keys come from each vendor SDK's own environment variable (never logged: SecretStr); base
     # URLs from INFRAI_<VENDOR>_BASE_URL so an adapter can be pointed at an emulator or a proxy.
@@ -148,6 +168,20 @@ class Settings(BaseSettings):
             poll_initial_interval_seconds=self.poll_initial_interval_seconds,
             poll_max_interval_seconds=self.poll_max_interval_seconds,
         )
+
+
+def setting_env_names() -> list[str]:
+    """Every environment variable ``Settings`` reads, in field order (vendor keys under their own names)."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names += [str(choice) for choice in alias.choices]
+        elif isinstance(alias, str):
+            names.append(alias)
+        else:
+            names.append(f"INFRAI_{name.upper()}")
+    return names
 
 
 @lru_cache(maxsize=1)

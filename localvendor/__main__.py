@@ -6,6 +6,7 @@ import uvicorn
 
 from core.settings import get_settings
 from localvendor.server import create_app
+from observability.logs import logging_config
 
 
 def main() -> None:
@@ -14,7 +15,7 @@ def main() -> None:
         create_app(settings),
         host=settings.local_vendor_host,
         port=settings.local_vendor_port,
-        log_level="info",
+        log_config=logging_config(settings, "localvendor"),
         # Render requests are tiny; a short keep-alive is enough and lets shutdown finish promptly.
         timeout_graceful_shutdown=10,
     )

@@ -61,6 +61,10 @@ class MediaStorage(Protocol):
         """A URL anyone holding it can GET the object from, for ``ttl_seconds`` (no I/O)."""
         ...
 
+    async def ping(self) -> None:
+        """Raise ``StorageError`` unless the store can be reached and written to right now (readiness)."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and threads."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
@@ -111,6 +112,9 @@ class LocalMediaStorage:
     def verify_signature(self, key: str, exp: int, sig: str) -> MediaSignatureStatus:
         return verify_media_signature(key, exp, sig, self._signing_secret)
 
+    async def ping(self) -> None:
+        await run_to_completion(None, _check_writable, self.root)
+
     async def aclose(self) -> None:
         return None
 
@@ -150,3 +154,12 @@ def _delete_files(path: Path) -> None:
         return  # a "directory" key prefix is not an object
     except OSError as exc:
         raise StorageError.from_os_error(f"cannot delete {path.name!r}", exc) from exc
+
+
+def _check_writable(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError.from_os_error(f"cannot create {root}", exc) from exc
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise StorageError(f"{root} is not writable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncGenerator, AsyncIterable
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,11 @@ class S3MediaStorage:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
         )
 
+    async def ping(self) -> None:
+        # Not run_to_completion: a readiness probe must be able to give up on a hung endpoint at once;
+        # the read-only call left running in its thread harms nothing.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._head_bucket)
+
     async def aclose(self) -> None:
         await run_to_completion(None, self._executor.shutdown, wait=True)
         self.client.close()
@@ -174,6 +180,10 @@ class S3MediaStorage:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
                     raise
+
+    def _head_bucket(self) -> None:
+        with translated_s3_errors(f"cannot reach bucket {self.bucket!r}"):
+            self.client.head_bucket(Bucket=self.bucket)
 
     def _head(self, key: str) -> StoredObject | None:
         with translated_s3_errors(f"cannot look up {key!r}"):

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices
-
-from core.settings import Settings
+from core.settings import setting_env_names
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
-def _env_names() -> list[str]:
-    names: list[str] = []
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names += [str(choice) for choice in alias.choices]
-        elif isinstance(alias, str):
-            names.append(alias)
-        else:
-            names.append(f"INFRAI_{name.upper()}")
-    return names
-
-
 def test_every_setting_is_listed_in_the_readme() -> None:
-    missing = [name for name in _env_names() if f"`{name}`" not in README]
+    missing = [name for name in setting_env_names() if f"`{name}`" not in README]
     assert missing == []
 
 

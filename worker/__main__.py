@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from core.settings import get_settings
+from observability.logs import configure_logging
 from worker.runner import run_worker
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_logging(settings, "worker")
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 One process can serve every task queue (the embedded default) or only some roles (``INFRAI_WORKER_ROLES``):
 ``workflows`` (the workflow plus submit, vendor-cancel and settle), ``poll`` (the long heartbeating vendor
 polls, thousands per process) and ``rehost`` (bandwidth-heavy copies into storage, a few per process).
+
+Observability: every activity goes through ``ActivityObserver`` (metrics, job id and vendor on log lines);
+``INFRAI_WORKER_METRICS_PORT`` serves those metrics and ``INFRAI_TEMPORAL_METRICS_PORT`` the SDK's own
+(task latencies, slots, pollers) from the SDK runtime; ``OTEL_TRACES_EXPORTER`` turns tracing on.
 """
 
 from __future__ import annotations
@@ -11,18 +15,29 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
+from prometheus_client import start_http_server
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import (
+    Interceptor,
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    Worker,
+)
 
 from accounts.store import AccountStore
 from activities.ledger import LedgerActivities
 from activities.rehost import RehostActivities
 from activities.vendor_tasks import VendorTaskActivities
 from core.settings import Settings
+from observability.activity_metrics import ActivityObserver, WorkerMetrics
+from observability.tracing import configure_tracing
 from storage import build_storage
 from vendors.registry import build_vendors
 from workflows.connection import connect
@@ -50,23 +65,38 @@ def _http_client() -> httpx.AsyncClient:
     )
 
 
-def _common(settings: Settings) -> dict[str, object]:
+def _pollers(settings: Settings, maximum: int) -> PollerBehavior:
+    if settings.worker_poller_autoscaling:
+        return PollerBehaviorAutoscaling(minimum=1, maximum=maximum, initial=min(5, maximum))
+    return PollerBehaviorSimpleMaximum(maximum=maximum)
+
+
+def _common(settings: Settings, interceptors: Sequence[Interceptor]) -> dict[str, object]:
     throttle = timedelta(seconds=settings.worker_max_heartbeat_throttle_seconds)
     return {
         "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         "max_heartbeat_throttle_interval": throttle,
         "default_heartbeat_throttle_interval": throttle,
+        "interceptors": interceptors,
+        "workflow_task_poller_behavior": _pollers(settings, settings.worker_workflow_task_pollers),
+        "activity_task_poller_behavior": _pollers(settings, settings.worker_activity_task_pollers),
     }
 
 
-async def build_workers(settings: Settings, client: Client, stack: AsyncExitStack) -> list[Worker]:
+async def build_workers(
+    settings: Settings,
+    client: Client,
+    stack: AsyncExitStack,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+) -> list[Worker]:
     """The workers of this process's roles, sharing one set of clients (closed by ``stack``)."""
     roles = worker_roles(settings)
     http = _http_client()
     stack.push_async_callback(http.aclose)
     vendors = build_vendors(settings, http)
     queue = settings.temporal_task_queue
-    common = _common(settings)
+    common = _common(settings, interceptors)
     workers: list[Worker] = []
     if "workflows" in roles:
         accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
@@ -84,7 +114,7 @@ async def build_workers(settings: Settings, client: Client, stack: AsyncExitStac
                     ledger.settle_job,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-                max_concurrent_activities=200,
+                max_concurrent_activities=settings.worker_max_concurrent_job_activities,
                 **common,  # type: ignore[arg-type]
             )
         )
@@ -125,10 +155,40 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             loop.add_signal_handler(sig, stop.set)
 
     async with AsyncExitStack() as stack:
-        client = await connect(settings)
-        workers = await build_workers(settings, client, stack)
+        tracer_provider = configure_tracing(settings, "infrai-worker")
+        if tracer_provider is not None:
+            stack.callback(tracer_provider.shutdown)  # flushes the spans still batched
+        metrics = WorkerMetrics()
+        serve_metrics(settings, metrics, stack)
+        client = await connect(settings, runtime=sdk_runtime(settings))
+        workers = await build_workers(settings, client, stack, interceptors=[ActivityObserver(metrics)])
         for worker in workers:
             await stack.enter_async_context(worker)
         await stop.wait()
         grace = settings.worker_graceful_shutdown_seconds
         logger.info("worker stopping: in-flight activities get %ss", grace)
+
+
+def sdk_runtime(settings: Settings) -> Runtime | None:
+    """A runtime whose Prometheus endpoint serves the SDK's metrics; None keeps the default runtime."""
+    if not settings.temporal_metrics_port:
+        return None
+    address = f"{settings.metrics_host}:{settings.temporal_metrics_port}"
+    # Seconds and the usual suffixes, like our own metrics, so one dashboard reads both the same way.
+    prometheus = PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
+def serve_metrics(settings: Settings, metrics: WorkerMetrics, stack: AsyncExitStack) -> None:
+    if not settings.worker_metrics_port:
+        return
+    server, thread = start_http_server(
+        settings.worker_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+    )
+    stack.callback(thread.join, 5)
+    stack.callback(server.shutdown)
+    logger.info(
+        "activity metrics on http://%s:%s/metrics", settings.metrics_host, settings.worker_metrics_port
+    )
