@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.accounts",
     "tests.fixtures.vendor_emulators",
+    "tests.fixtures.vendor_stack",
     "tests.fixtures.localvendor",
     "tests.fixtures.s3",
 ]
