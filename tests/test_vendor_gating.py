@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.keys import new_api_key
 from tests.emulators.server import EmulatorServer
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 from tests.fixtures.vendor_emulators import emulator_environment
 from tests.fixtures.vendor_stack import EmulatedVendors
@@ -29,13 +28,8 @@ def api_without_4k_vendors(
     """Only an API process (routing happens there): every paid vendor configured except the 4k ones."""
     vendors = {k: v for k, v in emulator_environment(vendor_emulators).items() if k not in FOUR_K_KEYS}
     data_dir = tmp_path_factory.mktemp("api-without-4k")
-    dev_key = new_api_key()
-    env = stack_env(data_dir, temporal_server.address, dev_key, **vendors)
-    api = Stack(env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir,
-                temporal_server)  # fmt: skip
-    api.start("api")
-    yield api
-    api.processes["api"].stop(timeout=15)
+    with started_stack(temporal_server, data_dir, processes=("api",), **vendors) as api:
+        yield api
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:
