@@ -82,6 +82,20 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
     )
 
 
+async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
+    """Sleep, heartbeating at least three times per heartbeat timeout so a long wait (a vendor's
+    Retry-After, a slow poll interval) is never mistaken for a dead worker."""
+    timeout = activity.info().heartbeat_timeout
+    step = timeout.total_seconds() / 3 if timeout else seconds
+    remaining = seconds
+    while True:
+        activity.heartbeat(progress)
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(step, remaining))
+        remaining -= step
+
+
 def _deadline_seconds(start_to_close: timedelta | None) -> float | None:
     if start_to_close is None:
         return None
@@ -164,9 +178,9 @@ class VendorTaskActivities:
                 errors_in_a_row += 1
                 if errors_in_a_row >= _MAX_CONSECUTIVE_POLL_ERRORS:
                     raise application_error(err) from None
-                delay = max(err.retry_after or 0.0, interval)
-                activity.heartbeat(progress)
-                await asyncio.sleep(delay)
+                # A task that exists is worth waiting for: honour Retry-After, within reason.
+                delay = min(max(err.retry_after or 0.0, interval), _LONGEST_RETRY_AFTER_SECONDS)
+                await _sleep_heartbeating(delay, progress)
                 interval = min(interval * _BACKOFF, req.max_interval_seconds)
                 continue
             errors_in_a_row = 0
@@ -178,8 +192,7 @@ class VendorTaskActivities:
             )
             if status.is_final:
                 return _outcome(status, progress.polls)
-            activity.heartbeat(progress)
-            await asyncio.sleep(interval)
+            await _sleep_heartbeating(interval, progress)
             interval = min(interval * _BACKOFF, req.max_interval_seconds)
 
     @activity.defn(name="cancel_vendor_task")

@@ -154,3 +154,30 @@ def test_kling_finds_the_task_a_lost_submit_answer_created(emulated: EmulatedVen
     stats = emulated["kling"].stats()
     assert (stats["submissions"], stats["accepted"]) == (1, 1)
     _others_untouched(emulated, "kling")
+
+
+async def test_a_poll_told_to_wait_longer_than_the_heartbeat_timeout_keeps_its_attempt(
+    emulated: EmulatedVendors,
+) -> None:
+    # The stack's poll heartbeat timeout is 3 s; Runway asks for 5 s between status reads for a while.
+    emulated["runway"].configure(poll="rate_limited", retry_after=5)
+    job_id = emulated.stack.generate(
+        prompt="a slow tide", vendor="runway", model="gen4.5", duration_seconds=5
+    ).json()["job_id"]
+    emulated.stack.wait_for(job_id, lambda _: emulated["runway"].stats()["polls"] >= 2)
+    emulated["runway"].configure(poll="ok")
+    job = emulated.stack.wait_final(job_id)
+    assert job["state"] == "succeeded", job
+    history = await emulated.temporal.get_workflow_handle(job_id).fetch_history()
+    scheduled = {
+        event.event_id: event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    }
+    poll_attempts = [
+        event.activity_task_started_event_attributes.attempt
+        for event in history.events
+        if event.HasField("activity_task_started_event_attributes")
+        and scheduled[event.activity_task_started_event_attributes.scheduled_event_id] == "poll_vendor"
+    ]
+    assert poll_attempts == [1]  # it heartbeated through the wait: never taken for a dead worker
