@@ -15,8 +15,12 @@ from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo
 
 
-def application_error(error: VendorError, *, final: bool = False) -> ApplicationError:
-    """``final`` stops Temporal's retries even for a retryable error (the activity's own budget ran out)."""
+def application_error(
+    error: VendorError, *, final: bool = False, retry_delay: float | None = None
+) -> ApplicationError:
+    """``final`` stops Temporal's retries even for a retryable error (the activity's own budget ran out);
+    ``retry_delay`` sets the wait before the next attempt (default: the vendor's Retry-After, if any)."""
+    delay = retry_delay if retry_delay is not None else error.retry_after
     details = {"error": error.info().model_dump(mode="json"), "accepted": error.accepted}
     if error.ambiguous:
         details["ambiguous"] = True
@@ -25,7 +29,7 @@ def application_error(error: VendorError, *, final: bool = False) -> Application
         details,
         type=str(error.code),
         non_retryable=final or not error.retryable,
-        next_retry_delay=timedelta(seconds=error.retry_after) if error.retry_after else None,
+        next_retry_delay=timedelta(seconds=delay) if delay else None,
     )
 
 

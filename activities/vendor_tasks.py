@@ -5,7 +5,7 @@ workflow then decides between failover and failing the job (``workflows/video_jo
 
 - 429: retried after the vendor's ``Retry-After`` (Temporal's ``next_retry_delay``; a wait over
   ``_LONGEST_RETRY_AFTER_SECONDS`` is not worth it) for ``_SUBMIT_ATTEMPTS`` attempts, then the workflow
-  fails over. Without ``Retry-After`` the retry policy's exponential backoff applies.
+  fails over. Without ``Retry-After``: exponential backoff. Both jittered.
 - 5xx (but 504) or unreachable: one more attempt, then failover. A plain rejection (4xx): failover at once.
 - Content-policy refusal: final, never tried elsewhere.
 - Ambiguous (the vendor may have created the task but we never got its id: read timeout, dropped
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from datetime import timedelta
 
 from temporalio import activity
@@ -110,8 +111,17 @@ def _submit_failure(vendor: VideoVendor, err: VendorError, attempt: int) -> Appl
     if not err.retryable:
         return application_error(err)
     too_long = err.retry_after is not None and err.retry_after > _LONGEST_RETRY_AFTER_SECONDS
-    out_of_attempts = attempt >= _SUBMIT_ATTEMPTS.get(ErrorCode(err.code), 1)
-    return application_error(err, final=too_long or out_of_attempts)
+    out_of_attempts = attempt >= _SUBMIT_ATTEMPTS.get(err.code, 1)
+    return application_error(err, final=too_long or out_of_attempts, retry_delay=_retry_delay(err, attempt))
+
+
+def _retry_delay(err: VendorError, attempt: int) -> float:
+    """Seconds before the next submit attempt: never sooner than the vendor's Retry-After, else exponential
+    backoff; jittered either way so jobs rate-limited together do not come back together."""
+    if err.retry_after is not None:
+        return err.retry_after + random.uniform(0, min(1.0, err.retry_after / 10))
+    ceiling = min(2.0 ** (attempt - 1), 30.0)
+    return random.uniform(ceiling / 2, ceiling)
 
 
 class VendorTaskActivities:
@@ -192,7 +202,7 @@ class VendorTaskActivities:
             )
             if status.is_final:
                 return _outcome(status, progress.polls)
-            await _sleep_heartbeating(interval, progress)
+            await _sleep_heartbeating(interval * random.uniform(0.8, 1.2), progress)  # jitter
             interval = min(interval * _BACKOFF, req.max_interval_seconds)
 
     @activity.defn(name="cancel_vendor_task")
