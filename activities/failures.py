@@ -1,7 +1,8 @@
 """The one place a taxonomy error becomes a Temporal ``ApplicationError``.
 
-The error's code is the ApplicationError ``type``; its ``ErrorInfo`` and whether the vendor had accepted
-the task travel in the details, which the workflow reads back with ``_error_from_activity``.
+The error's code is the ApplicationError ``type``; its ``ErrorInfo``, whether the vendor had accepted the
+task and whether that is unknown (``ambiguous``) travel in the details, which the workflow reads back with
+``_error_from_activity``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo
 
 
-def application_error(error: VendorError) -> ApplicationError:
+def application_error(
+    error: VendorError, *, final: bool = False, retry_delay: float | None = None
+) -> ApplicationError:
+    """``final`` stops Temporal's retries even for a retryable error (the activity's own budget ran out);
+    ``retry_delay`` sets the wait before the next attempt (default: the vendor's Retry-After, if any)."""
+    delay = retry_delay if retry_delay is not None else error.retry_after
+    details = {"error": error.info().model_dump(mode="json"), "accepted": error.accepted}
+    if error.ambiguous:
+        details["ambiguous"] = True
     return ApplicationError(
         error.message,
-        {"error": error.info().model_dump(mode="json"), "accepted": error.accepted},
+        details,
         type=str(error.code),
-        non_retryable=not error.retryable,
-        next_retry_delay=timedelta(seconds=error.retry_after) if error.retry_after else None,
+        non_retryable=final or not error.retryable,
+        next_retry_delay=timedelta(seconds=delay) if delay else None,
     )
 
 

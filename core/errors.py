@@ -42,6 +42,11 @@ class VendorError(Exception):
 
     ``accepted`` says whether the vendor had accepted the task when it failed: failover to another vendor
     is only safe when it had not (nothing was billed and nothing is still running there).
+
+    ``ambiguous`` (submit only) says the request reached the vendor but its answer was lost — a read
+    timeout, a dropped connection, a 504, a 2xx we could not read — so the vendor may have created the task
+    anyway. Such a failure is neither a rejection (fail over) nor an acceptance (poll it): see
+    ``activities/vendor_tasks.py`` for what happens next.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class VendorError(Exception):
         retryable: bool = False,
         billed: bool = False,
         accepted: bool = False,
+        ambiguous: bool = False,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
@@ -60,6 +66,7 @@ class VendorError(Exception):
         self.retryable = retryable
         self.billed = billed
         self.accepted = accepted
+        self.ambiguous = ambiguous
         self.retry_after = retry_after
 
     def info(self) -> ErrorInfo:

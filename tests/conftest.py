@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.priced_stack",
     "tests.fixtures.accounts",
     "tests.fixtures.vendor_emulators",
+    "tests.fixtures.vendor_stack",
     "tests.fixtures.localvendor",
     "tests.fixtures.s3",
     "tests.fixtures.otlp",

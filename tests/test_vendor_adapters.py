@@ -190,7 +190,12 @@ async def test_429_at_submit_is_rate_limited_with_retry_after(
     with pytest.raises(VendorError) as caught:
         await adapter.submit(case.spec, case.model, "k")
     err = caught.value
-    assert (err.code, err.retryable, err.accepted) == (ErrorCode.RATE_LIMITED, True, False)
+    assert (err.code, err.retryable, err.accepted, err.ambiguous) == (
+        ErrorCode.RATE_LIMITED,
+        True,
+        False,
+        False,
+    )
     assert err.retry_after == (7.0 if case.retry_after_on_429 else None)
 
 
@@ -200,33 +205,41 @@ async def test_500_at_submit_is_vendor_unavailable_and_not_accepted(
     emulator.configure(submit="server_error")
     with pytest.raises(VendorError) as caught:
         await adapter.submit(case.spec, case.model, "k")
-    assert (caught.value.code, caught.value.retryable, caught.value.accepted) == (
+    assert (caught.value.code, caught.value.retryable, caught.value.accepted, caught.value.ambiguous) == (
         ErrorCode.VENDOR_UNAVAILABLE,
         True,
         False,
+        False,  # the vendor said it failed: nothing was created, failover is safe
     )
     assert emulator.stats()["accepted"] == 0
 
 
-async def test_malformed_json_at_submit_is_a_retryable_vendor_error(
+async def test_malformed_json_at_submit_is_an_ambiguous_vendor_error(
     case: VendorCase, adapter: HttpVendor, emulator: EmulatorServer
 ) -> None:
     emulator.configure(submit="malformed")
     with pytest.raises(VendorError) as caught:
         await adapter.submit(case.spec, case.model, "k")
-    assert (caught.value.code, caught.value.retryable) == (ErrorCode.VENDOR_ERROR, True)
+    # A 2xx we cannot read: the vendor said yes to something we cannot identify.
+    assert (caught.value.code, caught.value.retryable, caught.value.ambiguous) == (
+        ErrorCode.VENDOR_ERROR,
+        True,
+        True,
+    )
 
 
-async def test_hang_at_submit_times_out_as_not_accepted(
+async def test_hang_at_submit_is_an_ambiguous_timeout(
     case: VendorCase, adapter: HttpVendor, emulator: EmulatorServer
 ) -> None:
     emulator.configure(submit="hang", hang_seconds=5)
     with pytest.raises(VendorError) as caught:
         await adapter.submit(case.spec, case.model, "k")
-    assert (caught.value.code, caught.value.retryable, caught.value.accepted) == (
+    # Not accepted as far as we know, but the vendor may have created it: never a plain rejection.
+    assert (caught.value.code, caught.value.retryable, caught.value.accepted, caught.value.ambiguous) == (
         ErrorCode.TIMEOUT,
         True,
         False,
+        True,
     )
 
 

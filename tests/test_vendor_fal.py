@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
@@ -40,6 +41,7 @@ async def test_image_to_video_goes_to_the_sub_path_and_polls_without_it(
         "status_url": f"{request_base}/status",
         "response_url": request_base,
         "cancel_url": f"{request_base}/cancel",
+        "resolution": "720p",
     }
     assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
 
@@ -52,3 +54,21 @@ async def test_a_single_size_app_gets_no_resolution_and_a_bare_duration(
     sent = emulator.last_submit()
     assert sent["app"] == "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
     assert sent["input"] == {"prompt": "p", "duration": "10", "aspect_ratio": "16:9"}
+
+
+async def test_the_billed_units_fal_reports_price_the_task(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(billable_units=8.008)  # fal bills the output's real length (audio tail included)
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=8), "fal-ai/veo3/fast", "k")
+    final = (await poll_to_end(adapter, task))[-1]
+    assert final.cost_usd == Decimal("8.008") * Decimal("0.15")
+
+
+async def test_billed_units_in_an_unknown_unit_leave_the_estimate(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(billable_units=3)  # this app's billing unit is not confirmed to be a second
+    spec = VideoSpec(prompt="p", duration_seconds=5, resolution=Resolution.P1080)
+    task = await adapter.submit(spec, "fal-ai/kling-video/v2.5-turbo/pro", "k")
+    assert (await poll_to_end(adapter, task))[-1].cost_usd is None

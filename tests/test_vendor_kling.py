@@ -58,3 +58,14 @@ async def test_an_image_task_is_created_and_polled_in_the_image2video_family(
     assert sent["family"] == "image2video" and base64.b64decode(sent["image"]) == sample_png()
     assert task.links == {"family": "image2video"}
     assert (await poll_to_end(adapter, task))[-1].state == "succeeded"  # the emulator 404s the wrong family
+
+
+async def test_a_task_is_found_again_by_its_external_task_id(
+    adapter: KlingVendor, emulator: EmulatorServer
+) -> None:
+    spec = VideoSpec(prompt="a kite", duration_seconds=5)
+    created = await adapter.submit(spec, "kling-v2-5-turbo", "vid_abc-0")
+    found = await adapter.find_task(spec, "kling-v2-5-turbo", "vid_abc-0")
+    assert found is not None and (found.task_id, found.links) == (created.task_id, created.links)
+    assert await adapter.find_task(spec, "kling-v2-5-turbo", "vid_never-0") is None
+    assert emulator.stats()["accepted"] == 1

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.failures import application_error
+from activities.failures import application_error, final_error
 from core.errors import ErrorCode, VendorError
 from core.models import (
     CancelVendorRequest,
@@ -55,6 +55,7 @@ class Script:
         default_factory=lambda: VendorOutcome(state=JobState.SUCCEEDED, output_url="http://vendor/out.mp4")
     )
     poll_forever: bool = False
+    rehost_error: ApplicationError | None = None
     submits: list[SubmitRequest] = field(default_factory=list)
     cancels: list[CancelVendorRequest] = field(default_factory=list)
     settles: list[SettleRequest] = field(default_factory=list)
@@ -89,6 +90,8 @@ class StandIns:
 
     @activity.defn(name="rehost_video")
     async def rehost(self, req: RehostRequest) -> StoredVideo:
+        if self.script.rehost_error is not None:
+            raise self.script.rehost_error
         return StoredVideo(video_key=f"videos/{req.job_id}/video.mp4", size_bytes=10, sha256="0" * 64)
 
     @activity.defn(name="settle_job")
@@ -229,3 +232,29 @@ async def test_status_query_reports_stage_and_vendor(harness: Harness) -> None:
     assert snapshot.vendor == "alpha"
     harness.script.poll_forever = False
     await handle.result()  # type: ignore[attr-defined]
+
+
+async def test_a_rejection_with_our_key_fails_over(harness: Harness) -> None:
+    harness.script.submit_errors["alpha"] = VendorError(ErrorCode.VENDOR_ERROR, "401 from alpha")
+    _, handle = await harness.start()
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.SUCCEEDED and snapshot.vendor == "beta"
+
+
+async def test_a_submit_whose_outcome_is_unknown_is_never_sent_to_the_next_vendor(harness: Harness) -> None:
+    # What the submit activity hands over for a vendor that cannot look tasks up: final and ambiguous.
+    harness.script.submit_errors["alpha"] = VendorError(ErrorCode.TIMEOUT, "alpha: no answer", ambiguous=True)
+    _, handle = await harness.start()
+    failure = await _failure(handle)
+    assert failure.type == "timeout"
+    assert [s.vendor for s in harness.script.submits] == ["alpha"]  # no failover
+    assert harness.script.settles[-1].charge_usd == Decimal(0)
+    assert "not sent to another vendor" in failure.message
+
+
+async def test_an_output_gone_before_rehost_fails_the_job_as_a_vendor_error(harness: Harness) -> None:
+    harness.script.rehost_error = final_error(ErrorCode.VENDOR_ERROR, "the output answered HTTP 403")
+    _, handle = await harness.start()
+    failure = await _failure(handle)
+    assert failure.type == "vendor_error" and "403" in failure.message
+    assert harness.script.settles[-1].charge_usd == Decimal(0)

@@ -7,7 +7,7 @@ into our taxonomy (``VendorError`` with an ``ErrorCode``), once, here. It never 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -51,3 +51,15 @@ class VideoVendor(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TaskFinder(Protocol):
+    """An adapter that can find a task it created by our idempotency key (Kling's ``external_task_id``).
+
+    Only such vendors get an ambiguous submit retried: the retry looks the task up before creating another.
+    """
+
+    async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:
+        """The task created under ``idempotency_key``, or None when the vendor has none."""
+        ...

@@ -57,6 +57,9 @@ class ModelEntry(_Frozen):
     image_field: str = "image"  # the input name aggregators use for a first-frame image
     wire_resolutions: dict[Resolution, str] = Field(default_factory=dict)  # e.g. 720p is sent as "768P"
     api_surface: str = ""  # which of a vendor's APIs serves the model, when it has several (luma: "agents")
+    # What the vendor's per-job usage report counts (fal's ``x-fal-billable-units``), when its unit is known
+    # to be our price unit: the settled cost is then that count x the price per second, not the estimate.
+    billable_unit: Literal["", "second"] = ""
     notes: str = ""
 
     @model_validator(mode="before")

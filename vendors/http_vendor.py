@@ -114,12 +114,16 @@ class HttpVendor(ABC):
         )
 
     def missing_field(self, what: str, phase: str = "submit") -> VendorError:
-        """A 2xx answer without the field the vendor documents: a protocol error, worth one retry."""
+        """A 2xx answer without the field the vendor documents: a protocol error, worth one retry.
+
+        At submit it is ambiguous: the vendor accepted something we cannot identify.
+        """
         return VendorError(
             ErrorCode.VENDOR_ERROR,
             f"{self.name}: {phase} answer has no {what}",
             retryable=True,
             accepted=phase != "submit",
+            ambiguous=phase == "submit",
         )
 
     @abstractmethod

@@ -7,6 +7,12 @@ a short-lived HS256 JWT signed with the secret key (``iss`` = access key); an en
 ``duration`` is a string; task status submitted → processing → succeed | failed (``task_status_msg``).
 Error codes: 1301 content safety, 1302/1303 rate or concurrency limits, 1000-1004 auth, 1102 balance,
 1200-1203 parameters, 5000-5002 server. No cancel endpoint is documented.
+
+Finding a task again: we send our per-attempt key as ``external_task_id`` (unique per account), and the
+single-task query ``GET /v1/videos/{family}/{id}`` accepts either Kling's ``task_id`` or that
+``external_task_id`` (a copy of Kling's own API reference; a third-party probe of the real API saw an
+unknown id answered HTTP 400 with code 1201 "Task not found"). That makes Kling the one paid vendor here
+whose ambiguous submits can be retried safely: the retry looks the task up before creating another.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ _TOKEN_LIFETIME_SECONDS = 1800
 _TOKEN_RENEW_MARGIN_SECONDS = 300
 _MODES = {Resolution.P720: "std", Resolution.P1080: "pro"}
 _STATES = {"submitted": "pending", "processing": "running"}
+# Envelope codes of a single-task query for an id Kling does not know: 1201 (seen from the real API by a
+# third party) and 1203 "resource not found" (the documented code table).
+_TASK_NOT_FOUND = {1201, 1203}
+_SERVER_TIMEOUT = 5002  # "5000-5002 server / maintenance / timeout" (third-party code tables, unconfirmed)
 
 
 class KlingVendor(HttpVendor):
@@ -65,16 +75,15 @@ class KlingVendor(HttpVendor):
         mode = _MODES.get(spec.resolution)
         if mode is None:
             raise VendorError(ErrorCode.INVALID_INPUT, f"kling: no mode renders {spec.resolution.value}")
-        family = "image2video" if spec.reference_image_url else "text2video"
+        family = _family(spec)
         body: dict[str, Any] = {
             "model_name": self.wire_model(model, with_image=spec.reference_image_url is not None),
             "prompt": spec.prompt,
             "mode": mode,
             "aspect_ratio": spec.aspect.value,
             "duration": str(spec.duration_seconds),
-            # Kling's own per-account task label (third-party docs): it lets a task be found again by our
-            # key. Whether Kling refuses a duplicate is unconfirmed; the workflow never repeats an accepted
-            # submit either way.
+            # Kling's own per-account task label: ``find_task`` finds the task again by it after an
+            # ambiguous submit. Whether Kling refuses a duplicate label is unconfirmed.
             "external_task_id": idempotency_key,
         }
         if spec.reference_image_url:
@@ -83,6 +92,22 @@ class KlingVendor(HttpVendor):
         task_id = data.get("task_id")
         if not isinstance(task_id, str | int) or not str(task_id):
             raise self.missing_field("data.task_id")
+        return self.new_task(model, str(task_id), {"family": family})
+
+    async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:
+        """The task an earlier submit created under ``idempotency_key`` (our ``external_task_id``), if any."""
+        family = _family(spec)
+        response = await self.http.send(
+            "GET", self.url(f"/v1/videos/{family}/{idempotency_key}"), phase="poll", headers=self._headers()
+        )
+        if response.status_code in (400, 404):
+            envelope = read_json_object(self.name, response, "poll")
+            if int(envelope.get("code", 0) or 0) in _TASK_NOT_FOUND:
+                return None
+        data = self._data(response, "poll")
+        task_id = data.get("task_id")
+        if not isinstance(task_id, str | int) or not str(task_id):
+            raise self.missing_field("data.task_id", "poll")
         return self.new_task(model, str(task_id), {"family": family})
 
     async def poll(self, task: VendorTask) -> VendorStatus:
@@ -116,6 +141,10 @@ class KlingVendor(HttpVendor):
         response = await self.http.send(
             method, self.url(path), phase=phase, headers=self._headers(), json_body=body
         )
+        return self._data(response, phase)
+
+    def _data(self, response: httpx.Response, phase: Phase) -> dict[str, Any]:
+        """The envelope's ``data`` object, or the envelope's error in our taxonomy."""
         try:
             envelope = read_json_object(self.name, response, phase)
         except VendorError:
@@ -131,6 +160,10 @@ class KlingVendor(HttpVendor):
         if not isinstance(data, dict):
             raise self.missing_field("data", phase)
         return data
+
+
+def _family(spec: VideoSpec) -> str:
+    return "image2video" if spec.reference_image_url else "text2video"
 
 
 def _kling_image(reference: str) -> str:
@@ -152,6 +185,11 @@ def _envelope_error(code: int, text: str, response: httpx.Response, phase: Phase
             retryable=True,
             accepted=accepted,
             retry_after=retry_after_seconds(response),
+        )
+    if response.status_code == 504 or code == _SERVER_TIMEOUT:
+        # A server-side timeout: the task may exist even though the answer did not come back.
+        return VendorError(
+            ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted, ambiguous=phase == "submit"
         )
     if 5000 <= code < 6000:
         return VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)

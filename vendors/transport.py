@@ -5,11 +5,19 @@ What the httpx exceptions mean for us (the part of httpx's tree that matters her
     TimeoutException
       ConnectTimeout, PoolTimeout   the request never left: nothing can exist at the vendor
       ReadTimeout, WriteTimeout     the request may have arrived: at submit the outcome is ambiguous
-    TransportError (other)          connection refused/reset, protocol errors
+    NetworkError
+      ConnectError                  connection refused: the request never left
+      ReadError, WriteError, ...    the connection broke mid-exchange: at submit the outcome is ambiguous
+    ProtocolError
+      LocalProtocolError            we could not even form the request: it never left
+      RemoteProtocolError           the server hung up without an answer: at submit the outcome is ambiguous
+    ProxyError, UnsupportedProtocol the request never reached the vendor
 
 ``accepted`` on the resulting ``VendorError`` says whether the vendor had already accepted the task: always
-False at submit (a submit that failed is not a task we know of; the workflow may fail over), always True at
-poll and cancel (the task exists; it must be polled to its end, never resubmitted elsewhere).
+False at submit (a submit that failed is not a task we know of), always True at poll and cancel (the task
+exists; it must be polled to its end, never resubmitted elsewhere). ``ambiguous`` marks the submit failures
+where the vendor may have created the task although we never learned its id (the read/write timeouts and
+broken connections above, HTTP 504, a 2xx we could not read): those must not fail over to another vendor.
 """
 
 from __future__ import annotations
@@ -27,6 +35,16 @@ from core.errors import ErrorCode, VendorError
 Phase = Literal["submit", "poll", "cancel", "download"]
 
 _MESSAGE_LIMIT = 300
+
+# Transport failures that happen before any byte of the request reached the vendor.
+_NEVER_SENT = (
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ConnectError,
+    httpx.LocalProtocolError,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
 
 
 class VendorHttp:
@@ -71,10 +89,10 @@ class VendorHttp:
                 return await self._client.request(
                     method, url, headers=headers, json=json_body, params=params, timeout=self.timeout
                 )
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except _NEVER_SENT as exc:
             raise VendorError(
                 ErrorCode.VENDOR_UNAVAILABLE,
-                f"{self.vendor}: could not connect for {phase} ({type(exc).__name__})",
+                f"{self.vendor}: could not reach the vendor for {phase} ({type(exc).__name__})",
                 retryable=True,
                 accepted=phase != "submit",
             ) from exc
@@ -84,13 +102,15 @@ class VendorHttp:
                 f"{self.vendor}: no answer to {phase} within the timeout ({type(exc).__name__})",
                 retryable=True,
                 accepted=phase != "submit",
+                ambiguous=phase == "submit",
             ) from exc
         except httpx.TransportError as exc:
             raise VendorError(
                 ErrorCode.VENDOR_UNAVAILABLE,
-                f"{self.vendor}: {phase} failed in transport ({type(exc).__name__})",
+                f"{self.vendor}: the connection broke during {phase} ({type(exc).__name__})",
                 retryable=True,
                 accepted=phase != "submit",
+                ambiguous=phase == "submit",
             ) from exc
 
     async def send_json(
@@ -117,7 +137,11 @@ class VendorHttp:
 
 
 def read_json_object(vendor: str, response: httpx.Response, phase: Phase) -> dict[str, Any]:
-    """The response's JSON object, or ``VENDOR_ERROR`` (retryable: a garbled answer is usually transient)."""
+    """The response's JSON object, or ``VENDOR_ERROR`` (retryable: a garbled answer is usually transient).
+
+    A garbled 2xx to a submit is ambiguous: the vendor said yes, we just cannot read the task id.
+    """
+    ambiguous = phase == "submit" and response.is_success
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -126,6 +150,7 @@ def read_json_object(vendor: str, response: httpx.Response, phase: Phase) -> dic
             f"{vendor}: {phase} answered HTTP {response.status_code} with malformed JSON",
             retryable=True,
             accepted=phase != "submit",
+            ambiguous=ambiguous,
         ) from exc
     if not isinstance(body, dict):
         raise VendorError(
@@ -133,6 +158,7 @@ def read_json_object(vendor: str, response: httpx.Response, phase: Phase) -> dic
             f"{vendor}: {phase} answered with JSON that is not an object",
             retryable=True,
             accepted=phase != "submit",
+            ambiguous=ambiguous,
         )
     return body
 
@@ -150,8 +176,12 @@ def error_for_status(vendor: str, response: httpx.Response, phase: Phase) -> Ven
             accepted=accepted,
             retry_after=retry_after_seconds(response),
         )
-    if status == 408:
+    if status == 408:  # the server gave up waiting for our request: nothing was created
         return VendorError(ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted)
+    if status == 504:  # a gateway gave up waiting for the vendor, which may still have created the task
+        return VendorError(
+            ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted, ambiguous=phase == "submit"
+        )
     if status >= 500:
         return VendorError(
             ErrorCode.VENDOR_UNAVAILABLE,

@@ -6,15 +6,21 @@ and of activity results, and replays deterministically.
 
 Failure semantics (design §2):
 - A vendor that rejected the task, was unavailable, or stayed rate-limited before accepting it cost
-  nothing: move to the next candidate on the route.
+  nothing: move to the next candidate on the route (how often one vendor is retried first is the submit
+  activity's call, see ``activities/vendor_tasks.py``).
 - Once a vendor accepted, never submit elsewhere: poll that task to its end.
+- A submit whose outcome is unknown (the vendor may have created the task, e.g. a read timeout) is not a
+  rejection: the job fails ``timeout``/``vendor_error``, unbilled, and is not sent to another vendor, which
+  could double the spend. (Vendors that can look a task up by our key retry inside the activity instead.)
 - A content-policy refusal is final (``failed`` / ``content_policy``), never silently retried elsewhere.
+- The vendor's output gone or unplayable at rehost (expired URL) fails the job ``vendor_error``.
 - Cancel: stop the vendor task where the vendor can, settle what was billed, end ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -61,14 +67,24 @@ CANCEL_VENDOR = "cancel_vendor_task"
 REHOST = "rehost_video"
 SETTLE = "settle_job"
 
-# Failures that say the vendor never took the task, so trying the next candidate costs nothing. A
-# malformed answer (vendor_error) is not among them: the vendor may have created the task anyway.
+# Submit failures after which the next candidate may be tried — provided the vendor provably never took
+# the task (neither accepted nor ambiguous): unavailable, rate-limited after retries, or rejected (bad input
+# for that vendor, our key or credit there). Content policy is deliberately absent: a refusal is final.
 _FAILOVER_CODES = {
     ErrorCode.VENDOR_UNAVAILABLE,
     ErrorCode.RATE_LIMITED,
     ErrorCode.INVALID_INPUT,
     ErrorCode.TIMEOUT,
+    ErrorCode.VENDOR_ERROR,
 }
+
+
+def _not_sent_elsewhere(error: ErrorInfo) -> ErrorInfo:
+    message = (
+        f"{error.message}; the vendor may have started the video anyway, so the job was not sent to "
+        "another vendor (nothing was charged; retry the request)"
+    )
+    return error.model_copy(update={"message": message, "retryable": True, "billed": False})
 
 
 class JobFailed(Exception):
@@ -79,13 +95,25 @@ class JobFailed(Exception):
         self.error = error
 
 
-def _error_from_activity(err: ActivityError) -> tuple[ErrorInfo, bool]:
-    """The taxonomy error an activity failed with, and whether the vendor had accepted the task."""
+@dataclass(frozen=True)
+class ActivityFailure:
+    """How an activity failed: the taxonomy error, and what it means for the vendor task."""
+
+    error: ErrorInfo
+    accepted: bool = False  # the vendor had accepted the task
+    ambiguous: bool = False  # it may have: the request reached the vendor, the answer never came back
+
+    @property
+    def allows_failover(self) -> bool:
+        return not self.accepted and not self.ambiguous and self.error.code in _FAILOVER_CODES
+
+
+def _error_from_activity(err: ActivityError) -> ActivityFailure:
     cause = err.cause
     if isinstance(cause, TimeoutError):
-        return ErrorInfo(
-            code=ErrorCode.TIMEOUT, message=f"{err.activity_type} timed out", retryable=True
-        ), False
+        # The attempt outlived its deadline (a dead or stuck worker): whatever it sent may have landed.
+        error = ErrorInfo(code=ErrorCode.TIMEOUT, message=f"{err.activity_type} timed out", retryable=True)
+        return ActivityFailure(error, ambiguous=True)
     if isinstance(cause, ApplicationError):
         details: dict[str, Any] = (
             cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
@@ -96,8 +124,12 @@ def _error_from_activity(err: ActivityError) -> tuple[ErrorInfo, bool]:
             if info
             else ErrorInfo(code=cause.type or ErrorCode.VENDOR_ERROR, message=cause.message)
         )
-        return error, bool(details.get("accepted", False))
-    return ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=str(cause or err), retryable=True), False
+        return ActivityFailure(
+            error, bool(details.get("accepted", False)), bool(details.get("ambiguous", False))
+        )
+    # A failure we did not translate (a bug, an unexpected exception): we cannot know what the vendor did.
+    error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=str(cause or err), retryable=True)
+    return ActivityFailure(error, ambiguous=True)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -181,13 +213,17 @@ class VideoJobWorkflow:
             except ActivityError as err:
                 if is_cancelled_exception(err):
                     raise
-                error, accepted = _error_from_activity(err)
+                failure = _error_from_activity(err)
+                error = failure.error
+                outcome = "unknown" if failure.ambiguous else "rejected"
                 self._snapshot.attempts.append(
                     VendorAttempt(
-                        vendor=candidate.vendor, model=candidate.model, outcome=f"rejected:{error.code}"
+                        vendor=candidate.vendor, model=candidate.model, outcome=f"{outcome}:{error.code}"
                     )
                 )
-                if accepted or error.code not in _FAILOVER_CODES:
+                if failure.ambiguous:
+                    raise JobFailed(_not_sent_elsewhere(error)) from None
+                if not failure.allows_failover:
                     raise JobFailed(error) from None
                 last_error = error
                 continue
@@ -228,9 +264,8 @@ class VideoJobWorkflow:
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
-            error, _ = _error_from_activity(err)
             await self._stop_vendor_task(task)
-            raise JobFailed(error) from None
+            raise JobFailed(_error_from_activity(err).error) from None
         self._snapshot.attempts[-1].outcome = outcome.state.value
         if outcome.state is not JobState.SUCCEEDED or not outcome.output_url:
             raise JobFailed(
@@ -266,8 +301,10 @@ class VideoJobWorkflow:
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
-            error, _ = _error_from_activity(err)
-            # The vendor billed us, but the customer got no video: that failure is ours, not billed to them.
+            error = _error_from_activity(err).error
+            # The vendor billed us, but the customer got no video: not billed to them either way.
+            if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
+                raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
             raise JobFailed(
                 ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
             ) from None

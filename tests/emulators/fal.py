@@ -1,7 +1,11 @@
-"""Emulator of fal's queue API: submit to an app path; status, result and cancel under ``{owner}/{app}``."""
+"""Emulator of fal's queue API: submit to an app path; status, result and cancel under ``{owner}/{app}``.
+
+The result answer carries ``x-fal-billable-units`` (what fal billed, in the model's unit: seconds for video).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -53,7 +57,7 @@ def create_app(state: EmulatorState | None = None, fal_key: str = FAL_KEY) -> Fa
         task = state.tasks.get(request_id)
         if task is None or task.extra["owner_app"] != f"{owner}/{app_name}":
             return _error(404, "Request not found")
-        where = task.advance()
+        where = state.advance(task)
         urls = _urls(request, task)
         if where == "queued":
             return JSONResponse({"status": "IN_QUEUE", "queue_position": 0, **urls})
@@ -87,7 +91,10 @@ def create_app(state: EmulatorState | None = None, fal_key: str = FAL_KEY) -> Fa
         if task.outcome == "fail":
             return _error(500, "Internal error while running the model")
         video = {"url": file_url(request, task.id), "content_type": "video/mp4", "file_name": "output.mp4"}
-        return JSONResponse({"video": video, "seed": 42})
+        units = state.scenario.billable_units
+        if units is None:
+            units = float(re.sub(r"[^0-9.]", "", str(task.body.get("duration", ""))) or 0)
+        return JSONResponse({"video": video, "seed": 42}, headers={"x-fal-billable-units": f"{units:g}"})
 
     @app.put("/{owner}/{app_name}/requests/{request_id}/cancel")
     async def cancel(owner: str, app_name: str, request_id: str, request: Request) -> Response:
@@ -122,6 +129,7 @@ def create_app(state: EmulatorState | None = None, fal_key: str = FAL_KEY) -> Fa
             )
         task = state.new_task(app_path, body)
         task.extra["owner_app"] = "/".join(app_path.split("/")[:2])
+        await state.after_create()
         return JSONResponse({"request_id": task.id, "queue_position": 0, **_urls(request, task)})
 
     return app

@@ -53,6 +53,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.new_task(model, body)
         if state.scenario.submit == "refuse":
             task.outcome = "moderation"  # Veo refuses inside the operation (RAI filter), not at create
+        await state.after_create()
         return JSONResponse({"name": f"models/{model}/operations/{task.id}"})
 
     @app.get("/v1beta/models/{model}/operations/{operation_id}")
@@ -67,7 +68,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         if task is None:
             return _error(404, "operation not found", None)
         name = f"models/{model}/operations/{operation_id}"
-        where = task.advance()
+        where = state.advance(task)
         if where in ("queued", "running"):
             return JSONResponse({"name": name} if where == "queued" else {"name": name, "done": False})
         if task.outcome == "moderation":

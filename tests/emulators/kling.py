@@ -1,4 +1,5 @@
-"""Emulator of the Kling API: JWT auth, text2video / image2video task families, task status."""
+"""Emulator of the Kling API: JWT auth, text2video / image2video task families, task status by Kling's
+task_id or the caller's external_task_id."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def create_app(
             return _error(400, problem)
         task = state.new_task(body["model_name"], body, task_id=str(8661682160022364 + len(state.tasks)))
         task.extra["family"] = family
+        await state.after_create()
         return JSONResponse(_envelope(0, "SUCCEED", _task_data(task, "queued", request)))
 
     @app.post("/v1/videos/text2video")
@@ -83,12 +85,19 @@ def create_app(
         fault = await injected_fault(state, state.scenario.poll, _error)
         if fault is not None:
             return fault
-        task = state.tasks.get(task_id)
+        task = state.tasks.get(task_id) or _by_external_id(state, task_id)
         if task is None or task.extra["family"] != family:  # polls must use the family the task was made in
-            return _error(404, "task not found")
-        return JSONResponse(_envelope(0, "SUCCEED", _task_data(task, task.advance(), request)))
+            # What the real API answered a third-party probe for an unknown id (not the table's 404/1203).
+            return _error(400, "Task not found")
+        return JSONResponse(_envelope(0, "SUCCEED", _task_data(task, state.advance(task), request)))
 
     return app
+
+
+def _by_external_id(state: EmulatorState, external_task_id: str) -> EmulatorTask | None:
+    """The single-task query takes Kling's task_id or the caller's external_task_id."""
+    found = [t for t in state.tasks.values() if t.body.get("external_task_id") == external_task_id]
+    return found[0] if found else None
 
 
 def _task_data(task: EmulatorTask, where: str, request: Request) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.new_task(body["model"], body)
         if state.scenario.submit == "refuse":
             task.outcome = "moderation"
+        await state.after_create()
         return JSONResponse(_generation(task, "queued", request), status_code=201)
 
     @app.get(BASE_PATH + "/generations/{generation_id}")
@@ -62,7 +63,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.tasks.get(generation_id)
         if task is None or task.deleted:
             return _error(404, "Generation not found")
-        return JSONResponse(_generation(task, task.advance(), request))
+        return JSONResponse(_generation(task, state.advance(task), request))
 
     @app.delete(BASE_PATH + "/generations/{generation_id}")
     async def delete_generation(generation_id: str, request: Request) -> Response:
@@ -91,6 +92,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.new_task(body["model"], body)
         if state.scenario.submit == "refuse":
             task.outcome = "moderation"
+        await state.after_create()
         return JSONResponse(_agents_generation(task, "queued", request), status_code=201)
 
     @app.get(AGENTS_PATH + "/generations/{generation_id}")
@@ -104,7 +106,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.tasks.get(generation_id)
         if task is None:
             return _error(404, "Generation not found")
-        return JSONResponse(_agents_generation(task, task.advance(), request))
+        return JSONResponse(_agents_generation(task, state.advance(task), request))
 
     return app
 

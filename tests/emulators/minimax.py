@@ -54,6 +54,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
             return JSONResponse(_base(2013, f"invalid params, {problem}"))
         task = state.new_task(body["model"], body, task_id=str(106916112212032 + len(state.tasks)))
         task.extra["file_id"] = str(205258526306433 + len(state.tasks))
+        await state.after_create()
         return JSONResponse({"task_id": task.id, **_base(0, "success")})
 
     @app.get("/v1/query/video_generation")
@@ -67,7 +68,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.tasks.get(task_id)
         if task is None:
             return JSONResponse(_base(2013, "invalid params, task not found"))
-        where = task.advance()
+        where = state.advance(task)
         if where == "queued":
             return JSONResponse({"task_id": task.id, "status": "Queueing", **_base(0, "success")})
         if where == "running":

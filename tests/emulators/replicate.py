@@ -51,6 +51,7 @@ def create_app(state: EmulatorState | None = None, api_token: str = API_TOKEN) -
         task = state.new_task(f"{owner}/{name}", body)
         if state.scenario.submit == "refuse":
             task.outcome = "moderation"
+        await state.after_create()
         return JSONResponse(_prediction(task, "queued", request), status_code=201)
 
     @app.get("/v1/predictions/{prediction_id}")
@@ -64,7 +65,7 @@ def create_app(state: EmulatorState | None = None, api_token: str = API_TOKEN) -
         task = state.tasks.get(prediction_id)
         if task is None:
             return _error(404, "Not found")
-        return JSONResponse(_prediction(task, task.advance(), request))
+        return JSONResponse(_prediction(task, state.advance(task), request))
 
     @app.post("/v1/predictions/{prediction_id}/cancel")
     async def cancel_prediction(prediction_id: str, request: Request) -> Response:

@@ -50,6 +50,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.new_task(body["model"], body)
         if state.scenario.submit == "refuse":
             task.outcome = "moderation"  # Runway moderates inside the task: SAFETY.INPUT.* failures
+        await state.after_create()
         return JSONResponse({"id": task.id})
 
     @app.post("/v1/text_to_video")
@@ -72,7 +73,7 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.tasks.get(task_id)
         if task is None or task.deleted:
             return _error(404, "Task not found")
-        return JSONResponse(_task_body(task, task.advance(), request))
+        return JSONResponse(_task_body(task, state.advance(task), request))
 
     @app.delete("/v1/tasks/{task_id}")
     async def delete_task(task_id: str, request: Request) -> Response:

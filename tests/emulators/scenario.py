@@ -4,17 +4,21 @@
 
     {"submit": "rate_limited", "retry_after": 7}      429 with Retry-After on create
     {"submit": "server_error"} / {"submit": "hang"} / {"submit": "malformed"} / {"submit": "refuse"}
+    {"submit": "lost_answer"}                         the task is created, but the answer comes too late
     {"poll": "server_error"} ...                      the same faults on status reads
     {"outcome": "moderation", "polls_to_finish": 3}   tasks end refused by moderation after 3 running polls
+    {"hold": true}                                    running tasks stay at their last running step
+    {"output_url_ttl_seconds": 0}                     output URLs answer 403 that long after success
 
 ``GET /_stats`` counts submissions (every create that reached the emulator), accepted tasks, polls,
-cancels, downloads, rejected credentials and the most vendor calls ever in flight at once.
-``POST /_reset`` restores the defaults.
+cancels, downloads, rejected credentials, expired downloads and the most vendor calls ever in flight at
+once; ``GET /_submissions`` lists when each create arrived. ``POST /_reset`` restores the defaults.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +29,16 @@ from pydantic import BaseModel
 
 from tests.emulators.media import sample_mp4, sample_png
 
-SubmitMode = Literal["accept", "rate_limited", "server_error", "hang", "malformed", "refuse"]
+SubmitMode = Literal["accept", "rate_limited", "server_error", "hang", "malformed", "refuse", "lost_answer"]
 PollMode = Literal["ok", "rate_limited", "server_error", "hang", "malformed"]
 Outcome = Literal["succeed", "moderation", "fail"]
 TaskState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 MALFORMED_JSON = b'{"id": "half an answer", '
+EXPIRED_URL_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Request has expired</Message></Error>"
+)
 
 
 class Scenario(BaseModel):
@@ -40,6 +48,12 @@ class Scenario(BaseModel):
     polls_to_finish: int = 2  # status reads that answer "not done yet" before the final state
     retry_after: int = 7
     hang_seconds: float = 10.0
+    # Running tasks do not finish while held: lets a test watch a job mid-generation, then release it.
+    hold: bool = False
+    # Vendor output URLs are presigned and expire; None: never within a test.
+    output_url_ttl_seconds: float | None = None
+    # What fal reports in x-fal-billable-units; None: the requested duration in seconds.
+    billable_units: float | None = None
 
 
 @dataclass
@@ -53,10 +67,12 @@ class EmulatorTask:
     cancelled: bool = False
     deleted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    output_expires_at: float | None = None
 
-    def advance(self) -> TaskState:
-        """Count one status read and say where the task now is."""
-        self.polls += 1
+    def advance(self, hold: bool = False) -> TaskState:
+        """Count one status read and say where the task now is (a held task stops short of the end)."""
+        if not (hold and self.polls >= self.polls_to_finish and not self.cancelled):
+            self.polls += 1
         return self.state()
 
     def state(self) -> TaskState:
@@ -77,10 +93,26 @@ class EmulatorState:
     tasks: dict[str, EmulatorTask] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     last_submit: dict[str, Any] = field(default_factory=dict)
+    submitted_at: list[float] = field(default_factory=list)
     in_flight: int = 0
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
+        if name == "submissions":
+            self.submitted_at.append(time.time())
+
+    def advance(self, task: EmulatorTask) -> TaskState:
+        """One status read of ``task``; a success starts the clock of its output URL's expiry."""
+        where = task.advance(self.scenario.hold)
+        ttl = self.scenario.output_url_ttl_seconds
+        if where == "succeeded" and task.output_expires_at is None and ttl is not None:
+            task.output_expires_at = time.time() + ttl
+        return where
+
+    async def after_create(self) -> None:
+        """``lost_answer``: the task exists now, but its id reaches the caller only after it gave up."""
+        if self.scenario.submit == "lost_answer":
+            await asyncio.sleep(self.scenario.hang_seconds)
 
     def new_task(self, model: str, body: dict[str, Any], task_id: str | None = None) -> EmulatorTask:
         task = EmulatorTask(
@@ -95,7 +127,16 @@ class EmulatorState:
         return task
 
     def stats(self) -> dict[str, int]:
-        names = ("submissions", "accepted", "polls", "cancels", "downloads", "unauthorized", "max_in_flight")
+        names = (
+            "submissions",
+            "accepted",
+            "polls",
+            "cancels",
+            "downloads",
+            "expired_downloads",
+            "unauthorized",
+            "max_in_flight",
+        )
         return {name: self.counters.get(name, 0) for name in names}
 
     def reset(self) -> None:
@@ -103,6 +144,7 @@ class EmulatorState:
         self.tasks.clear()
         self.counters.clear()
         self.last_submit = {}
+        self.submitted_at.clear()
 
 
 ErrorResponder = Callable[[int, str, int | None], Response]
@@ -164,6 +206,10 @@ def install_control(app: FastAPI, state: EmulatorState) -> None:
     async def stats() -> dict[str, int]:
         return state.stats()
 
+    @router.get("/_submissions")
+    async def submissions() -> list[float]:
+        return state.submitted_at
+
     @router.get("/_last_submit")
     async def last_submit() -> dict[str, Any]:
         return state.last_submit
@@ -174,8 +220,13 @@ def install_control(app: FastAPI, state: EmulatorState) -> None:
 
     @router.get("/_files/{task_id}.mp4")
     async def public_file(task_id: str) -> Response:
-        if task_id not in state.tasks:
+        task = state.tasks.get(task_id)
+        if task is None:
             return Response(status_code=404)
+        if task.output_expires_at is not None and time.time() >= task.output_expires_at:
+            state.count("expired_downloads")
+            # What an expired presigned S3/CloudFront URL answers.
+            return Response(EXPIRED_URL_BODY, status_code=403, media_type="application/xml")
         return serve_mp4(state)
 
     app.include_router(router)

@@ -63,6 +63,12 @@ class EmulatorServer(AppServer):
         stats: dict[str, int] = response.json()
         return stats
 
+    def submission_times(self) -> list[float]:
+        response = httpx.get(self.url + "/_submissions", timeout=5)
+        response.raise_for_status()
+        times: list[float] = response.json()
+        return times
+
     def last_submit(self) -> dict[str, Any]:
         response = httpx.get(self.url + "/_last_submit", timeout=5)
         response.raise_for_status()
