@@ -181,3 +181,21 @@ async def test_a_poll_told_to_wait_longer_than_the_heartbeat_timeout_keeps_its_a
         and scheduled[event.activity_task_started_event_attributes.scheduled_event_id] == "poll_vendor"
     ]
     assert poll_attempts == [1]  # it heartbeated through the wait: never taken for a dead worker
+
+
+def test_the_hold_covers_the_dearest_vendor_the_job_may_fail_over_to(emulated: EmulatedVendors) -> None:
+    route = emulated.route(**RUNWAY_FIRST)  # type: ignore[arg-type]
+    dearest = max(candidate.estimated_cost_usd for candidate in route)
+    assert dearest > route[0].estimated_cost_usd  # the route's later candidates cost more than the first
+    emulated[route[0].vendor].configure(hold=True)
+    job_id = emulated.stack.generate(prompt="a held tram", **RUNWAY_FIRST).json()["job_id"]
+    try:
+        emulated.stack.wait_for(job_id, lambda job: job["stage"] == "generating")
+        with emulated.stack.client() as client:
+            account = client.get("/v1/account").json()
+        assert Decimal(account["held_usd"]) >= dearest
+    finally:
+        emulated[route[0].vendor].configure(hold=False)
+    job = emulated.stack.wait_final(job_id)
+    assert job["state"] == "succeeded"
+    assert Decimal(job["cost"]["settled_usd"]) == route[0].estimated_cost_usd

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
+from accounts.errors import InsufficientCredits
+from accounts.store import AccountStore
 from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
@@ -147,9 +149,7 @@ async def _start(
     )
     route = _route(request, body, spec)
     await _check_reference(settings, body.reference_image_url)
-    # Held against the job id: a retried request never holds twice. InsufficientCredits becomes the 402
-    # problem in the accounts error handler, the one place that formats its amounts.
-    await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
+    route = await _hold_for_route(request.app.state.accounts, project_id, job_id, route)
     job = JobInput(
         job_id=job_id,
         project_id=project_id,
@@ -159,6 +159,25 @@ async def _start(
         timings=settings.job_timings(),
     )
     return await _jobs(request).start(job, fingerprint)
+
+
+async def _hold_for_route(
+    accounts: AccountStore, project_id: str, job_id: str, route: list[RouteCandidate]
+) -> list[RouteCandidate]:
+    """Hold credits for the dearest candidate the job may fail over to, so a failover never settles above
+    the hold. A project that can't cover every candidate keeps the ones it can, in route order, as long as
+    the first is among them; otherwise InsufficientCredits becomes the 402 problem in the accounts error
+    handler (the one place that formats its amounts). Holds are keyed by job id: a retry never holds twice.
+    """
+    try:
+        await accounts.hold(project_id, job_id, max(c.estimated_cost_usd for c in route))
+        return route
+    except InsufficientCredits as err:
+        affordable = [c for c in route if c.estimated_cost_usd <= err.available]
+        if not affordable or affordable[0] is not route[0]:
+            raise
+    await accounts.hold(project_id, job_id, max(c.estimated_cost_usd for c in affordable))
+    return affordable
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
