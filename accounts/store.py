@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import SecretStr
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from accounts import ledger, projects, webhooks
 from accounts.database import Database
@@ -21,7 +22,7 @@ from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
-from accounts.tables import api_keys, utc_now
+from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
@@ -224,3 +225,20 @@ class AccountStore:
         """Every delivery attempt of the job's webhooks, oldest first."""
         async with self._db.read() as conn:
             return await webhooks.attempts_of_job(conn, project_id, job_id)
+
+    async def mark_job_deleted(self, project_id: str, job_id: str) -> None:
+        """Remember that the project deleted the job (repeats change nothing)."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                self._db.insert_or_ignore(deleted_jobs, "job_id").values(
+                    job_id=job_id, project_id=project_id, deleted_at=utc_now()
+                )
+            )
+
+    async def deleted_among(self, job_ids: Collection[str]) -> set[str]:
+        """Which of ``job_ids`` were deleted."""
+        if not job_ids:
+            return set()
+        async with self._db.read() as conn:
+            rows = await conn.execute(select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id.in_(job_ids)))
+            return {str(row.job_id) for row in rows}

@@ -109,6 +109,16 @@ webhook_deliveries = Table(
     Index(None, "project_id", "job_id"),
 )
 
+# Jobs deleted through the API (OpenAI-compatible DELETE). Temporal removes a closed execution
+# asynchronously (tens of seconds later), so the API hides these ids from the moment of the DELETE.
+deleted_jobs = Table(
+    "deleted_jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("project_id", String(40), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
