@@ -21,6 +21,9 @@ def main() -> None:
         log_level="info",
         access_log=False,
         proxy_headers=True,
+        # Event streams (GET /v1/video/jobs/{id}/events) stay open until their job ends; on shutdown they
+        # get this long, then close, and clients resume on another process with Last-Event-ID.
+        timeout_graceful_shutdown=5,
     )
 
 
