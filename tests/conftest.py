@@ -8,4 +8,6 @@ pytest_plugins = [
     "tests.fixtures.vendor_emulators",
     "tests.fixtures.localvendor",
     "tests.fixtures.s3",
+    "tests.fixtures.webhook_receiver",
+    "tests.fixtures.browser",
 ]
