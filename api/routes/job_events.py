@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from api.deps import CurrentProject
 from api.job_watch import JobWatch, JobWatchHub, progress_position
 from api.presenter import present_job
+from api.problems import problem_responses
 from core.models import JobSnapshot
 from core.settings import Settings
 
@@ -27,7 +29,6 @@ router = APIRouter(prefix="/v1/video", tags=["video"])
 
 RETRY_MILLISECONDS = 2000
 KEEPALIVE_SECONDS = 15.0
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def _last_position(last_event_id: str | None) -> int:
@@ -64,9 +65,13 @@ async def _stream(
     responses={
         200: {"description": "The event stream", "content": {"text/event-stream": {}}},
         204: {"description": "The client has seen the final event already (Last-Event-ID)"},
-        401: {"description": "Missing or invalid API key", **_PROBLEM},
-        404: {"description": "No such job in this project", **_PROBLEM},
-        503: {"description": "Temporarily unavailable", **_PROBLEM},
+        **problem_responses(
+            {
+                401: "Missing or invalid API key",
+                404: "No such job in this project",
+                503: "Temporarily unavailable",
+            }
+        ),
     },
 )
 async def job_events(
@@ -89,4 +94,7 @@ async def job_events(
         _stream(request, watch, seen, stack),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Leaves the watch even if the stream never started (client gone before the first byte);
+        # closing the stack twice is harmless.
+        background=BackgroundTask(stack.aclose),
     )

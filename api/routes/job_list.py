@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -12,7 +12,7 @@ from api.cursors import CursorCodec, InvalidCursor
 from api.deps import CurrentProject
 from api.job_listing import JobFilter, JobLister, Position
 from api.presenter import present_job
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
 from api.schemas import VideoJob
 from core.models import JobState
 from core.settings import Settings
@@ -22,7 +22,6 @@ router = APIRouter(prefix="/v1/video", tags=["video"])
 MAX_PAGE = 100
 INVALID_CURSOR = "invalid_cursor"
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,99}$"
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class JobList(BaseModel):
@@ -68,12 +67,14 @@ def decode_position(codec: CursorCodec, where: JobFilter, order: str, cursor: st
 @router.get(
     "/jobs",
     response_model=JobList,
-    responses={
-        400: {"description": "A cursor this listing did not issue", **_PROBLEM},
-        401: {"description": "Missing or invalid API key", **_PROBLEM},
-        422: {"description": "Invalid filter", **_PROBLEM},
-        503: {"description": "Temporarily unavailable", **_PROBLEM},
-    },
+    responses=problem_responses(
+        {
+            400: "A cursor this listing did not issue",
+            401: "Missing or invalid API key",
+            422: "Invalid filter",
+            503: "Temporarily unavailable",
+        }
+    ),
 )
 async def list_jobs(
     request: Request,

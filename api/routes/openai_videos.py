@@ -117,8 +117,8 @@ _CREATE_FIELDS = {
     "properties": {
         "prompt": {"type": "string"},
         "model": {"type": "string"},
-        "seconds": {"type": "string", "examples": ["4"]},
-        "size": {"type": "string", "examples": ["1280x720"]},
+        "seconds": {"type": "string", "pattern": "^([1-9]|[1-5][0-9]|60)$", "examples": ["4"]},
+        "size": {"type": "string", "pattern": "^[0-9]{2,5}[xX][0-9]{2,5}$", "examples": ["1280x720"]},
     },
 }
 _CREATE_BODY = {

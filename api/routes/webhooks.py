@@ -17,7 +17,7 @@ from accounts.errors import ProjectNotFound
 from accounts.store import AccountStore
 from api.deps import CurrentProject, get_accounts
 from api.jobs import JobService
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 
 router = APIRouter(tags=["webhooks"])
@@ -45,7 +45,10 @@ class WebhookDeliveries(BaseModel):
     data: list[WebhookDelivery]
 
 
-@router.get("/v1/account/webhook-secret")
+@router.get(
+    "/v1/account/webhook-secret",
+    responses=problem_responses({401: "Missing or invalid API key", 503: "Accounts unavailable; retry"}),
+)
 async def read_webhook_secret(
     project: CurrentProject, accounts: Accounts, response: Response
 ) -> WebhookSecret:
@@ -58,7 +61,16 @@ async def read_webhook_secret(
     return WebhookSecret(secret=secret.get_secret_value())
 
 
-@router.get("/v1/video/jobs/{job_id}/webhook-deliveries")
+@router.get(
+    "/v1/video/jobs/{job_id}/webhook-deliveries",
+    responses=problem_responses(
+        {
+            401: "Missing or invalid API key",
+            404: "No such job in this project",
+            503: "Temporarily unavailable",
+        }
+    ),
+)
 async def list_webhook_deliveries(
     job_id: str, request: Request, project: CurrentProject, accounts: Accounts
 ) -> WebhookDeliveries:
