@@ -170,9 +170,9 @@ async def _start(
         aspect=body.aspect,
         resolution=body.resolution,
     )
+    webhook = await _webhook_target(request, settings, body, project_id)
     route = _route(request, body, spec)
     await _check_reference(settings, body.reference_image_url)
-    webhook = await _webhook_target(request, settings, body, project_id)
     try:
         # Held against the job id: a retried request never holds twice.
         await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
