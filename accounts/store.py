@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import text, update
+from pydantic import SecretStr
+from sqlalchemy import select, text, update
 
-from accounts import ledger, projects
+from accounts import ledger, projects, webhooks
 from accounts.database import Database
 from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
-from accounts.tables import api_keys, utc_now
+from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
-from core.models import ProjectIdentity
+from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -212,3 +214,36 @@ class AccountStore:
         """Unsettled holds placed more than ``older_than`` ago, oldest first (for reconciliation)."""
         async with self._db.read() as conn:
             return await ledger.open_holds(conn, utc_now() - older_than)
+
+    async def webhook_secret(self, project_id: str) -> SecretStr:
+        """The project's webhook signing secret (``whsec_...``), created on first use."""
+        async with self._db.write() as conn:
+            if (await projects.find_project(conn, project_id)) is None:
+                raise ProjectNotFound(project_id)
+            return SecretStr(await webhooks.get_or_create_secret(self._db, conn, project_id, utc_now()))
+
+    async def record_webhook_attempt(self, attempt: WebhookAttempt) -> None:
+        async with self._db.write() as conn:
+            await webhooks.record_attempt(conn, attempt, utc_now())
+
+    async def webhook_attempts(self, project_id: str, job_id: str) -> list[WebhookAttempt]:
+        """Every delivery attempt of the job's webhooks, oldest first."""
+        async with self._db.read() as conn:
+            return await webhooks.attempts_of_job(conn, project_id, job_id)
+
+    async def mark_job_deleted(self, project_id: str, job_id: str) -> None:
+        """Remember that the project deleted the job (repeats change nothing)."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                self._db.insert_or_ignore(deleted_jobs, "job_id").values(
+                    job_id=job_id, project_id=project_id, deleted_at=utc_now()
+                )
+            )
+
+    async def deleted_among(self, job_ids: Collection[str]) -> set[str]:
+        """Which of ``job_ids`` were deleted."""
+        if not job_ids:
+            return set()
+        async with self._db.read() as conn:
+            rows = await conn.execute(select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id.in_(job_ids)))
+            return {str(row.job_id) for row in rows}

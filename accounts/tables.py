@@ -81,6 +81,44 @@ activations = Table(
     Index(None, "client_hash", "created_at"),
 )
 
+# A project's webhook signing secret (Standard Webhooks ``whsec_...``). Unlike an API key it is stored as
+# is: we need it to sign, and the project may read it again at GET /v1/account/webhook-secret.
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("project_id", String(40), ForeignKey("projects.project_id"), primary_key=True),
+    Column("secret", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every webhook delivery attempt, written by the delivery activity (append-only).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), nullable=False),
+    Column("job_id", String(64), nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(300), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "project_id", "job_id"),
+)
+
+# Jobs deleted through the API (OpenAI-compatible DELETE). Temporal removes a closed execution
+# asynchronously (tens of seconds later), so the API hides these ids from the moment of the DELETE.
+deleted_jobs = Table(
+    "deleted_jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("project_id", String(40), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -19,6 +19,9 @@ def main() -> None:
         log_config=logging_config(settings, "api"),  # applied in each worker process too
         access_log=False,
         proxy_headers=True,
+        # Event streams (GET /v1/video/jobs/{id}/events) stay open until their job ends; on shutdown they
+        # get this long, then close, and clients resume on another process with Last-Event-ID.
+        timeout_graceful_shutdown=5,
     )
 
 

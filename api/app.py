@@ -10,18 +10,27 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from accounts.store import AccountStore
+from api.cursors import CursorCodec
+from api.job_listing import JobLister
+from api.job_watch import JobWatchHub
 from api.jobs import JobService
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers
 from api.routes import accounts as accounts_routes
+from api.routes import job_events as job_events_routes
+from api.routes import job_list as job_list_routes
 from api.routes import media as media_routes
 from api.routes import models as models_routes
+from api.routes import openai_videos as openai_routes
 from api.routes import ops as ops_routes
+from api.routes import playground as playground_routes
 from api.routes import video as video_routes
+from api.routes import webhooks as webhook_routes
 from core.settings import Settings, get_settings
 from observability.http import ApiMetrics, HttpObservability
 from observability.tracing import configure_tracing
 from storage import build_storage
+from storage.build import installation_secret
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
 from workflows.connection import connect
@@ -55,10 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.temporal_task_queue,
             query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
             metrics=metrics,
+            tombstones=accounts,
         )
+        app.state.watches = JobWatchHub(app.state.jobs, settings.job_watch_interval_seconds)
+        app.state.lister = JobLister(client, app.state.jobs)
+        app.state.cursors = CursorCodec(installation_secret(settings))
         try:
             yield
         finally:
+            await app.state.watches.aclose()
             await accounts.aclose()
             await storage.aclose()
             if tracer_provider is not None:
@@ -74,10 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     accounts_routes.install_account_error_handlers(app)
     app.include_router(video_routes.router)
+    app.include_router(job_list_routes.router)
+    app.include_router(job_events_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(openai_routes.router)
     app.include_router(models_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(media_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(playground_routes.router)
+    app.mount(playground_routes.ASSETS_PATH, playground_routes.playground_assets(), name="playground")
 
     app.add_middleware(HttpObservability, metrics=metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

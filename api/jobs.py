@@ -11,11 +11,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -28,7 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import ProblemError
 from core.errors import ErrorCode
 from core.ids import is_job_id
-from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage
+from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage, VideoSpec
 from observability.http import ApiMetrics
 from observability.logs import bind_job
 from workflows import search_attributes as sa
@@ -44,6 +54,7 @@ _CLOSED_STATES = {
     WorkflowExecutionStatus.TIMED_OUT: JobState.FAILED,
     WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.FAILED,
 }
+CLOSED_STATUSES = frozenset(_CLOSED_STATES)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
@@ -57,6 +68,11 @@ def temporal_unavailable(err: RPCError) -> ProblemError:
     )
 
 
+def translate_rpc_error(err: RPCError) -> Exception:
+    """Temporal being unreachable is a 503 for the client; any other RPC error is ours to fix (500)."""
+    return temporal_unavailable(err) if err.status in _UNAVAILABLE else err
+
+
 @dataclass(frozen=True)
 class StartedJob:
     snapshot: JobSnapshot
@@ -67,14 +83,30 @@ class JobConflict(Exception):
     """The idempotency key already names a job created from a different request."""
 
 
+class Tombstones(Protocol):
+    """Jobs deleted through the API (``AccountStore`` keeps them): Temporal forgets a deleted execution
+    only some seconds later, and until then these ids must already look like no job at all."""
+
+    async def mark_job_deleted(self, project_id: str, job_id: str) -> None: ...
+
+    async def deleted_among(self, job_ids: Collection[str]) -> set[str]: ...
+
+
 class JobService:
     def __init__(
-        self, client: Client, task_queue: str, *, query_timeout: timedelta, metrics: ApiMetrics | None = None
+        self,
+        client: Client,
+        task_queue: str,
+        *,
+        query_timeout: timedelta,
+        metrics: ApiMetrics | None = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._query_timeout = query_timeout
         self._metrics = metrics or ApiMetrics()
+        self._tombstones = tombstones
 
     # -- start -----------------------------------------------------------------------------------------
 
@@ -86,6 +118,9 @@ class JobService:
             "fingerprint": fingerprint,
             "created_at": job.created_at.isoformat(),
             "estimated_usd": str(first.estimated_cost_usd),
+            # What was asked, for status and listings that only have the description (never the image:
+            # a data: URI can be megabytes).
+            "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
         }
         attributes = TypedSearchAttributes(
             [
@@ -140,6 +175,11 @@ class JobService:
     async def status(self, job_id: str, project_id: str) -> JobSnapshot:
         desc = await self._owned(job_id, project_id)
         return await self._snapshot(desc)
+
+    async def snapshot(self, job_id: str) -> JobSnapshot:
+        """The job's state whichever project it belongs to (``snapshot.project_id`` says which): for
+        callers that check ownership themselves, like the shared watcher. 404 when there is no such job."""
+        return await self._snapshot(await self._job(job_id))
 
     async def _snapshot(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
         if desc.status in _CLOSED_STATES:
@@ -198,20 +238,62 @@ class JobService:
         state_value = desc.typed_search_attributes.get(sa.STATE)
         return True, JobState(state_value) if state_value else JobState.RUNNING
 
+    # -- delete (the OpenAI-compatible API's DELETE) ---------------------------------------------------
+
+    async def delete(self, job_id: str, project_id: str) -> None:
+        """Delete a finished job: hidden at once (tombstone), its execution removed by Temporal soon after.
+
+        A failed removal only costs storage until the namespace's retention: the tombstone already hides it.
+        """
+        desc = await self._owned(job_id, project_id)
+        if self._tombstones is None:
+            raise RuntimeError("deleting jobs needs the tombstone store")
+        await self._tombstones.mark_job_deleted(project_id, job_id)
+        request = DeleteWorkflowExecutionRequest(
+            namespace=self._client.namespace,
+            workflow_execution=ExecutionRef(workflow_id=job_id, run_id=desc.run_id),
+        )
+        try:
+            await self._client.workflow_service.delete_workflow_execution(request)
+        except RPCError as err:
+            logger.warning(
+                "deleting the execution of job %s failed (%s); it stays hidden", job_id, err.status
+            )
+
+    async def started_at(self, job_id: str, project_id: str) -> datetime:
+        """When the job's workflow started (its place in listings)."""
+        desc = await self._owned(job_id, project_id)
+        return desc.start_time
+
     # -- lookups ---------------------------------------------------------------------------------------
+
+    async def ensure_owned(self, job_id: str, project_id: str) -> None:
+        """404 unless the job exists and belongs to the project."""
+        await self._owned(job_id, project_id)
 
     async def _owned(self, job_id: str, project_id: str) -> WorkflowExecutionDescription:
         """The job's description if it exists *and* belongs to the project; 404 otherwise (never 403)."""
+        desc = await self._job(job_id)
+        if await _memo(desc, "project") != project_id:
+            raise job_not_found(job_id)
+        return desc
+
+    async def _job(self, job_id: str) -> WorkflowExecutionDescription:
+        """The description of a job of any project; 404 when the id names no job (or a deleted one)."""
         if not is_job_id(job_id):
-            raise _job_not_found(job_id)
+            raise job_not_found(job_id)
         bind_job(job_id)
         try:
             desc = await self._describe(job_id)
         except _NotFound:
-            raise _job_not_found(job_id) from None
-        if await _memo(desc, "project") != project_id:
-            raise _job_not_found(job_id)
+            raise job_not_found(job_id) from None
+        # Only a finished job can have been deleted, so running jobs (the busy status path) skip the lookup.
+        if desc.status in _CLOSED_STATES and job_id in await self.deleted_among([job_id]):
+            raise job_not_found(job_id)
         return desc
+
+    async def deleted_among(self, job_ids: Collection[str]) -> set[str]:
+        return await self._tombstones.deleted_among(job_ids) if self._tombstones else set()
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
@@ -228,11 +310,19 @@ class _NotFound(Exception):
     pass
 
 
-def _job_not_found(job_id: str) -> ProblemError:
+def job_not_found(job_id: str) -> ProblemError:
     return ProblemError(404, ErrorCode.NOT_FOUND, f"No job {job_id!r} in this project.")
 
 
-async def _memo(desc: WorkflowExecutionDescription, key: str) -> str | None:
+async def listed_snapshot(execution: WorkflowExecution) -> JobSnapshot:
+    """A job as a visibility listing shows it: final snapshot for closed jobs, else state from search
+    attributes (no query per row: a listing must not cost a worker round-trip per job)."""
+    if execution.status in _CLOSED_STATES:
+        return await _closed_snapshot(execution)
+    return await _snapshot_from_description(execution)
+
+
+async def _memo(desc: WorkflowExecution, key: str) -> str | None:
     value = await desc.memo_value(key, None)
     return value if isinstance(value, str) else None
 
@@ -244,16 +334,18 @@ def _queued_snapshot(job: JobInput) -> JobSnapshot:
         project_id=job.project_id,
         vendor=first.vendor,
         model=first.model,
+        spec=job.spec,
         created_at=job.created_at,
         cost=JobCost(estimated_usd=first.estimated_cost_usd),
     )
 
 
-async def _snapshot_from_description(desc: WorkflowExecutionDescription) -> JobSnapshot:
+async def _snapshot_from_description(desc: WorkflowExecution) -> JobSnapshot:
     """What describe alone can say: state/vendor/model from search attributes, cost from the memo."""
     attrs = desc.typed_search_attributes
     created = await _memo(desc, "created_at")
     estimate = await _memo(desc, "estimated_usd")
+    spec = await desc.memo_value("spec", None, type_hint=VideoSpec)
     state = attrs.get(sa.STATE) or JobState.QUEUED.value
     return JobSnapshot(
         job_id=desc.id,
@@ -261,12 +353,13 @@ async def _snapshot_from_description(desc: WorkflowExecutionDescription) -> JobS
         state=JobState(state) if state in JobState._value2member_map_ else JobState.RUNNING,
         vendor=attrs.get(sa.VENDOR),
         model=attrs.get(sa.MODEL),
+        spec=spec if isinstance(spec, VideoSpec) else None,
         created_at=datetime.fromisoformat(created) if created else desc.start_time or datetime.now(UTC),
         cost=JobCost(estimated_usd=estimate or "0"),
     )
 
 
-async def _closed_snapshot(desc: WorkflowExecutionDescription) -> JobSnapshot:
+async def _closed_snapshot(desc: WorkflowExecution) -> JobSnapshot:
     final = await desc.memo_value("job", None, type_hint=JobSnapshot)
     if isinstance(final, JobSnapshot):
         return final

@@ -72,6 +72,14 @@ class ProblemError(Exception):
         self.extra = extra or {}
 
 
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem-JSON answers: ``{404: "No such job"}`` and so on."""
+    return {
+        status: {"description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
+        for status, description in descriptions.items()
+    }
+
+
 def problem_response(
     status: int,
     code: str,

@@ -7,11 +7,12 @@ import json
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.models import Aspect, ErrorInfo, JobState, Prefer, Resolution, Stage
+from core.webhook_targets import MAX_WEBHOOK_URL_CHARS
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,254}$"
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,99}$"
@@ -21,6 +22,7 @@ DEFAULT_DURATION_SECONDS = 5
 MAX_REFERENCE_URL_CHARS = 8 * 1024 * 1024  # a data: URI of a ~6 MB image
 
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
+WebhookEvent = Literal["running", "succeeded", "failed", "cancelled"]
 
 
 def _clean_text(value: str, field: str) -> str:
@@ -63,6 +65,18 @@ class GenerateRequest(BaseModel):
             description="Same key and body → the same job. Also accepted as the Idempotency-Key header.",
         ),
     ] = None
+    webhook_url: Annotated[
+        str | None,
+        Field(
+            max_length=MAX_WEBHOOK_URL_CHARS,
+            description="An http(s) URL that gets a signed POST (Standard Webhooks) on each state change "
+            "in webhook_events; the secret is at GET /v1/account/webhook-secret.",
+        ),
+    ] = None
+    webhook_events: Annotated[
+        list[WebhookEvent] | None,
+        Field(min_length=1, max_length=4, description="Default: the final states."),
+    ] = None
 
     @field_validator("prompt")
     @classmethod
@@ -72,14 +86,16 @@ class GenerateRequest(BaseModel):
             raise ValueError("prompt must not be blank")
         return value
 
-    @field_validator("reference_image_url")
+    @field_validator("reference_image_url", "webhook_url")
     @classmethod
-    def _url_is_text(cls, value: str | None) -> str | None:
-        return None if value is None else _clean_text(value, "reference_image_url").strip()
+    def _url_is_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _clean_text(value, info.field_name or "url").strip()
 
     def fingerprint(self) -> str:
         """Identifies the request's content (defaults applied, the idempotency key left out)."""
-        body = self.model_dump(mode="json", exclude={"idempotency_key"})
+        # Webhook fields only when given, so requests without them keep the fingerprint they always had.
+        unset_webhook = {name for name in ("webhook_url", "webhook_events") if getattr(self, name) is None}
+        body = self.model_dump(mode="json", exclude={"idempotency_key", *unset_webhook})
         body["duration_seconds"] = self.duration_seconds or DEFAULT_DURATION_SECONDS
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -97,6 +97,22 @@ class JobTimings(BaseModel):
     cancel_timeout_seconds: float = 30.0
     poll_initial_interval_seconds: float = 1.0
     poll_max_interval_seconds: float = 15.0
+    webhook_timeout_seconds: float = 15.0
+    webhook_retry_initial_seconds: float = 10.0
+    webhook_retry_max_interval_seconds: float = 3600.0
+    webhook_retry_for_seconds: float = 24 * 3600.0
+
+
+WEBHOOK_EVENT_STATES = (JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+"""The state changes a webhook can subscribe to (a job is ``queued`` only before anything happened)."""
+DEFAULT_WEBHOOK_EVENTS = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class WebhookTarget(BaseModel):
+    """Where to announce a job's state changes, and which ones (already vetted by the API)."""
+
+    url: str
+    events: list[JobState] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS))
 
 
 class JobInput(BaseModel):
@@ -108,6 +124,7 @@ class JobInput(BaseModel):
     route: list[RouteCandidate]
     created_at: datetime
     timings: JobTimings = Field(default_factory=JobTimings)
+    webhook: WebhookTarget | None = None
 
 
 class VendorTask(BaseModel):
@@ -244,3 +261,39 @@ class SettleResult(BaseModel):
     charged_usd: Decimal
     released_usd: Decimal
     uncollected_usd: Decimal = Decimal(0)
+
+
+class WebhookMessage(BaseModel):
+    """One webhook message: a job's state change, delivered (and retried) by the ``WebhookDelivery``
+    workflow. ``message_id`` is the Standard Webhooks ``webhook-id``: the same for every attempt."""
+
+    message_id: str
+    job_id: str
+    project_id: str
+    event: JobState
+    url: str
+    occurred_at: datetime
+    job: JobSnapshot
+    timings: JobTimings = Field(default_factory=JobTimings)
+
+
+class WebhookReceipt(BaseModel):
+    """A delivered message: which attempt the receiver acknowledged, with what status."""
+
+    attempt: int
+    status_code: int
+
+
+class WebhookAttempt(BaseModel):
+    """One delivery attempt as recorded in the accounts DB (``webhook_deliveries``)."""
+
+    job_id: str
+    project_id: str
+    message_id: str
+    event: str
+    attempt: int
+    outcome: str  # "delivered" | "failed" | "gone" | "refused"
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    created_at: datetime | None = None

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.models import JobTimings
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
 
     # Reference images and other URLs we fetch on a customer's behalf
     allow_private_urls: bool = False
+    # host:port pairs (comma-separated) exempt from the private-address refusal of the SSRF guard: internal
+    # mirrors, and loopback receivers in tests. Every other check (scheme, credentials) still applies.
+    url_allowlist: str = ""
     reference_image_max_bytes: int = 20 * 1024 * 1024
 
     # Local vendor (the embedded renderer behind a vendor-style HTTP API)
@@ -118,6 +121,15 @@ class Settings(BaseSettings):
     # "otlp" (OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_*), "console", or unset/"none": no tracing.
     otel_traces_exporter: str = Field("none", validation_alias="OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = Field(None, validation_alias="OTEL_SERVICE_NAME")
+    # Webhooks: one delivery attempt's timeout, and the retry backoff (initial delay, doubling up to the
+    # max interval) for as long as retry_for allows, all frozen into each job at start.
+    webhook_timeout_seconds: float = 15.0
+    webhook_retry_initial_seconds: float = 10.0
+    webhook_retry_max_interval_seconds: float = 3600.0
+    webhook_retry_for_seconds: float = 24 * 3600.0
+
+    # How often the API's one shared watcher per job reads its state for `Prefer: wait` and event streams.
+    job_watch_interval_seconds: float = 1.0
 
     # Vendors. Keys come from each vendor SDK's own environment variable (never logged: SecretStr); base
     # URLs from INFRAI_<VENDOR>_BASE_URL so an adapter can be pointed at an emulator or a proxy.
@@ -149,6 +161,15 @@ class Settings(BaseSettings):
     # Fetching a customer's reference image for vendors that want bytes (Veo); size cap is above.
     reference_image_fetch_timeout_seconds: float = 20.0
 
+    @field_validator("url_allowlist")
+    @classmethod
+    def _allowlist_is_host_port_pairs(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            host, sep, port = item.rpartition(":")
+            if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"INFRAI_URL_ALLOWLIST entries are host:port, not {item!r}")
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
@@ -167,7 +188,19 @@ class Settings(BaseSettings):
             cancel_timeout_seconds=self.cancel_timeout_seconds,
             poll_initial_interval_seconds=self.poll_initial_interval_seconds,
             poll_max_interval_seconds=self.poll_max_interval_seconds,
+            webhook_timeout_seconds=self.webhook_timeout_seconds,
+            webhook_retry_initial_seconds=self.webhook_retry_initial_seconds,
+            webhook_retry_max_interval_seconds=self.webhook_retry_max_interval_seconds,
+            webhook_retry_for_seconds=self.webhook_retry_for_seconds,
         )
+
+    def url_allowlist_entries(self) -> frozenset[tuple[str, int]]:
+        """``INFRAI_URL_ALLOWLIST`` as (host, port) pairs; hosts lower-cased, IPv6 without brackets."""
+        entries: set[tuple[str, int]] = set()
+        for item in filter(None, (part.strip() for part in self.url_allowlist.split(","))):
+            host, _, port = item.rpartition(":")
+            entries.add((host.strip("[]").rstrip(".").lower(), int(port)))
+        return frozenset(entries)
 
 
 def setting_env_names() -> list[str]:

@@ -113,6 +113,7 @@ class EmbeddedStack:
 Infrai Video is running (Ctrl-C stops everything; run again to resume unfinished jobs)
 
   API          {api}        (OpenAPI: {api}/docs)
+  Playground   {api}/        (paste the dev API key below)
   Temporal UI  http://127.0.0.1:{s.temporal_ui_port}
   Data folder  {self.data_dir}   (logs in {self.logs})
   Dev API key  {self.dev_key}
@@ -121,8 +122,8 @@ Make a video:
   curl -s -X POST {api}/v1/video/generate \\
     -H "Authorization: Bearer {self.dev_key}" -H "Content-Type: application/json" \\
     -d '{{"prompt": "a timelapse of a city skyline at dusk", "duration_seconds": 5}}'
-Then poll it:
-  curl -s {api}/v1/video/jobs/<job_id> -H "Authorization: Bearer {self.dev_key}"
+Then wait for it (up to 60 s per call, no polling loop needed):
+  curl -s {api}/v1/video/jobs/<job_id> -H "Prefer: wait=60" -H "Authorization: Bearer {self.dev_key}"
 """
 
     def supervise(self, stop: threading.Event) -> int:

@@ -11,4 +11,6 @@ pytest_plugins = [
     "tests.fixtures.localvendor",
     "tests.fixtures.s3",
     "tests.fixtures.otlp",
+    "tests.fixtures.webhook_receiver",
+    "tests.fixtures.browser",
 ]

@@ -1,8 +1,9 @@
 """Build the worker's long-lived clients once, register workflow + activities, run until signalled.
 
 One process can serve every task queue (the embedded default) or only some roles (``INFRAI_WORKER_ROLES``):
-``workflows`` (the workflow plus submit, vendor-cancel and settle), ``poll`` (the long heartbeating vendor
-polls, thousands per process) and ``rehost`` (bandwidth-heavy copies into storage, a few per process).
+``workflows`` (the job and webhook-delivery workflows plus submit, vendor-cancel, settle and webhook
+delivery), ``poll`` (the long heartbeating vendor polls, thousands per process) and ``rehost``
+(bandwidth-heavy copies into storage, a few per process).
 
 Observability: every activity goes through ``ActivityObserver`` (metrics, job id and vendor on log lines);
 ``INFRAI_WORKER_METRICS_PORT`` serves those metrics and ``INFRAI_TEMPORAL_METRICS_PORT`` the SDK's own
@@ -35,6 +36,7 @@ from accounts.store import AccountStore
 from activities.ledger import LedgerActivities
 from activities.rehost import RehostActivities
 from activities.vendor_tasks import VendorTaskActivities
+from activities.webhooks import WebhookActivities
 from core.settings import Settings
 from observability.activity_metrics import ActivityObserver, WorkerMetrics
 from observability.tracing import configure_tracing
@@ -42,6 +44,7 @@ from storage import build_storage
 from vendors.registry import build_vendors
 from workflows.connection import connect
 from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX, VideoJobWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,14 @@ def _http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+    )
+
+
+def _webhook_client() -> httpx.AsyncClient:
+    # Redirects are not followed (a redirect could lead anywhere the SSRF guard never saw) and proxies
+    # from the environment are not used (the POST must go to the address the guard vetted).
+    return httpx.AsyncClient(
+        follow_redirects=False, trust_env=False, limits=httpx.Limits(max_connections=200)
     )
 
 
@@ -103,15 +114,19 @@ async def build_workers(
         stack.push_async_callback(accounts.aclose)
         vendor_tasks = VendorTaskActivities(vendors)
         ledger = LedgerActivities(accounts)
+        webhook_http = _webhook_client()
+        stack.push_async_callback(webhook_http.aclose)
+        webhooks = WebhookActivities(accounts, webhook_http, settings)
         workers.append(
             Worker(
                 client,
                 task_queue=queue,
-                workflows=[VideoJobWorkflow],
+                workflows=[VideoJobWorkflow, WebhookDeliveryWorkflow],
                 activities=[
                     vendor_tasks.submit_to_vendor,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
+                    webhooks.deliver_webhook,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
                 max_concurrent_activities=settings.worker_max_concurrent_job_activities,

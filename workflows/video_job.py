@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         VendorTask,
     )
     from workflows import search_attributes as sa
+    from workflows.webhook_delivery import JobWebhooks
 
 WORKFLOW_NAME = "VideoJob"
 STATUS_QUERY = "status"
@@ -149,6 +150,7 @@ class VideoJobWorkflow:
         )
         self._task: VendorTask | None = None
         self._billed = False
+        self._webhooks = JobWebhooks(job)
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> JobSnapshot:
@@ -168,11 +170,13 @@ class VideoJobWorkflow:
             charge = outcome.cost_usd if outcome.cost_usd is not None else candidate.estimated_cost_usd
             await self._settle(JobState.SUCCEEDED, charge, "generated")
             self._finish(JobState.SUCCEEDED, media=media)
+            await self._webhooks.started()
             return self._snapshot
         except JobFailed as failed:
             charge = self._snapshot.cost.estimated_usd if failed.error.billed else Decimal(0)
             await self._settle(JobState.FAILED, charge, f"failed:{failed.error.code}")
             self._finish(JobState.FAILED, error=failed.error)
+            await self._webhooks.started()
             raise ApplicationError(
                 failed.error.message,
                 failed.error.model_dump(mode="json"),
@@ -183,6 +187,7 @@ class VideoJobWorkflow:
             if not is_cancelled_exception(err):
                 raise
             await self._cancel()
+            await self._webhooks.started()
             raise
 
     # -- stages ----------------------------------------------------------------------------------------
@@ -382,6 +387,8 @@ class VideoJobWorkflow:
         workflow.set_current_details(
             f"{state.value} · {stage.value if stage else '-'} · {self._snapshot.vendor}"
         )
+        if not state.is_final:  # a final state is announced by _finish, once the snapshot is complete
+            self._webhooks.announce(self._snapshot)
 
     def _finish(
         self, state: JobState, *, media: StoredVideo | None = None, error: ErrorInfo | None = None
@@ -394,3 +401,4 @@ class VideoJobWorkflow:
         self._snapshot.progress = progress
         # The final snapshot lives in the memo so status of a closed job needs only `describe`.
         workflow.upsert_memo({"job": self._snapshot.model_dump(mode="json")})
+        self._webhooks.announce(self._snapshot)

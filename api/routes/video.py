@@ -1,4 +1,4 @@
-"""``/v1/video``: generate, status, cancel."""
+"""``/v1/video``: generate, status (optionally waiting for the end: ``Prefer: wait=N``), cancel."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from fastapi import APIRouter, Header, Request, Response
 from accounts.errors import InsufficientCredits
 from accounts.store import AccountStore
 from api.deps import AppSettings, CurrentProject
+from api.job_watch import JobWatchHub
 from api.jobs import JobConflict, JobService, StartedJob
+from api.prefer import preferred_wait
 from api.presenter import present_job
 from api.problems import ProblemError
 from api.schemas import (
@@ -23,9 +25,18 @@ from api.schemas import (
 )
 from core.errors import ErrorCode
 from core.ids import job_id_for_key, new_job_id
-from core.models import JobInput, JobSnapshot, RouteCandidate, VideoSpec
+from core.models import (
+    DEFAULT_WEBHOOK_EVENTS,
+    JobInput,
+    JobSnapshot,
+    JobState,
+    RouteCandidate,
+    VideoSpec,
+    WebhookTarget,
+)
 from core.settings import Settings
 from core.url_safety import UnsafeUrl, check_fetchable_url
+from core.webhook_targets import vet_webhook_url
 from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
@@ -111,14 +122,30 @@ async def generate(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
+    started = await create_job(request, body, project.project_id, settings, idempotency_key)
+    response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
+    if not started.created:
+        response.status_code = 200
+    return _present(request, started.snapshot)
+
+
+async def create_job(
+    request: Request,
+    body: GenerateRequest,
+    project_id: str,
+    settings: Settings,
+    idempotency_key_header: str | None,
+) -> StartedJob:
+    """Start the job ``body`` asks for, or find the one its idempotency key already names (any API
+    dialect that makes jobs comes through here)."""
     jobs = _jobs(request)
-    key = _idempotency_key(body, idempotency_key)
-    job_id = job_id_for_key(project.project_id, key) if key else new_job_id()
+    key = _idempotency_key(body, idempotency_key_header)
+    job_id = job_id_for_key(project_id, key) if key else new_job_id()
     fingerprint = body.fingerprint()
     try:
-        existing = await jobs.find_existing(job_id, project.project_id, fingerprint) if key else None
+        existing = await jobs.find_existing(job_id, project_id, fingerprint) if key else None
         if existing is None:
-            existing = await _start(request, body, settings, project.project_id, job_id, fingerprint)
+            existing = await _start(request, body, settings, project_id, job_id, fingerprint)
     except JobConflict:
         raise ProblemError(
             409,
@@ -126,10 +153,7 @@ async def generate(
             "This idempotency key was already used for a different request; use a new key.",
             extra={"job_id": job_id},
         ) from None
-    response.headers["Location"] = f"/v1/video/jobs/{job_id}"
-    if not existing.created:
-        response.status_code = 200
-    return _present(request, existing.snapshot)
+    return existing
 
 
 async def _start(
@@ -147,6 +171,7 @@ async def _start(
         aspect=body.aspect,
         resolution=body.resolution,
     )
+    webhook = await _webhook_target(request, settings, body, project_id)
     route = _route(request, body, spec)
     await _check_reference(settings, body.reference_image_url)
     route = await _hold_for_route(request.app.state.accounts, project_id, job_id, route)
@@ -157,6 +182,7 @@ async def _start(
         route=route,
         created_at=datetime.now(UTC),
         timings=settings.job_timings(),
+        webhook=webhook,
     )
     return await _jobs(request).start(job, fingerprint)
 
@@ -180,10 +206,51 @@ async def _hold_for_route(
     return affordable
 
 
+async def _webhook_target(
+    request: Request, settings: Settings, body: GenerateRequest, project_id: str
+) -> WebhookTarget | None:
+    if body.webhook_url is None:
+        return None
+    try:
+        await vet_webhook_url(
+            body.webhook_url,
+            allowlist=settings.url_allowlist_entries(),
+            allow_private=settings.allow_private_urls,
+        )
+    except UnsafeUrl as err:
+        raise ProblemError(
+            422, ErrorCode.UNSAFE_URL, f"webhook_url refused: {err.message}", extra={"reason": err.reason}
+        ) from None
+    # Made now rather than at the first delivery, so the project can read it before any webhook arrives.
+    await request.app.state.accounts.webhook_secret(project_id)
+    events = [JobState(event) for event in body.webhook_events or DEFAULT_WEBHOOK_EVENTS]
+    return WebhookTarget(url=body.webhook_url, events=list(dict.fromkeys(events)))
+
+
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
-async def get_job(job_id: str, request: Request, project: CurrentProject) -> VideoJob:
-    """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``."""
-    snapshot = await _jobs(request).status(job_id, project.project_id)
+async def get_job(
+    job_id: str,
+    request: Request,
+    response: Response,
+    project: CurrentProject,
+    prefer: Annotated[
+        str | None,
+        Header(description="`wait=N`: answer as soon as the job is final, or after N seconds (at most 60)."),
+    ] = None,
+) -> VideoJob:
+    """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``.
+
+    With ``Prefer: wait=N`` the answer comes as soon as the job is final, or after N seconds (at most 60)
+    with the job as it is then; ``Preference-Applied: wait=N`` says the wait was honoured.
+    """
+    wait = preferred_wait(prefer)
+    response.headers["Vary"] = "Prefer"
+    if wait is None:
+        snapshot = await _jobs(request).status(job_id, project.project_id)
+    else:
+        watches: JobWatchHub = request.app.state.watches
+        snapshot = await watches.wait_final(job_id, project.project_id, within_seconds=wait)
+        response.headers["Preference-Applied"] = f"wait={wait}"
     return _present(request, snapshot)
 
 

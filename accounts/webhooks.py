@@ -1,0 +1,79 @@
+"""Webhook signing secrets and the delivery log: the statements, run inside the store's transactions.
+
+The secret is made the first time anything needs it (the account route, a generate with a webhook, or a
+delivery) and never changes after, so every reader sees the same one. Two first readers at once both try
+to insert; the primary key keeps one and both read it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from accounts.database import Database
+from accounts.tables import as_utc, webhook_deliveries, webhook_secrets
+from core.models import WebhookAttempt
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
+SECRET_BYTES = 32  # the Standard Webhooks spec asks for 24-64 random bytes
+_ERROR_CHARS = 300
+
+
+def new_webhook_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+async def get_or_create_secret(db: Database, conn: AsyncConnection, project_id: str, now: datetime) -> str:
+    await conn.execute(
+        db.insert_or_ignore(webhook_secrets, "project_id").values(
+            project_id=project_id, secret=new_webhook_secret(), created_at=now
+        )
+    )
+    secret = await conn.scalar(
+        select(webhook_secrets.c.secret).where(webhook_secrets.c.project_id == project_id)
+    )
+    return str(secret)
+
+
+async def record_attempt(conn: AsyncConnection, attempt: WebhookAttempt, now: datetime) -> None:
+    await conn.execute(
+        insert(webhook_deliveries).values(
+            project_id=attempt.project_id,
+            job_id=attempt.job_id,
+            message_id=attempt.message_id,
+            event=attempt.event,
+            attempt=attempt.attempt,
+            outcome=attempt.outcome,
+            status_code=attempt.status_code,
+            error=attempt.error[:_ERROR_CHARS] if attempt.error else None,
+            duration_ms=attempt.duration_ms,
+            created_at=now,
+        )
+    )
+
+
+async def attempts_of_job(conn: AsyncConnection, project_id: str, job_id: str) -> list[WebhookAttempt]:
+    rows = await conn.execute(
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.project_id == project_id, webhook_deliveries.c.job_id == job_id)
+        .order_by(webhook_deliveries.c.delivery_id)
+    )
+    return [
+        WebhookAttempt(
+            job_id=row.job_id,
+            project_id=row.project_id,
+            message_id=row.message_id,
+            event=row.event,
+            attempt=row.attempt,
+            outcome=row.outcome,
+            status_code=row.status_code,
+            error=row.error,
+            duration_ms=row.duration_ms,
+            created_at=as_utc(row.created_at),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,100 @@
+"""``GET /v1/video/jobs/{id}/events``: the job's state, stage and progress as Server-Sent Events.
+
+Each event is ``event: job`` with the ``VideoJob`` as ``data`` (signed media URLs on the final one) and an
+``id`` that is the job's progress position (``api.job_watch.progress_position``): it only grows, and it
+means the same in every API process. A client that reconnects with ``Last-Event-ID`` (browsers'
+``EventSource`` does so by itself) gets only what is newer, even from a restarted API; one that has seen
+the final event gets ``204 No Content``, which tells ``EventSource`` to stop reconnecting. The stream ends
+after the final event. A comment line every 15 s keeps idle proxies from closing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from api.deps import CurrentProject
+from api.job_watch import JobWatch, JobWatchHub, progress_position
+from api.presenter import present_job
+from api.problems import problem_responses
+from core.models import JobSnapshot
+from core.settings import Settings
+
+router = APIRouter(prefix="/v1/video", tags=["video"])
+
+RETRY_MILLISECONDS = 2000
+KEEPALIVE_SECONDS = 15.0
+
+
+def _last_position(last_event_id: str | None) -> int:
+    value = (last_event_id or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
+
+
+def _event(request: Request, snapshot: JobSnapshot) -> str:
+    settings: Settings = request.app.state.settings
+    job = present_job(snapshot, request.app.state.storage, settings.media_url_ttl_seconds)
+    return f"id: {progress_position(snapshot)}\nevent: job\ndata: {job.model_dump_json()}\n\n"
+
+
+async def _stream(
+    request: Request, watch: JobWatch, seen: int, stack: contextlib.AsyncExitStack
+) -> AsyncIterator[str]:
+    async with stack:
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
+        while True:
+            version, snapshot = watch.version, watch.latest
+            assert snapshot is not None
+            if progress_position(snapshot) > seen:
+                seen = progress_position(snapshot)
+                yield _event(request, snapshot)
+            if snapshot.state.is_final or (watch.error is not None and watch.error.status == 404):
+                return
+            if not await watch.changed_since(version, KEEPALIVE_SECONDS):
+                yield ": keep-alive\n\n"
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The event stream", "content": {"text/event-stream": {}}},
+        204: {"description": "The client has seen the final event already (Last-Event-ID)"},
+        **problem_responses(
+            {
+                401: "Missing or invalid API key",
+                404: "No such job in this project",
+                503: "Temporarily unavailable",
+            }
+        ),
+    },
+)
+async def job_events(
+    job_id: str,
+    request: Request,
+    project: CurrentProject,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Stream the job's progress until it ends (Server-Sent Events)."""
+    watches: JobWatchHub = request.app.state.watches
+    seen = _last_position(last_event_id)
+    stack = contextlib.AsyncExitStack()
+    # Joined before the response starts, so an unknown job is a plain 404, not a broken stream.
+    watch = await stack.enter_async_context(watches.watch(job_id, project.project_id))
+    latest = watch.latest
+    if latest is not None and latest.state.is_final and progress_position(latest) <= seen:
+        await stack.aclose()
+        return Response(status_code=204)
+    return StreamingResponse(
+        _stream(request, watch, seen, stack),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Leaves the watch even if the stream never started (client gone before the first byte);
+        # closing the stack twice is harmless.
+        background=BackgroundTask(stack.aclose),
+    )

@@ -1,0 +1,198 @@
+// The playground: a thin client of the public API, no build step. The key stays in this browser
+// (localStorage) and is sent only to this API, as a Bearer token.
+"use strict";
+
+const KEY_STORAGE = "infrai.apiKey";
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let apiKey = localStorage.getItem(KEY_STORAGE) || "";
+let following = null; // AbortController of the event stream being followed
+
+function authHeaders() {
+  return apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  if (!response.ok) {
+    let detail = `${response.status} ${response.statusText}`;
+    try {
+      const problem = await response.json();
+      detail = problem.detail || problem.title || detail;
+    } catch (_) { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function setKey(key, note) {
+  apiKey = key.trim();
+  localStorage.setItem(KEY_STORAGE, apiKey);
+  $("api-key").value = apiKey;
+  $("key-status").textContent = note;
+  refreshRecent();
+}
+
+// -- one job -----------------------------------------------------------------------------------------
+
+function show(job) {
+  $("job").hidden = false;
+  $("job-id").textContent = job.job_id;
+  $("job-state").textContent = job.state;
+  $("job-stage").textContent = job.stage || "–";
+  $("job-vendor").textContent = job.vendor ? `${job.vendor} / ${job.model}` : "–";
+  $("job-cost").textContent = `$${job.cost.settled_usd ?? job.cost.estimated_usd}`;
+  $("job-progress").value = job.progress ?? (FINAL.has(job.state) ? 100 : 0);
+  $("job-error").textContent = job.error ? `${job.error.code}: ${job.error.message}` : "";
+  $("cancel").disabled = FINAL.has(job.state);
+  const player = $("player");
+  if (job.state === "succeeded" && job.video_url && player.dataset.job !== job.job_id) {
+    player.dataset.job = job.job_id;
+    if (job.thumbnail_url) player.poster = job.thumbnail_url;
+    player.src = job.video_url;
+    player.hidden = false;
+  }
+  if (FINAL.has(job.state)) refreshRecent();
+}
+
+function parseEvent(block) {
+  const event = { id: null, data: [] };
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const at = line.indexOf(":");
+    const field = at < 0 ? line : line.slice(0, at);
+    const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
+    if (field === "id") event.id = value;
+    if (field === "data") event.data.push(value);
+  }
+  return event;
+}
+
+// Server-Sent Events over fetch (EventSource cannot send an Authorization header). A dropped stream is
+// resumed with Last-Event-ID, so a restarted API sends only what this page has not seen.
+async function follow(jobId) {
+  if (following) following.abort();
+  const controller = new AbortController();
+  following = controller;
+  const player = $("player");
+  if (player.dataset.job !== jobId) {
+    player.removeAttribute("src");
+    player.hidden = true;
+    delete player.dataset.job;
+  }
+  let lastEventId = "";
+  while (!controller.signal.aborted) {
+    try {
+      const headers = { ...authHeaders(), Accept: "text/event-stream" };
+      if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+      const response = await fetch(`/v1/video/jobs/${encodeURIComponent(jobId)}/events`,
+        { headers, signal: controller.signal });
+      if (response.status === 204) return;
+      if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = parseEvent(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (event.id) lastEventId = event.id;
+          if (!event.data.length) continue;
+          const job = JSON.parse(event.data.join("\n"));
+          show(job);
+          if (FINAL.has(job.state)) return;
+        }
+      }
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      $("job-error").textContent = `connection lost (${err.message}); reconnecting…`;
+    }
+    await sleep(1000);
+  }
+}
+
+// -- lists and actions ---------------------------------------------------------------------------------
+
+async function refreshRecent() {
+  const list = $("recent");
+  if (!apiKey) return;
+  try {
+    const page = await api("/v1/video/jobs?limit=10");
+    list.replaceChildren(...page.data.map((job) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      const when = new Date(job.created_at).toLocaleTimeString();
+      button.textContent = `${when} · ${job.state.padEnd(9)} · ${job.job_id}`;
+      button.addEventListener("click", () => { show(job); follow(job.job_id); });
+      item.append(button);
+      return item;
+    }));
+  } catch (err) {
+    list.replaceChildren();
+    $("key-status").textContent = `Could not list jobs: ${err.message}`;
+  }
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setKey($("api-key").value, "Key saved in this browser.");
+});
+
+$("activate").addEventListener("click", async () => {
+  try {
+    const trial = await api("/v1/accounts/activate", { method: "POST" });
+    setKey(trial.api_key, `Trial activated: $${trial.balance_usd} of credits. Keep the key: it is shown once.`);
+  } catch (err) {
+    $("key-status").textContent = `Activation failed: ${err.message}`;
+  }
+});
+
+$("generate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("generate");
+  button.disabled = true;
+  try {
+    const job = await api("/v1/video/generate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        prompt: $("prompt").value,
+        resolution: $("resolution").value,
+        aspect: $("aspect").value,
+        prefer: $("prefer").value,
+        duration_seconds: Number($("duration").value),
+      }),
+    });
+    show(job);
+    refreshRecent();
+    follow(job.job_id);
+  } catch (err) {
+    $("job").hidden = false;
+    $("job-error").textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("cancel").addEventListener("click", async () => {
+  const jobId = $("job-id").textContent;
+  try {
+    await api(`/v1/video/jobs/${encodeURIComponent(jobId)}/cancel`, { method: "POST" });
+  } catch (err) {
+    $("job-error").textContent = `Cancel failed: ${err.message}`;
+  }
+});
+
+$("refresh").addEventListener("click", refreshRecent);
+
+$("api-key").value = apiKey;
+if (apiKey) {
+  $("key-status").textContent = "Using the key saved in this browser.";
+  refreshRecent();
+}
