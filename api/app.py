@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from accounts.store import AccountStore
 from api.jobs import JobService
 from api.middleware import BodySizeLimit, RequestId
-from api.problems import install_problem_handlers
+from api.problems import install_problem_handlers, install_problem_schema
 from api.routes import accounts as accounts_routes
 from api.routes import media as media_routes
 from api.routes import models as models_routes
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_problem_schema(app)
     accounts_routes.install_account_error_handlers(app)
     app.include_router(video_routes.router)
     app.include_router(models_routes.router)

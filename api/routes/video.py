@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
@@ -12,7 +12,7 @@ from accounts.errors import InsufficientCredits
 from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
 from api.schemas import (
     DEFAULT_DURATION_SECONDS,
     IDEMPOTENCY_KEY_PATTERN,
@@ -29,13 +29,14 @@ from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_ERRORS: dict[int | str, dict[str, Any]] = {status: {"description": desc, **_PROBLEM} for status, desc in {
-    400: "Malformed request", 401: "Missing or invalid API key", 402: "Insufficient credits",
-    404: "No such job in this project", 409: "Idempotency key reused with a different request",
-    422: "Invalid field, no vendor serves the request, or unsafe reference URL",
-    503: "Temporarily unavailable; retry after the Retry-After seconds",
-}.items()}  # fmt: skip
+_JOB_ERRORS = problem_responses(401, 404, 413, 422, 503)
+_GENERATE_ERRORS = problem_responses(
+    400, 401, 402, 409, 413, 422, 503,
+    described={
+        409: "Idempotency key reused with a different request",
+        422: "Invalid field, no vendor serves the request, or unsafe reference URL (`reason`)",
+    },
+)  # fmt: skip
 
 
 def _jobs(request: Request) -> JobService:
@@ -99,7 +100,10 @@ async def _check_reference(settings: Settings, url: str | None) -> None:
     "/generate",
     status_code=202,
     response_model=VideoJob,
-    responses={200: {"description": "An idempotent retry: the existing job", "model": VideoJob}, **_ERRORS},
+    responses={
+        200: {"description": "An idempotent retry: the existing job", "model": VideoJob},
+        **_GENERATE_ERRORS,
+    },
 )
 async def generate(
     body: GenerateRequest,
@@ -169,14 +173,14 @@ async def _start(
     return await _jobs(request).start(job, fingerprint)
 
 
-@router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
+@router.get("/jobs/{job_id}", response_model=VideoJob, responses=_JOB_ERRORS)
 async def get_job(job_id: str, request: Request, project: CurrentProject) -> VideoJob:
     """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``."""
     snapshot = await _jobs(request).status(job_id, project.project_id)
     return _present(request, snapshot)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_ERRORS)
+@router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_JOB_ERRORS)
 async def cancel_job(job_id: str, request: Request, project: CurrentProject) -> CancelResult:
     """Cancel a job. A finished job answers ``ok: false`` with its state (``ok: true`` if cancelled)."""
     ok, state = await _jobs(request).cancel(job_id, project.project_id)
