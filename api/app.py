@@ -18,6 +18,7 @@ from api.routes import media as media_routes
 from api.routes import models as models_routes
 from api.routes import video as video_routes
 from core.settings import Settings, get_settings
+from core.url_safety import UrlPolicy
 from storage import build_storage
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = accounts
         app.state.catalog = load_catalog()
         app.state.configured = configured_vendors(settings)
+        app.state.url_policy = UrlPolicy.from_settings(settings)
         app.state.jobs = JobService(
             client,
             settings.temporal_task_queue,

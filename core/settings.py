@@ -69,8 +69,11 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = 3600
     media_signing_secret: SecretStr | None = None
 
-    # Reference images and other URLs we fetch on a customer's behalf
+    # Reference images and other URLs we fetch on a customer's behalf (core/url_safety.py). The allowlist
+    # is comma-separated host:port pairs that may resolve to private addresses (an internal mirror, tests);
+    # allow_private_urls lifts the private-address rule everywhere (development only).
     allow_private_urls: bool = False
+    url_allowlist: str = ""
     reference_image_max_bytes: int = 20 * 1024 * 1024
 
     # Local vendor (the embedded renderer behind a vendor-style HTTP API)

@@ -7,7 +7,7 @@ into our taxonomy (``VendorError`` with an ``ErrorCode``), once, here. It never 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -29,10 +29,16 @@ class VendorStatus(BaseModel):
         return self.state in ("succeeded", "failed", "cancelled")
 
 
+# How an adapter wants a reference image in ``VideoSpec.reference_image_url``: our stored copy inline as a
+# data URI, or a signed URL of it that the vendor fetches (for vendors that take no inline images).
+ReferenceImageForm = Literal["data_uri", "url"]
+
+
 class VideoVendor(Protocol):
     """What the activities need from a vendor."""
 
     name: str
+    reference_image_form: ReferenceImageForm
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         """Create the vendor task. Raises ``VendorError`` (``accepted=False``) when nothing was created."""

@@ -65,13 +65,15 @@ async def build_workers(settings: Settings, client: Client, stack: AsyncExitStac
     http = _http_client()
     stack.push_async_callback(http.aclose)
     vendors = build_vendors(settings, http)
+    storage = build_storage(settings)  # rehost writes videos; submit reads reference images
+    stack.push_async_callback(storage.aclose)
     queue = settings.temporal_task_queue
     common = _common(settings)
     workers: list[Worker] = []
     if "workflows" in roles:
         accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
         stack.push_async_callback(accounts.aclose)
-        vendor_tasks = VendorTaskActivities(vendors)
+        vendor_tasks = VendorTaskActivities(vendors, storage, url_ttl_seconds=settings.media_url_ttl_seconds)
         ledger = LedgerActivities(accounts)
         workers.append(
             Worker(
@@ -100,8 +102,6 @@ async def build_workers(settings: Settings, client: Client, stack: AsyncExitStac
             )
         )
     if "rehost" in roles:
-        storage = build_storage(settings)
-        stack.push_async_callback(storage.aclose)
         rehost = RehostActivities(vendors, storage, http)
         workers.append(
             Worker(

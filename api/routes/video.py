@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
@@ -13,6 +14,7 @@ from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
 from api.problems import ProblemError, problem_responses
+from api.reference_images import fetch_reference_image, store_reference_image
 from api.schemas import (
     DEFAULT_DURATION_SECONDS,
     IDEMPOTENCY_KEY_PATTERN,
@@ -24,7 +26,6 @@ from core.errors import ErrorCode
 from core.ids import job_id_for_key, new_job_id
 from core.models import JobInput, JobSnapshot, RouteCandidate, VideoSpec
 from core.settings import Settings
-from core.url_safety import UnsafeUrl, check_fetchable_url
 from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
@@ -77,22 +78,6 @@ def _route(request: Request, body: GenerateRequest, spec: VideoSpec) -> list[Rou
             err.code,
             err.detail,
             extra={"constraint": err.constraint, "alternatives": err.alternatives},
-        ) from None
-
-
-async def _check_reference(settings: Settings, url: str | None) -> None:
-    if url is None:
-        return
-    try:
-        await check_fetchable_url(
-            url, allow_private=settings.allow_private_urls, max_bytes=settings.reference_image_max_bytes
-        )
-    except UnsafeUrl as err:
-        raise ProblemError(
-            422,
-            ErrorCode.UNSAFE_URL,
-            f"reference_image_url refused: {err.message}",
-            extra={"reason": err.reason},
         ) from None
 
 
@@ -151,17 +136,14 @@ async def _start(
         resolution=body.resolution,
     )
     route = _route(request, body, spec)
-    await _check_reference(settings, body.reference_image_url)
-    try:
-        # Held against the job id: a retried request never holds twice.
-        await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
-    except InsufficientCredits as err:
-        raise ProblemError(
-            402,
-            ErrorCode.INSUFFICIENT_CREDITS,
-            f"This job needs ${err.required} of credits; ${err.available} are available.",
-            extra={"required_usd": str(err.required), "available_usd": str(err.available)},
-        ) from None
+    image = None
+    if body.reference_image_url is not None:
+        image = await fetch_reference_image(body.reference_image_url, request.app.state.url_policy, settings)
+    await _hold(request, project_id, job_id, route[0].estimated_cost_usd)
+    # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
+    if image is not None:
+        stored = await store_reference_image(image, request.app.state.storage, project_id, job_id)
+        spec = spec.model_copy(update={"reference_image_url": None, "reference_image": stored})
     job = JobInput(
         job_id=job_id,
         project_id=project_id,
@@ -171,6 +153,19 @@ async def _start(
         timings=settings.job_timings(),
     )
     return await _jobs(request).start(job, fingerprint)
+
+
+async def _hold(request: Request, project_id: str, job_id: str, amount: Decimal) -> None:
+    try:
+        # Held against the job id: a retried request never holds twice.
+        await request.app.state.accounts.hold(project_id, job_id, amount)
+    except InsufficientCredits as err:
+        raise ProblemError(
+            402,
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"This job needs ${err.required} of credits; ${err.available} are available.",
+            extra={"required_usd": str(err.required), "available_usd": str(err.available)},
+        ) from None
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_JOB_ERRORS)
