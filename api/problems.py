@@ -41,7 +41,7 @@ _TITLES: dict[int, str] = {
 }
 
 _CODES_BY_STATUS: dict[int, str] = {
-    400: ErrorCode.INVALID_INPUT,
+    400: ErrorCode.MALFORMED_JSON,  # FastAPI's only 400: a body it could not parse
     401: ErrorCode.UNAUTHORIZED,
     404: ErrorCode.NOT_FOUND,
     405: "method_not_allowed",

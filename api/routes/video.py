@@ -50,8 +50,13 @@ def _present(request: Request, snapshot: JobSnapshot) -> VideoJob:
     return present_job(snapshot, request.app.state.storage, settings.media_url_ttl_seconds)
 
 
-def _idempotency_key(body: GenerateRequest, header: str | None) -> str | None:
-    if header is not None and not re.match(IDEMPOTENCY_KEY_PATTERN, header):
+def _idempotency_key(body: GenerateRequest, request: Request) -> str | None:
+    headers = request.headers.getlist("idempotency-key")
+    if len(headers) > 1:
+        # Proxies disagree on which of several copies counts; one of them could start a second job.
+        raise ProblemError(422, ErrorCode.INVALID_INPUT, "Send one Idempotency-Key header, not several.")
+    header = headers[0] if headers else None
+    if header is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, header):
         raise ProblemError(
             422, ErrorCode.INVALID_INPUT, "Idempotency-Key must be 1-255 chars of [A-Za-z0-9._:-]."
         )
@@ -99,8 +104,9 @@ async def generate(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
+    del idempotency_key  # declared for the OpenAPI document; read below with every copy it was sent in
     jobs = _jobs(request)
-    key = _idempotency_key(body, idempotency_key)
+    key = _idempotency_key(body, request)
     job_id = job_id_for_key(project.project_id, key) if key else new_job_id()
     fingerprint = body.fingerprint()
     try:
