@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from accounts.store import AccountStore
+from api.codec_server import build_codec_app
 from api.jobs import JobService
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
@@ -22,9 +23,17 @@ from core.url_safety import UrlPolicy
 from storage import build_storage
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
-from workflows.connection import connect
+from workflows.connection import connect, payload_codec
 
 logger = logging.getLogger(__name__)
+
+
+def _mount_codec_endpoint(app: FastAPI, settings: Settings) -> None:
+    codec = payload_codec(settings)
+    if codec is None or settings.codec_operator_token is None:
+        return  # nothing to decode, or nobody allowed to: no endpoint at all
+    token = settings.codec_operator_token.get_secret_value()
+    app.mount("/codec", build_codec_app(codec, token, settings.resolved_codec_cors_origins))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(media_routes.router)
+    _mount_codec_endpoint(app, settings)
 
     @app.get("/healthz", tags=["ops"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

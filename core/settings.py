@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     temporal_tls_cert_path: Path | None = None
     temporal_tls_key_path: Path | None = None
     temporal_tls_ca_path: Path | None = None
+    # Payload encryption (workflows/encryption.py): "id:base64key[,id:base64key...]", the first encrypts,
+    # all decrypt. Unset: payloads are stored as plain JSON. Never logged (SecretStr).
+    payload_encryption_keys: SecretStr | None = None
+    # The codec endpoint (/codec) lets an operator holding this token decode payloads in the Temporal UI
+    # or CLI; unset, the endpoint is off. CORS admits the UI origins (default: the embedded Temporal UI's).
+    codec_operator_token: SecretStr | None = None
+    codec_cors_origins: str = ""
 
     # API
     api_host: str = "127.0.0.1"
@@ -131,6 +138,13 @@ class Settings(BaseSettings):
     vendor_request_timeout_seconds: float = 60.0
     # Fetching a customer's reference image for vendors that want bytes (Veo); size cap is above.
     reference_image_fetch_timeout_seconds: float = 20.0
+
+    @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins.strip():
+            return [origin.strip() for origin in self.codec_cors_origins.split(",") if origin.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     @property
     def resolved_database_url(self) -> str:
