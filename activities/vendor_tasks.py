@@ -13,7 +13,7 @@ import logging
 from temporalio import activity
 
 from activities.failures import application_error, final_error
-from activities.reference_images import spec_for_vendor
+from activities.reference_images import ReferenceImages
 from core.errors import ErrorCode, VendorError
 from core.models import (
     CancelVendorRequest,
@@ -25,7 +25,6 @@ from core.models import (
     VendorOutcome,
     VendorTask,
 )
-from storage import MediaStorage
 from vendors.base import VendorStatus, VideoVendor
 
 logger = logging.getLogger(__name__)
@@ -59,18 +58,19 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
 class VendorTaskActivities:
     """Submit, poll and cancel through the configured vendor adapters (built once per worker).
 
-    ``storage`` holds the jobs' reference images, which submit hands to vendors (``reference_images``)."""
+    ``references`` hands each vendor our stored copy of a job's reference image."""
 
-    def __init__(
-        self,
-        vendors: dict[str, VideoVendor],
-        storage: MediaStorage | None = None,
-        *,
-        url_ttl_seconds: int = 3600,
-    ) -> None:
+    def __init__(self, vendors: dict[str, VideoVendor], references: ReferenceImages | None = None) -> None:
         self._vendors = vendors
-        self._storage = storage
-        self._url_ttl_seconds = url_ttl_seconds
+        self._references = references
+
+    async def _with_reference_image(self, req: SubmitRequest) -> SubmitRequest:
+        if req.spec.reference_image is None:
+            return req
+        if self._references is None:
+            raise final_error(ErrorCode.STORAGE_ERROR, "this worker has no storage for reference images")
+        spec = await self._references.spec_for(req.spec, self._vendor(req.vendor))
+        return req.model_copy(update={"spec": spec})
 
     def _vendor(self, name: str) -> VideoVendor:
         vendor = self._vendors.get(name)
@@ -81,14 +81,10 @@ class VendorTaskActivities:
 
     @activity.defn(name="submit_to_vendor")
     async def submit_to_vendor(self, req: SubmitRequest) -> VendorTask:
+        req = await self._with_reference_image(req)
         vendor = self._vendor(req.vendor)
-        spec = req.spec
-        if spec.reference_image is not None:
-            if self._storage is None:
-                raise final_error(ErrorCode.STORAGE_ERROR, "this worker has no storage for reference images")
-            spec = await spec_for_vendor(spec, vendor, self._storage, self._url_ttl_seconds)
         try:
-            task = await vendor.submit(spec, req.model, req.attempt_key)
+            task = await vendor.submit(req.spec, req.model, req.attempt_key)
         except VendorError as err:
             logger.warning("submit to %s failed: %s (%s)", req.vendor, err.code, err.message)
             raise application_error(err) from None

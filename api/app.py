@@ -19,11 +19,11 @@ from api.routes import media as media_routes
 from api.routes import models as models_routes
 from api.routes import video as video_routes
 from core.settings import Settings, get_settings
-from core.url_safety import UrlPolicy
 from storage import build_storage
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
-from workflows.connection import connect, payload_codec
+from workflows.connection import connect
+from workflows.encryption import payload_codec
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = accounts
         app.state.catalog = load_catalog()
         app.state.configured = configured_vendors(settings)
-        app.state.url_policy = UrlPolicy.from_settings(settings)
         app.state.jobs = JobService(
             client,
             settings.temporal_task_queue,
@@ -73,12 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_problem_schema(app)
+    _mount_codec_endpoint(app, settings)
     accounts_routes.install_account_error_handlers(app)
     app.include_router(video_routes.router)
     app.include_router(models_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(media_routes.router)
-    _mount_codec_endpoint(app, settings)
 
     @app.get("/healthz", tags=["ops"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

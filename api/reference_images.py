@@ -12,13 +12,17 @@ from collections.abc import AsyncIterator
 from api.problems import ProblemError
 from core.errors import ErrorCode
 from core.guarded_fetch import FetchedImage, FetchLimits, fetch_image
-from core.models import StoredImage
+from core.models import StoredImage, VideoSpec
 from core.settings import Settings
 from core.url_safety import UnsafeUrl, UrlPolicy
 from storage import MediaStorage, StorageError, reference_image_key
 
 
-async def fetch_reference_image(url: str, policy: UrlPolicy, settings: Settings) -> FetchedImage:
+async def fetch_reference_image(url: str | None, settings: Settings) -> FetchedImage | None:
+    """The checked image (None without a URL), or the 422 problem that refuses it."""
+    if url is None:
+        return None
+    policy = UrlPolicy.from_settings(settings)
     limits = FetchLimits(
         max_bytes=settings.reference_image_max_bytes,
         timeout_seconds=settings.reference_image_fetch_timeout_seconds,
@@ -34,9 +38,12 @@ async def fetch_reference_image(url: str, policy: UrlPolicy, settings: Settings)
         ) from None
 
 
-async def store_reference_image(
-    image: FetchedImage, storage: MediaStorage, project_id: str, job_id: str
-) -> StoredImage:
+async def with_stored_reference(
+    spec: VideoSpec, image: FetchedImage | None, storage: MediaStorage, project_id: str, job_id: str
+) -> VideoSpec:
+    """``spec`` carrying our stored copy of ``image`` instead of the customer's URL (as is without one)."""
+    if image is None:
+        return spec
     key = reference_image_key(project_id, job_id, image.content_type)
     try:
         stored = await storage.put_stream(key, _one_chunk(image.data), image.content_type)
@@ -47,12 +54,10 @@ async def store_reference_image(
             "Storage is temporarily unavailable; retry shortly.",
             headers={"Retry-After": "5"},
         ) from err
-    return StoredImage(
-        key=stored.key,
-        content_type=stored.content_type,
-        size_bytes=stored.size_bytes,
-        sha256=stored.sha256,
+    copy = StoredImage(
+        key=stored.key, content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256
     )
+    return spec.model_copy(update={"reference_image_url": None, "reference_image": copy})
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +69,11 @@ class ErrorInfo(BaseModel):
     message: str
     retryable: bool = False
     billed: bool = False
+
+
+# How a vendor adapter wants a job's reference image in ``VideoSpec.reference_image_url``: our stored copy
+# inline as a data URI, or a signed URL of it that the vendor fetches (vendors that take no inline images).
+ReferenceImageForm = Literal["data_uri", "url"]
 
 
 class StoredImage(BaseModel):

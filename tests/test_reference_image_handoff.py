@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.reference_images import spec_for_vendor
+from activities.reference_images import ReferenceImages
 from core.models import StoredImage, VideoSpec
 from storage import LocalMediaStorage, MediaSignatureStatus, reference_image_key
 from tests.fixtures.image_server import png
@@ -42,7 +42,7 @@ async def _stored_spec(storage: LocalMediaStorage) -> VideoSpec:
 async def test_inline_vendors_get_the_stored_bytes_as_a_data_uri(
     storage: LocalMediaStorage, vendor: LocalVendor | GoogleVeoVendor
 ) -> None:
-    spec = await spec_for_vendor(await _stored_spec(storage), vendor, storage, 60)
+    spec = await ReferenceImages(storage, 60).spec_for(await _stored_spec(storage), vendor)
     header, _, payload = (spec.reference_image_url or "").partition(",")
     assert header == "data:image/png;base64" and base64.b64decode(payload) == IMAGE
     await vendor.aclose()
@@ -50,7 +50,7 @@ async def test_inline_vendors_get_the_stored_bytes_as_a_data_uri(
 
 async def test_url_only_vendors_get_a_signed_url_of_our_copy(storage: LocalMediaStorage) -> None:
     vendor = LumaVendor("k")
-    spec = await spec_for_vendor(await _stored_spec(storage), vendor, storage, 60)
+    spec = await ReferenceImages(storage, 60).spec_for(await _stored_spec(storage), vendor)
     url = urlsplit(spec.reference_image_url or "")
     key = url.path.removeprefix("/v1/media/")
     query = {name: values[0] for name, values in parse_qs(url.query).items()}
@@ -66,10 +66,10 @@ async def test_a_missing_stored_image_fails_the_job_instead_of_failing_over(
     spec = await _stored_spec(storage)
     await storage.delete(spec.reference_image.key if spec.reference_image else "")
     with pytest.raises(ApplicationError) as failed:
-        await spec_for_vendor(spec, LocalVendor("http://vendor.test"), storage, 60)
+        await ReferenceImages(storage, 60).spec_for(spec, LocalVendor("http://vendor.test"))
     assert failed.value.type == "storage_error" and failed.value.non_retryable
 
 
 async def test_a_spec_without_a_stored_image_is_passed_through(storage: LocalMediaStorage) -> None:
     spec = VideoSpec(prompt="p")
-    assert await spec_for_vendor(spec, LocalVendor("http://vendor.test"), storage, 60) is spec
+    assert await ReferenceImages(storage, 60).spec_for(spec, LocalVendor("http://vendor.test")) is spec

@@ -7,11 +7,11 @@ into our taxonomy (``VendorError`` with an ``ErrorCode``), once, here. It never 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel
 
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
 
 
 class VendorStatus(BaseModel):
@@ -27,11 +27,6 @@ class VendorStatus(BaseModel):
     @property
     def is_final(self) -> bool:
         return self.state in ("succeeded", "failed", "cancelled")
-
-
-# How an adapter wants a reference image in ``VideoSpec.reference_image_url``: our stored copy inline as a
-# data URI, or a signed URL of it that the vendor fetches (for vendors that take no inline images).
-ReferenceImageForm = Literal["data_uri", "url"]
 
 
 class VideoVendor(Protocol):

@@ -12,10 +12,10 @@ import httpx
 
 from core.errors import ErrorCode, VendorError
 from core.guarded_fetch import FetchLimits
-from core.models import VendorTask, VideoSpec
+from core.models import ReferenceImageForm, VendorTask, VideoSpec
 from core.settings import Settings
 from core.url_safety import UrlPolicy
-from vendors.base import ReferenceImageForm, VendorStatus
+from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry, load_catalog
 from vendors.reference_image import ReferenceImage, fetch_reference_image
 from vendors.transport import VendorHttp

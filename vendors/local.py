@@ -20,9 +20,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
 from core.settings import Settings
-from vendors.base import ReferenceImageForm, VendorStatus
+from vendors.base import VendorStatus
 
 LOCAL_MODEL = "local-preview"
 _STATES = {

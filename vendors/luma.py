@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, VendorTask, VideoSpec
-from vendors.base import ReferenceImageForm, VendorStatus
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
+from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
 from vendors.transport import error_for_status

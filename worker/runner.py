@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from accounts.store import AccountStore
 from activities.ledger import LedgerActivities
+from activities.reference_images import ReferenceImages
 from activities.rehost import RehostActivities
 from activities.vendor_tasks import VendorTaskActivities
 from core.settings import Settings
@@ -65,15 +66,16 @@ async def build_workers(settings: Settings, client: Client, stack: AsyncExitStac
     http = _http_client()
     stack.push_async_callback(http.aclose)
     vendors = build_vendors(settings, http)
-    storage = build_storage(settings)  # rehost writes videos; submit reads reference images
-    stack.push_async_callback(storage.aclose)
     queue = settings.temporal_task_queue
     common = _common(settings)
     workers: list[Worker] = []
     if "workflows" in roles:
         accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
         stack.push_async_callback(accounts.aclose)
-        vendor_tasks = VendorTaskActivities(vendors, storage, url_ttl_seconds=settings.media_url_ttl_seconds)
+        storage = build_storage(settings)  # submit hands vendors the jobs' stored reference images
+        stack.push_async_callback(storage.aclose)
+        references = ReferenceImages(storage, settings.media_url_ttl_seconds)
+        vendor_tasks = VendorTaskActivities(vendors, references)
         ledger = LedgerActivities(accounts)
         workers.append(
             Worker(
@@ -102,6 +104,8 @@ async def build_workers(settings: Settings, client: Client, stack: AsyncExitStac
             )
         )
     if "rehost" in roles:
+        storage = build_storage(settings)
+        stack.push_async_callback(storage.aclose)
         rehost = RehostActivities(vendors, storage, http)
         workers.append(
             Worker(

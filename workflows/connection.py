@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import DataConverter
 from temporalio.service import KeepAliveConfig, RetryConfig, TLSConfig
 
 from core.settings import Settings
-from workflows.encryption import EncryptionCodec, parse_keys
-
-
-def payload_codec(settings: Settings) -> EncryptionCodec | None:
-    """The encryption codec when ``INFRAI_PAYLOAD_ENCRYPTION_KEYS`` is set."""
-    if settings.payload_encryption_keys is None:
-        return None
-    return EncryptionCodec(parse_keys(settings.payload_encryption_keys.get_secret_value()))
+from workflows.encryption import with_encryption
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models in and out of Temporal payloads, encrypted when keys are configured.
-
-    With encryption, failure messages and stack traces move into an encoded payload too (Temporal keeps
-    them in plain text otherwise), since an error can quote the customer's input."""
-    codec = payload_codec(settings)
-    if codec is None:
-        return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=codec,
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
-    )
+    """Pydantic models in and out of Temporal payloads, encrypted when keys are configured."""
+    return with_encryption(pydantic_data_converter, settings)
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:

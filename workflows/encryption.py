@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from core.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -114,3 +117,21 @@ class EncryptionCodec(PayloadCodec):
             return Payload.FromString(cipher.decrypt(nonce, sealed, key_id))
         except InvalidTag:
             raise PayloadDecryptionError("payload failed authentication (wrong key or tampered)") from None
+
+
+def payload_codec(settings: Settings) -> EncryptionCodec | None:
+    """The encryption codec when ``INFRAI_PAYLOAD_ENCRYPTION_KEYS`` is set."""
+    if settings.payload_encryption_keys is None:
+        return None
+    return EncryptionCodec(parse_keys(settings.payload_encryption_keys.get_secret_value()))
+
+
+def with_encryption(converter: DataConverter, settings: Settings) -> DataConverter:
+    """``converter`` with the codec when encryption is on. Failure messages and stack traces then move into
+    an encoded payload too (Temporal keeps them in plain text otherwise): an error can quote the input."""
+    codec = payload_codec(settings)
+    if codec is None:
+        return converter
+    return dataclasses.replace(
+        converter, payload_codec=codec, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+    )

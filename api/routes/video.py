@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
@@ -14,7 +13,7 @@ from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
 from api.problems import ProblemError, problem_responses
-from api.reference_images import fetch_reference_image, store_reference_image
+from api.reference_images import fetch_reference_image, with_stored_reference
 from api.schemas import (
     DEFAULT_DURATION_SECONDS,
     IDEMPOTENCY_KEY_PATTERN,
@@ -30,7 +29,7 @@ from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
-_JOB_ERRORS = problem_responses(401, 404, 413, 422, 503)
+_ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
 _GENERATE_ERRORS = problem_responses(
     400, 401, 402, 409, 413, 422, 503,
     described={
@@ -142,14 +141,19 @@ async def _start(
         resolution=body.resolution,
     )
     route = _route(request, body, spec)
-    image = None
-    if body.reference_image_url is not None:
-        image = await fetch_reference_image(body.reference_image_url, request.app.state.url_policy, settings)
-    await _hold(request, project_id, job_id, route[0].estimated_cost_usd)
+    image = await fetch_reference_image(body.reference_image_url, settings)
+    try:
+        # Held against the job id: a retried request never holds twice.
+        await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
+    except InsufficientCredits as err:
+        raise ProblemError(
+            402,
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"This job needs ${err.required} of credits; ${err.available} are available.",
+            extra={"required_usd": str(err.required), "available_usd": str(err.available)},
+        ) from None
     # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
-    if image is not None:
-        stored = await store_reference_image(image, request.app.state.storage, project_id, job_id)
-        spec = spec.model_copy(update={"reference_image_url": None, "reference_image": stored})
+    spec = await with_stored_reference(spec, image, request.app.state.storage, project_id, job_id)
     job = JobInput(
         job_id=job_id,
         project_id=project_id,
@@ -161,27 +165,14 @@ async def _start(
     return await _jobs(request).start(job, fingerprint)
 
 
-async def _hold(request: Request, project_id: str, job_id: str, amount: Decimal) -> None:
-    try:
-        # Held against the job id: a retried request never holds twice.
-        await request.app.state.accounts.hold(project_id, job_id, amount)
-    except InsufficientCredits as err:
-        raise ProblemError(
-            402,
-            ErrorCode.INSUFFICIENT_CREDITS,
-            f"This job needs ${err.required} of credits; ${err.available} are available.",
-            extra={"required_usd": str(err.required), "available_usd": str(err.available)},
-        ) from None
-
-
-@router.get("/jobs/{job_id}", response_model=VideoJob, responses=_JOB_ERRORS)
+@router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
 async def get_job(job_id: str, request: Request, project: CurrentProject) -> VideoJob:
     """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``."""
     snapshot = await _jobs(request).status(job_id, project.project_id)
     return _present(request, snapshot)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_JOB_ERRORS)
+@router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_ERRORS)
 async def cancel_job(job_id: str, request: Request, project: CurrentProject) -> CancelResult:
     """Cancel a job. A finished job answers ``ok: false`` with its state (``ok: true`` if cancelled)."""
     ok, state = await _jobs(request).cancel(job_id, project.project_id)
