@@ -34,6 +34,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import application_error, final_error
+from activities.reference_images import ReferenceImages
 from core.errors import ErrorCode, VendorError
 from core.models import (
     CancelVendorRequest,
@@ -125,10 +126,21 @@ def _retry_delay(err: VendorError, attempt: int) -> float:
 
 
 class VendorTaskActivities:
-    """Submit, poll and cancel through the configured vendor adapters (built once per worker)."""
+    """Submit, poll and cancel through the configured vendor adapters (built once per worker).
 
-    def __init__(self, vendors: dict[str, VideoVendor]) -> None:
+    ``references`` hands each vendor our stored copy of a job's reference image."""
+
+    def __init__(self, vendors: dict[str, VideoVendor], references: ReferenceImages | None = None) -> None:
         self._vendors = vendors
+        self._references = references
+
+    async def _with_reference_image(self, req: SubmitRequest) -> SubmitRequest:
+        if req.spec.reference_image is None:
+            return req
+        if self._references is None:
+            raise final_error(ErrorCode.STORAGE_ERROR, "this worker has no storage for reference images")
+        spec = await self._references.spec_for(req.spec, self._vendor(req.vendor))
+        return req.model_copy(update={"spec": spec})
 
     def _vendor(self, name: str) -> VideoVendor:
         vendor = self._vendors.get(name)
@@ -139,6 +151,7 @@ class VendorTaskActivities:
 
     @activity.defn(name="submit_to_vendor")
     async def submit_to_vendor(self, req: SubmitRequest) -> VendorTask:
+        req = await self._with_reference_image(req)
         vendor = self._vendor(req.vendor)
         info = activity.info()
         try:

@@ -34,7 +34,7 @@ from accounts.store import AccountStore
 from core.errors import ErrorCode
 from core.models import ErrorInfo, JobSnapshot, Stage, WebhookAttempt, WebhookMessage, WebhookReceipt
 from core.settings import Settings
-from core.url_safety import UnsafeUrl
+from core.url_safety import UnsafeUrl, parse_allowlist
 from core.webhook_targets import VettedUrl, vet_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class WebhookActivities:
         self._store = store
         self._http = http
         self._public_base_url = settings.public_base_url
-        self._allowlist = settings.url_allowlist_entries()
+        self._allowlist = parse_allowlist(settings.url_allowlist.split(","))
         self._allow_private = settings.allow_private_urls
 
     @activity.defn(name="deliver_webhook")

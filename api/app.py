@@ -10,12 +10,13 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from accounts.store import AccountStore
+from api.codec_server import build_codec_app
 from api.cursors import CursorCodec
 from api.job_listing import JobLister
 from api.job_watch import JobWatchHub
 from api.jobs import JobService
 from api.middleware import BodySizeLimit, RequestId
-from api.problems import install_problem_handlers
+from api.problems import install_problem_handlers, install_problem_schema
 from api.routes import accounts as accounts_routes
 from api.routes import job_events as job_events_routes
 from api.routes import job_list as job_list_routes
@@ -34,8 +35,17 @@ from storage.build import installation_secret
 from vendors.catalog import load_catalog
 from vendors.registry import configured_vendors
 from workflows.connection import connect
+from workflows.encryption import payload_codec
 
 logger = logging.getLogger(__name__)
+
+
+def _mount_codec_endpoint(app: FastAPI, settings: Settings) -> None:
+    codec = payload_codec(settings)
+    if codec is None or settings.codec_operator_token is None:
+        return  # nothing to decode, or nobody allowed to: no endpoint at all
+    token = settings.codec_operator_token.get_secret_value()
+    app.mount("/codec", build_codec_app(codec, token, settings.resolved_codec_cors_origins))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -86,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     install_problem_handlers(app)
+    install_problem_schema(app)
+    _mount_codec_endpoint(app, settings)
     accounts_routes.install_account_error_handlers(app)
     app.include_router(video_routes.router)
     app.include_router(job_list_routes.router)

@@ -28,12 +28,13 @@ async def _send_problem(send: Send, status: int, code: str, title: str, detail: 
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, whether or not they announce a Content-Length."""
+    """Refuse bodies over ``max_bytes`` with 413, whether or not they announce a Content-Length.
+
+    A streamed (chunked) body is cut off the moment it passes the cap: the 413 is sent from here and the
+    app sees the client disconnect. Raising instead would not work: FastAPI turns any error while it reads
+    the body into its own 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -50,33 +51,44 @@ class BodySizeLimit:
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await _send_problem(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large",
-                                        f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
+                    await self._refuse(send)
                     return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, started, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    exceeded = True
+                    if not started:
+                        started = True
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                return  # the 413 was the answer; whatever the app says after it goes nowhere
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_problem(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large",
-                                    f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
+        except Exception:
+            if not exceeded:
+                raise
+            # The app failed reading a body we cut off (a client disconnect); it was answered already.
+
+    async def _refuse(self, send: Send) -> None:
+        await _send_problem(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large",
+                            f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
 
 
 class RequestId:

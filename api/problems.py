@@ -12,7 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import ErrorCode
@@ -39,7 +41,7 @@ _TITLES: dict[int, str] = {
 }
 
 _CODES_BY_STATUS: dict[int, str] = {
-    400: ErrorCode.INVALID_INPUT,
+    400: ErrorCode.MALFORMED_JSON,  # FastAPI's only 400: a body it could not parse
     401: ErrorCode.UNAUTHORIZED,
     404: ErrorCode.NOT_FOUND,
     405: "method_not_allowed",
@@ -48,6 +50,81 @@ _CODES_BY_STATUS: dict[int, str] = {
     429: ErrorCode.RATE_LIMIT_EXCEEDED,
     503: ErrorCode.SERVICE_UNAVAILABLE,
 }
+
+
+# What each status means on any route; a route may say more with ``problem_responses(..., 404="...")``.
+_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed JSON body",
+    401: "Missing, malformed, unknown or revoked API key",
+    402: "Insufficient credits",
+    403: "Forbidden",
+    404: "Not found (or not in this project)",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "A field is invalid",
+    429: "Too many requests; retry after Retry-After seconds",
+    503: "Temporarily unavailable; retry after Retry-After seconds",
+}
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, or `body`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. Members beyond the standard five depend on ``code`` (e.g. ``reason`` for
+    ``unsafe_url``, ``alternatives`` for ``no_route``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_input`, `unsafe_url`.")
+    errors: list[FieldProblem] | None = Field(None, description="Each invalid field (validation errors).")
+    reason: str | None = Field(None, description="Why a URL was refused (`unsafe_url`).")
+
+
+def problem_responses(
+    *statuses: int, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem JSON answers, e.g. ``problem_responses(401, 404)``;
+    ``described`` says more than the generic text for some statuses (and adds those statuses)."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    described = described or {}
+    statuses = tuple(dict.fromkeys([*statuses, *described]))
+    return {
+        status: {
+            "description": described.get(status, _DESCRIPTIONS.get(status, "Error")),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+def install_problem_schema(app: FastAPI) -> None:
+    """Put ``Problem`` into the OpenAPI components that ``problem_responses`` refers to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ProblemError(Exception):
@@ -70,14 +147,6 @@ class ProblemError(Exception):
         self.title = title or _TITLES.get(status, "Error")
         self.headers = headers or {}
         self.extra = extra or {}
-
-
-def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for problem-JSON answers: ``{404: "No such job"}`` and so on."""
-    return {
-        status: {"description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
-        for status, description in descriptions.items()
-    }
 
 
 def problem_response(

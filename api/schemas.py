@@ -42,7 +42,18 @@ class GenerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to show.")]
+    prompt: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_PROMPT_CHARS,
+            description="What to show: up to 4000 characters (code points), not blank, no control "
+            "characters other than tab and newlines.",
+            # Enforced (with a clearer message) by the validator below; declared so clients and fuzzers
+            # know a blank prompt is invalid.
+            json_schema_extra={"pattern": r"\S"},
+        ),
+    ]
     reference_image_url: Annotated[
         str | None,
         Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,14 +71,40 @@ class ErrorInfo(BaseModel):
     billed: bool = False
 
 
+# How a vendor adapter wants a job's reference image in ``VideoSpec.reference_image_url``: our stored copy
+# inline as a data URI, or a signed URL of it that the vendor fetches (vendors that take no inline images).
+ReferenceImageForm = Literal["data_uri", "url"]
+
+
+class StoredImage(BaseModel):
+    """A customer's reference image, fetched once by the API through the URL guard and kept in our storage:
+    vendors get this copy, so no component fetches the customer's URL again and a job survives it going
+    away."""
+
+    key: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
 class VideoSpec(BaseModel):
-    """What the customer asked to be rendered, already validated by the API."""
+    """What the customer asked to be rendered, already validated by the API.
+
+    In a job's input ``reference_image`` is our stored copy and ``reference_image_url`` is empty (no
+    customer URL, no megabytes of data URI in the history); the submit activity fills
+    ``reference_image_url`` with that copy, as a data URI or a signed URL, for the vendor adapter.
+    """
 
     prompt: str
     reference_image_url: str | None = None
+    reference_image: StoredImage | None = None
     duration_seconds: int = 5
     aspect: Aspect = Aspect.LANDSCAPE
     resolution: Resolution = Resolution.P720
+
+    @property
+    def has_reference_image(self) -> bool:
+        return self.reference_image is not None or bool(self.reference_image_url)
 
 
 class RouteCandidate(BaseModel):

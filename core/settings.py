@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     temporal_tls_cert_path: Path | None = None
     temporal_tls_key_path: Path | None = None
     temporal_tls_ca_path: Path | None = None
+    # Payload encryption (workflows/encryption.py): "id:base64key[,id:base64key...]", the first encrypts,
+    # all decrypt. Unset: payloads are stored as plain JSON. Never logged (SecretStr).
+    payload_encryption_keys: SecretStr | None = None
+    # The codec endpoint (/codec) lets an operator holding this token decode payloads in the Temporal UI
+    # or CLI; unset, the endpoint is off. CORS admits the UI origins (default: the embedded Temporal UI's).
+    codec_operator_token: SecretStr | None = None
+    codec_cors_origins: str = ""
 
     # API
     api_host: str = "127.0.0.1"
@@ -69,10 +76,10 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = 3600
     media_signing_secret: SecretStr | None = None
 
-    # Reference images and other URLs we fetch on a customer's behalf
+    # Reference images and other URLs we fetch on a customer's behalf (core/url_safety.py). The allowlist
+    # is comma-separated host:port pairs that may resolve to private addresses (an internal mirror, tests);
+    # allow_private_urls lifts the private-address rule everywhere (development only).
     allow_private_urls: bool = False
-    # host:port pairs (comma-separated) exempt from the private-address refusal of the SSRF guard: internal
-    # mirrors, and loopback receivers in tests. Every other check (scheme, credentials) still applies.
     url_allowlist: str = ""
     reference_image_max_bytes: int = 20 * 1024 * 1024
 
@@ -171,6 +178,13 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins.strip():
+            return [origin.strip() for origin in self.codec_cors_origins.split(",") if origin.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+    @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
 
@@ -193,14 +207,6 @@ class Settings(BaseSettings):
             webhook_retry_max_interval_seconds=self.webhook_retry_max_interval_seconds,
             webhook_retry_for_seconds=self.webhook_retry_for_seconds,
         )
-
-    def url_allowlist_entries(self) -> frozenset[tuple[str, int]]:
-        """``INFRAI_URL_ALLOWLIST`` as (host, port) pairs; hosts lower-cased, IPv6 without brackets."""
-        entries: set[tuple[str, int]] = set()
-        for item in filter(None, (part.strip() for part in self.url_allowlist.split(","))):
-            host, _, port = item.rpartition(":")
-            entries.add((host.strip("[]").rstrip(".").lower(), int(port)))
-        return frozenset(entries)
 
 
 def setting_env_names() -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.url_safety import IpAddress, UnsafeUrl, check_url_shape, resolve_public
+from core.url_safety import IpAddress, UnsafeUrl, UrlPolicy, check_url_shape
 
 MAX_WEBHOOK_URL_CHARS = 2048
 
@@ -33,6 +33,5 @@ async def vet_webhook_url(
     if len(url) > MAX_WEBHOOK_URL_CHARS:
         raise UnsafeUrl("url_too_long", f"webhook URLs are limited to {MAX_WEBHOOK_URL_CHARS} characters")
     scheme, host, port = check_url_shape(url)
-    allowed = allow_private or (host.strip("[]"), port) in allowlist
-    addresses = await resolve_public(host, port, allow_private=allowed)
-    return VettedUrl(url=url, scheme=scheme, host=host, port=port, addresses=addresses)
+    address = await UrlPolicy(allow_private=allow_private, allowlist=allowlist).vet(host, port)
+    return VettedUrl(url=url, scheme=scheme, host=host, port=port, addresses=[address])

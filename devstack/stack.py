@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -35,6 +36,12 @@ class EmbeddedStack:
         self.logs = self.data_dir / "logs"
         self.processes: list[ManagedProcess] = []
         self.dev_key = ""
+        # With payload encryption on, the Temporal UI decodes through the API's codec endpoint, which needs
+        # an operator token: the configured one, or one made up for this run.
+        self.codec_token = ""
+        if settings.payload_encryption_keys is not None:
+            configured = settings.codec_operator_token
+            self.codec_token = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -46,7 +53,16 @@ class EmbeddedStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.codec_token:
+            env["INFRAI_CODEC_OPERATOR_TOKEN"] = self.codec_token
         return env
+
+    def ui_codec_endpoint(self) -> str | None:
+        """Where the Temporal UI sends payloads to decode (the token is in the path: the UI sends no
+        headers of ours), or None when payloads are not encrypted."""
+        if not self.codec_token:
+            return None
+        return f"http://{self.settings.api_host}:{self.settings.api_port}/codec/{self.codec_token}"
 
     def _python(self, name: str, module: str) -> ManagedProcess:
         return ManagedProcess(name, [sys.executable, "-m", module], env=self._child_env(), cwd=Path.cwd())
@@ -81,6 +97,7 @@ class EmbeddedStack:
             port=port,
             ui_port=s.temporal_ui_port,
             log_path=self.logs / "temporal.log",
+            ui_codec_endpoint=self.ui_codec_endpoint(),
         )
         self._launch(temporal, host, port, timeout=60)
         asyncio.run(self._configure_temporal())
@@ -109,6 +126,11 @@ class EmbeddedStack:
     def banner(self) -> str:
         s = self.settings
         api = f"http://{s.api_host}:{s.api_port}"
+        payloads = (
+            "encrypted; the Temporal UI decodes them through the API's /codec endpoint"
+            if self.codec_token
+            else "not encrypted (set INFRAI_PAYLOAD_ENCRYPTION_KEYS to encrypt them)"
+        )
         return f"""
 Infrai Video is running (Ctrl-C stops everything; run again to resume unfinished jobs)
 
@@ -117,6 +139,7 @@ Infrai Video is running (Ctrl-C stops everything; run again to resume unfinished
   Temporal UI  http://127.0.0.1:{s.temporal_ui_port}
   Data folder  {self.data_dir}   (logs in {self.logs})
   Dev API key  {self.dev_key}
+  Payloads     {payloads}
 
 Make a video:
   curl -s -X POST {api}/v1/video/generate \\

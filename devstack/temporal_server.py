@@ -21,8 +21,16 @@ def temporal_binary() -> str:
 
 
 def dev_server(
-    db_file: Path, *, host: str, port: int, ui_port: int, log_path: Path | None = None, headless: bool = False
+    db_file: Path,
+    *,
+    host: str,
+    port: int,
+    ui_port: int,
+    log_path: Path | None = None,
+    headless: bool = False,
+    ui_codec_endpoint: str | None = None,
 ) -> ManagedProcess:
+    """The dev server; ``ui_codec_endpoint`` points its UI at our codec endpoint (encrypted payloads)."""
     argv = [
         temporal_binary(),
         "server",
@@ -39,4 +47,6 @@ def dev_server(
         *sa.cli_flags(),
     ]
     argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    if ui_codec_endpoint and not headless:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     return ManagedProcess("temporal", argv, log_path=log_path)

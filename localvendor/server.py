@@ -17,9 +17,9 @@ Create a generation
     Same ``Idempotency-Key`` and same body again: ``200`` and the same generation, nothing new is rendered.
     Same key with a different body: ``409`` ``idempotency_conflict``.
     ``400`` ``invalid_request`` for a malformed body, ``unknown_model`` for another model,
-    ``invalid_reference_image`` when the image URL cannot be fetched (fetched once, at submit, with a size
-    cap of ``INFRAI_REFERENCE_IMAGE_MAX_BYTES`` and a timeout) or is not an image; ``413`` for a body over
-    the cap.
+    ``invalid_reference_image`` when the image URL cannot be fetched (fetched once, at submit, through the
+    SSRF guard of ``core.guarded_fetch``, with a size cap of ``INFRAI_REFERENCE_IMAGE_MAX_BYTES`` and a
+    timeout) or is not an image; ``413`` for a body over the cap.
 
 Read a generation
     ``GET /v1/generations/{id}`` → ``200``::
@@ -74,7 +74,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -82,7 +81,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from core.guarded_fetch import FetchLimits
 from core.settings import Settings, get_settings
+from core.url_safety import UrlPolicy
 from localvendor.reference_images import ReferenceImageError, load_reference_image
 from localvendor.render_queue import RenderQueue
 from localvendor.task_store import IdempotencyConflict, TaskRecord, TaskStatus, TaskStore, utc_now
@@ -107,7 +108,11 @@ class LocalVendorService:
         self.queue = RenderQueue(
             self.store, root / "tasks", settings.local_vendor_workers, settings.local_vendor_min_seconds
         )
-        self.http = httpx.AsyncClient(follow_redirects=True, max_redirects=3, timeout=10.0)
+        self.url_policy = UrlPolicy.from_settings(settings)
+        self.image_limits = FetchLimits(
+            max_bytes=settings.reference_image_max_bytes,
+            timeout_seconds=settings.reference_image_fetch_timeout_seconds,
+        )
         # A base64 data URI is 4/3 the size of the image, plus room for the rest of the JSON.
         self.max_body_bytes = settings.reference_image_max_bytes * 4 // 3 + 64 * 1024
 
@@ -143,9 +148,10 @@ async def create_generation(request: Request) -> Response:
         return JSONResponse(service.view(existing, request), status_code=200)
     image = None
     if body.reference_image_url is not None:
-        max_bytes = service.settings.reference_image_max_bytes
         try:
-            image = await load_reference_image(body.reference_image_url, service.http, max_bytes)
+            image = await load_reference_image(
+                body.reference_image_url, service.url_policy, service.image_limits
+            )
         except ReferenceImageError as exc:
             raise ApiError(400, "invalid_reference_image", str(exc)) from exc
     record = TaskRecord(
@@ -295,7 +301,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await service.queue.aclose()
-            await service.http.aclose()
             service.store.close()
 
     task = "/v1/generations/{task_id:str}"

@@ -118,6 +118,13 @@ def wrap_words(text: str, font_size: int, max_width: int, max_lines: int) -> lis
 def _ellipsise(line: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int) -> str:
     if font.getlength(line) <= max_width:
         return line
-    while line and font.getlength(line + "…") > max_width:
-        line = line[:-1]
-    return line.rstrip() + "…"
+    # Binary search for the longest prefix that fits with the ellipsis: trimming one character at a time
+    # measured a 4000-character word 4000 times (over a minute per render).
+    fits, too_long = 0, len(line)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if font.getlength(line[:middle] + "…") <= max_width:
+            fits = middle
+        else:
+            too_long = middle
+    return line[:fits].rstrip() + "…"

@@ -7,7 +7,7 @@ class instances) and ``await storage.aclose()`` at shutdown.
 from storage.base import MediaStorage, StoredObject
 from storage.build import build_storage
 from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
-from storage.keys import validate_key
+from storage.keys import reference_image_key, validate_key
 from storage.local import LocalMediaStorage
 from storage.s3 import S3MediaStorage
 from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
@@ -22,6 +22,7 @@ __all__ = [
     "StorageError",
     "StoredObject",
     "build_storage",
+    "reference_image_key",
     "sign_media_path",
     "validate_key",
     "verify_media_signature",

@@ -38,3 +38,12 @@ def validate_key(key: str) -> str:
                 f"object key {key!r} has a component over {MAX_COMPONENT_LENGTH} chars"
             )
     return key
+
+
+_IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+def reference_image_key(project_id: str, job_id: str, content_type: str) -> str:
+    """Where a job's reference image is kept (beside nothing else of the customer's: one per job)."""
+    extension = _IMAGE_EXTENSIONS.get(content_type, "img")
+    return validate_key(f"references/{project_id}/{job_id}/reference.{extension}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from core.ids import job_id_for_key
 from tests.fixtures.stack import Stack
 
 
@@ -95,12 +100,12 @@ def test_an_oversized_body_is_413(live_stack: Stack) -> None:
         ("http://10.1.2.3/image.png", "private_address"),
         ("http://192.168.0.10/image.png", "private_address"),
         ("http://172.16.5.4/image.png", "private_address"),
-        ("http://169.254.169.254/latest/meta-data/", "private_address"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata_address"),
         ("http://[fe80::1]/image.png", "private_address"),
         ("http://[::ffff:127.0.0.1]/image.png", "private_address"),
         ("http://224.0.0.1/image.png", "private_address"),
         ("http://0.0.0.0/image.png", "private_address"),
-        ("http://metadata.google.internal/computeMetadata/v1/", "private_address"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "metadata_address"),
         ("http://user:pass@example.com/image.png", "credentials_in_url"),
         ("data:text/html;base64,PGgxPg==", "unsupported_image_type"),
         ("data:image/png;base64,!!!notbase64", "bad_data_uri"),
@@ -160,3 +165,206 @@ def test_openapi_document_is_served(live_stack: Stack) -> None:
     assert "/v1/video/jobs/{job_id}" in document["paths"]
     assert "/v1/video/jobs/{job_id}/cancel" in document["paths"]
     assert "VideoJob" in document["components"]["schemas"]
+
+
+# -- unicode edge cases ------------------------------------------------------------------------------------
+
+EMOJI = "\U0001f3ac"  # 🎬: four bytes in UTF-8, a surrogate pair in UTF-16 and in JSON escapes
+
+
+def _dev_project(stack: Stack) -> str:
+    with stack.client() as client:
+        project: str = client.get("/v1/account").json()["project_id"]
+    return project
+
+
+def _assert_no_job(stack: Stack, key: str) -> None:
+    """Nothing was started under ``key``: its job id is unknown to the API."""
+    job_id = job_id_for_key(_dev_project(stack), key)
+    with stack.client() as client:
+        _assert_problem(client.get(f"/v1/video/jobs/{job_id}"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        EMOJI * 4000,  # at the limit: 4000 code points, 16000 bytes
+        "\u05e9\u05dc\u05d5\u05dd \u202eevil\u202c and \u200fRTL\u200f marks",  # bidi controls are text
+        "zero\u200bwidth\u200cjoin\u200d\ufeffers",  # ZWSP, ZWNJ, ZWJ, BOM
+        "\U0001f469\u200d\U0001f4bb family \U0001f1fa\U0001f1f8 flags, e\u0301 combining",
+        "line one\nline two\r\n\ttabbed",
+    ],
+    ids=["emoji-at-limit", "rtl-override", "zero-width", "zwj-sequences", "newlines-tabs"],
+)
+def test_unusual_but_valid_unicode_prompts_are_accepted(live_stack: Stack, prompt: str) -> None:
+    response = live_stack.generate(prompt=prompt)
+    assert response.status_code == 202, response.text
+
+
+def test_an_emoji_prompt_at_the_limit_completes(live_stack: Stack) -> None:
+    response = live_stack.generate(prompt=EMOJI * 4000)
+    assert response.status_code == 202, response.text
+    assert live_stack.wait_final(response.json()["job_id"])["state"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"prompt": EMOJI * 4001}, "prompt"),
+        ({"prompt": "a" * 3999 + EMOJI * 2}, "prompt"),
+        ({"prompt": "ok", "reference_image_url": "http://example.com/\x00.png"}, "reference_image_url"),
+        ({"prompt": "bell \x07 and escape \x1b[31m red"}, "prompt"),
+        ({"prompt": "C1 control \x85 here"}, "prompt"),
+        ({"prompt": "ok", "model": "local\u202epreview"}, "model"),
+        ({"prompt": "ok", "vendor": "lo\u200bcal"}, "vendor"),
+        ({"prompt": "ok", "idempotency_key": "abc\n"}, "idempotency_key"),
+        ({"prompt": "ok", "idempotency_key": "abc\r\nX-Injected: 1"}, "idempotency_key"),
+        ({"prompt": "ok", "idempotency_key": "cl\u00e9"}, "idempotency_key"),
+    ],
+    ids=[
+        "emoji-over-limit", "mixed-over-limit", "nul-in-url", "c0-controls", "c1-control", "rtl-in-model",
+        "zero-width-in-vendor", "key-trailing-newline", "key-crlf", "key-non-ascii",
+    ],
+)  # fmt: skip
+def test_invalid_unicode_in_fields_is_a_422_naming_the_field(
+    live_stack: Stack, body: dict[str, Any], field: str
+) -> None:
+    key = "bad-input-" + secrets.token_hex(8)
+    if field != "idempotency_key":
+        body = {**body, "idempotency_key": key}
+    with live_stack.client() as client:
+        problem = _assert_problem(client.post("/v1/video/generate", json=body), 422, "invalid_input")
+    assert field in problem["detail"], problem
+    _assert_no_job(live_stack, key)
+
+
+@pytest.mark.parametrize("escaped", ["\\ud800", "\\udfff", "\\udc00\\ud800", "x\\ud83c"])
+def test_lone_surrogates_in_any_text_field_are_refused(live_stack: Stack, escaped: str) -> None:
+    for field in ("prompt", "reference_image_url", "model", "idempotency_key"):
+        body = f'{{"prompt": "ok", "{field}": "{escaped}"}}'.encode()
+        with live_stack.client() as client:
+            response = client.post(
+                "/v1/video/generate", content=body, headers={"Content-Type": "application/json"}
+            )
+        _assert_problem(response, 422, "invalid_input")
+
+
+# -- bodies the parser must survive ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b'{"prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),  # deeper than any recursion limit
+        (b'{"prompt": "x", "duration_seconds": ' + b"9" * 5000 + b"}", 400),  # past int's digit limit
+        (b'{"prompt": "x", "duration_seconds": 1e999999}', 422),  # infinity
+        (b'{"prompt": "x", "duration_seconds": NaN}', 422),
+        (b'"just a string"', 422),
+        (b"null", 422),
+        (b'{"prompt": "raw \x00 nul in the document"}', 400),
+        (b'{"prompt": "raw \x1f control"}', 400),
+        ('{"prompt": "bad utf-8 \udcff"}'.encode("utf-8", "surrogateescape"), 400),
+    ],
+    ids=[
+        "deep-nesting",
+        "huge-int",
+        "infinity",
+        "nan",
+        "string",
+        "null",
+        "raw-nul",
+        "raw-control",
+        "bad-utf8",
+    ],
+)
+def test_hostile_json_documents_are_clear_4xx(live_stack: Stack, content: bytes, status: int) -> None:
+    with live_stack.client() as client:
+        response = client.post(
+            "/v1/video/generate", content=content, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == ("malformed_json" if status == 400 else "invalid_input")
+
+
+def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(live_stack: Stack) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"prompt": "'
+        for _ in range(12):
+            yield b"a" * (1024 * 1024)
+        yield b'"}'
+
+    with live_stack.client() as client:
+        response = client.post(
+            "/v1/video/generate", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert "content-length" not in response.request.headers
+    _assert_problem(response, 413, "payload_too_large")
+
+
+def test_a_non_json_content_type_is_a_422(live_stack: Stack) -> None:
+    with live_stack.client() as client:
+        response = client.post(
+            "/v1/video/generate", content=b"prompt=x", headers={"Content-Type": "text/plain"}
+        )
+    _assert_problem(response, 422, "invalid_input")
+
+
+# -- header injection ----------------------------------------------------------------------------------
+
+
+def _raw_generate(stack: Stack, headers: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+    """POST /v1/video/generate over a bare socket, with header bytes no HTTP client would send."""
+    host, _, port = stack.api_url.removeprefix("http://").rpartition(":")
+    request = (
+        b"POST /v1/video/generate HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        b"Authorization: Bearer " + stack.dev_key.encode() + b"\r\n"
+        b"Content-Type: application/json\r\n" + headers +
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+    )  # fmt: skip
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, payload
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"Idempotency-Key: abc\nX-Injected: 1\r\n", 400),  # bare LF inside a header line
+        (b"Idempotency-Key: abc\rX-Injected: 1\r\n", 400),  # bare CR
+        (b"Idempotency-Key: ab\x00c\r\n", 400),
+        (b"Idempotency-Key: abc\r\n X-Folded: 1\r\n", 400),  # obsolete line folding
+        ("Idempotency-Key: clé\r\n".encode(), 422),  # UTF-8 bytes
+        (b"Idempotency-Key: cl\xe9\r\n", 422),  # Latin-1 bytes
+        (b"Idempotency-Key: a\tb\r\n", 422),
+        (b"Idempotency-Key: \r\n", 422),
+        (b"Idempotency-Key: " + b"k" * 300 + b"\r\n", 422),
+        (b"Idempotency-Key: one\r\nIdempotency-Key: two\r\n", 422),  # which one would a proxy use?
+    ],
+    ids=["bare-lf", "bare-cr", "nul", "obs-fold", "utf8", "latin1", "tab", "empty", "too-long", "twice"],
+)
+def test_hostile_idempotency_key_headers_are_4xx_and_start_nothing(
+    live_stack: Stack, header: bytes, expected: int
+) -> None:
+    key = "header-test-" + secrets.token_hex(8)
+    body = json.dumps({"prompt": "x", "duration_seconds": 1, "idempotency_key": key}).encode()
+    status, head, payload = _raw_generate(live_stack, header, body)
+    assert status == expected, (head, payload)
+    assert b"x-injected" not in head.lower() and b"x-folded" not in head.lower()
+    if status == 422:  # ours; the 400s come from the HTTP parser before the app sees the request
+        assert b"application/problem+json" in head.lower()
+        assert json.loads(payload)["code"] == "invalid_input"
+    _assert_no_job(live_stack, key)
+
+
+def test_a_valid_key_after_hostile_attempts_still_starts_exactly_one_job(live_stack: Stack) -> None:
+    key = "header-test-" + secrets.token_hex(8)
+    body = json.dumps({"prompt": "x", "duration_seconds": 1}).encode()
+    first, _, payload = _raw_generate(live_stack, f"Idempotency-Key: {key}\r\n".encode(), body)
+    again, _, payload_again = _raw_generate(live_stack, f"Idempotency-Key: {key}\r\n".encode(), body)
+    assert (first, again) == (202, 200)
+    assert json.loads(payload)["job_id"] == json.loads(payload_again)["job_id"]

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
 
 
 class VendorStatus(BaseModel):
@@ -33,6 +33,7 @@ class VideoVendor(Protocol):
     """What the activities need from a vendor."""
 
     name: str
+    reference_image_form: ReferenceImageForm
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         """Create the vendor task. Raises ``VendorError`` (``accepted=False``) when nothing was created."""

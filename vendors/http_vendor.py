@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import VendorTask, VideoSpec
+from core.guarded_fetch import FetchLimits
+from core.models import ReferenceImageForm, VendorTask, VideoSpec
 from core.settings import Settings
+from core.url_safety import UrlPolicy
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry, load_catalog
 from vendors.reference_image import ReferenceImage, fetch_reference_image
@@ -40,6 +42,7 @@ class VendorOptions:
     reference_image_max_bytes: int = 20 * 1024 * 1024
     reference_image_timeout_seconds: float = 20.0
     allow_private_urls: bool = False
+    url_allowlist: frozenset[tuple[str, int]] = frozenset()
     max_concurrency: int | None = None  # None: the vendor's catalog figure
 
     @classmethod
@@ -50,7 +53,11 @@ class VendorOptions:
             reference_image_max_bytes=settings.reference_image_max_bytes,
             reference_image_timeout_seconds=settings.reference_image_fetch_timeout_seconds,
             allow_private_urls=settings.allow_private_urls,
+            url_allowlist=UrlPolicy.from_settings(settings).allowlist,
         )
+
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy(allow_private=self.allow_private_urls, allowlist=self.url_allowlist)
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.request_timeout_seconds, connect=self.connect_timeout_seconds)
@@ -60,6 +67,8 @@ class HttpVendor(ABC):
     """Base of the HTTP adapters. Subclasses set ``name`` and implement submit and poll."""
 
     name: str  # set by each subclass; the vendor id used in routes and the catalog
+    # How the vendor takes a reference image: inline as a data URI (most do) or as a URL it fetches.
+    reference_image_form: ReferenceImageForm = "data_uri"
 
     def __init__(
         self,
@@ -105,13 +114,11 @@ class HttpVendor(ABC):
     async def reference_image_bytes(self, spec: VideoSpec) -> ReferenceImage | None:
         if not spec.reference_image_url:
             return None
-        return await fetch_reference_image(
-            self.http.client,
-            spec.reference_image_url,
+        limits = FetchLimits(
             max_bytes=self.options.reference_image_max_bytes,
             timeout_seconds=self.options.reference_image_timeout_seconds,
-            allow_private=self.options.allow_private_urls,
         )
+        return await fetch_reference_image(spec.reference_image_url, self.options.url_policy(), limits)
 
     def missing_field(self, what: str, phase: str = "submit") -> VendorError:
         """A 2xx answer without the field the vendor documents: a protocol error, worth one retry.

@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
 from core.settings import Settings
 from vendors.base import VendorStatus
 
@@ -57,6 +57,7 @@ class _Generation(BaseModel):
 
 class LocalVendor:
     name = "local"
+    reference_image_form: ReferenceImageForm = "data_uri"  # so the local vendor never fetches a URL
 
     def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
         self._base_url = base_url.rstrip("/")

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
@@ -48,6 +48,7 @@ _AGENT_FAILURES: dict[str, tuple[ErrorCode, bool]] = {
 
 class LumaVendor(HttpVendor):
     name = "luma"
+    reference_image_form: ReferenceImageForm = "url"  # keyframes take image URLs only
 
     def __init__(
         self,

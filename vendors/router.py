@@ -53,7 +53,7 @@ _CHECKS: list[tuple[str, Callable[[ModelEntry, VideoSpec], bool]]] = [
     ("resolution", lambda m, s: s.resolution in m.resolutions),
     ("aspect", lambda m, s: s.aspect in m.aspects),
     ("duration", lambda m, s: s.duration_seconds in _durations(m, s)),
-    ("reference_image", lambda m, s: m.image_input if s.reference_image_url else m.text_input),
+    ("reference_image", lambda m, s: m.image_input if s.has_reference_image else m.text_input),
 ]
 
 
@@ -233,7 +233,7 @@ def _detail(
         "resolution": f"resolution {spec.resolution.value}",
         "aspect": f"aspect {spec.aspect.value}",
         "duration": f"duration {spec.duration_seconds} s at {spec.resolution.value}",
-        "reference_image": "a reference image" if spec.reference_image_url else "text-only input",
+        "reference_image": "a reference image" if spec.has_reference_image else "text-only input",
         "configured": "the requested vendor" if vendor or model else "this request",
     }[constraint]
     scope = f" ({_explicit_text(vendor, model)})" if vendor or model else ""

@@ -34,6 +34,7 @@ from temporalio.worker import (
 
 from accounts.store import AccountStore
 from activities.ledger import LedgerActivities
+from activities.reference_images import ReferenceImages
 from activities.rehost import RehostActivities
 from activities.vendor_tasks import VendorTaskActivities
 from activities.webhooks import WebhookActivities
@@ -112,7 +113,10 @@ async def build_workers(
     if "workflows" in roles:
         accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
         stack.push_async_callback(accounts.aclose)
-        vendor_tasks = VendorTaskActivities(vendors)
+        storage = build_storage(settings)  # submit hands vendors the jobs' stored reference images
+        stack.push_async_callback(storage.aclose)
+        references = ReferenceImages(storage, settings.media_url_ttl_seconds)
+        vendor_tasks = VendorTaskActivities(vendors, references)
         ledger = LedgerActivities(accounts)
         webhook_http = _webhook_client()
         stack.push_async_callback(webhook_http.aclose)

@@ -10,12 +10,12 @@ from temporalio.service import KeepAliveConfig, RetryConfig, TLSConfig
 
 from core.settings import Settings
 from observability.tracing import temporal_interceptors
+from workflows.encryption import with_encryption
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models in and out of Temporal payloads."""
-    del settings  # the payload codec (encryption) hooks in here
-    return pydantic_data_converter
+    """Pydantic models in and out of Temporal payloads, encrypted when keys are configured."""
+    return with_encryption(pydantic_data_converter, settings)
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:

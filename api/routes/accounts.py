@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,7 +35,7 @@ from accounts.errors import (
 from accounts.money import format_usd
 from accounts.store import AccountStore
 from api.deps import CurrentProject, get_accounts
-from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_response
+from api.problems import ProblemError, problem_response, problem_responses
 from core.errors import ErrorCode
 
 UsdAmount = Annotated[
@@ -48,14 +48,10 @@ LAST_ACTIVE_KEY = "last_active_key"
 _NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a key must not sit in any cache
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
+_AUTH_PROBLEMS = problem_responses(
+    401, 503, described={503: "The accounts database is unavailable; retry after Retry-After seconds."}
+)
 
-
-_AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: _problem("Missing, malformed, unknown or revoked API key."),
-    503: _problem("The accounts database is unavailable; retry after Retry-After seconds."),
-}
 
 router = APIRouter(tags=["accounts"])
 
@@ -96,7 +92,9 @@ class NewKeyResponse(BaseModel):
 @router.post(
     "/v1/accounts/activate",
     status_code=201,
-    responses={429: _problem("Too many activations from this address."), 503: _AUTH_PROBLEMS[503]},
+    responses=problem_responses(
+        429, 503, described={429: "Too many activations from this address; retry after Retry-After."}
+    ),
 )
 async def activate_account(request: Request, response: Response, accounts: Accounts) -> ActivationResponse:
     """Create a project with trial credits. The returned ``api_key`` is shown this once only."""
@@ -150,11 +148,17 @@ async def create_key(project: CurrentProject, response: Response, accounts: Acco
 @router.delete(
     "/v1/account/keys/{key_id}",
     status_code=204,
-    responses={
-        **_AUTH_PROBLEMS,
-        404: _problem("The project has no key with this id."),
-        409: _problem("The key is the project's last active key."),
-    },
+    responses=problem_responses(
+        401,
+        404,
+        409,
+        422,
+        503,
+        described={
+            404: "The project has no key with this id.",
+            409: "The key is the project's last active key.",
+        },
+    ),
 )
 async def revoke_key(key_id: str, project: CurrentProject, accounts: Accounts) -> Response:
     """Revoke one of the project's keys; revoking an already revoked key is a no-op."""

@@ -66,7 +66,7 @@ async def _stream(
         200: {"description": "The event stream", "content": {"text/event-stream": {}}},
         204: {"description": "The client has seen the final event already (Last-Event-ID)"},
         **problem_responses(
-            {
+            described={
                 401: "Missing or invalid API key",
                 404: "No such job in this project",
                 503: "Temporarily unavailable",

@@ -68,7 +68,7 @@ def decode_position(codec: CursorCodec, where: JobFilter, order: str, cursor: st
     "/jobs",
     response_model=JobList,
     responses=problem_responses(
-        {
+        described={
             400: "A cursor this listing did not issue",
             401: "Missing or invalid API key",
             422: "Invalid filter",

@@ -13,12 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 from storage import LocalMediaStorage, MediaSignatureStatus, MediaStorage
 from storage.errors import InvalidObjectKeyError
 
 router = APIRouter(tags=["media"])
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_MEDIA_CONTENT = {"video/mp4": _BINARY, "image/*": _BINARY}
 
 INVALID_SIGNATURE = "invalid_signature"
 EXPIRED_URL = "expired_url"
@@ -35,9 +38,11 @@ def get_media_storage(request: Request) -> MediaStorage:
     response_class=FileResponse,
     summary="Download a stored video or thumbnail through its signed URL",
     responses={
-        206: {"description": "The requested byte range"},
-        403: {"description": "Bad or expired signature (problem JSON)"},
-        404: {"description": "No such object (problem JSON)"},
+        200: {"description": "The object", "content": _MEDIA_CONTENT},
+        206: {"description": "The requested byte range", "content": _MEDIA_CONTENT},
+        **problem_responses(
+            403, 404, 422, described={403: "Bad or expired signature", 404: "No such object"}
+        ),
     },
 )
 async def get_media(

@@ -228,9 +228,8 @@ async def create_video(
         fields = await _form_fields(request, settings.reference_image_max_bytes)
     else:
         fields = await _json_fields(request)
-    started = await create_job(
-        request, _generate_request(fields), project.project_id, settings, idempotency_key
-    )
+    del idempotency_key  # declared for the OpenAPI document; create_job reads every copy sent
+    started = await create_job(request, _generate_request(fields), project.project_id, settings)
     return video_of(started.snapshot)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
@@ -15,7 +15,8 @@ from api.job_watch import JobWatchHub
 from api.jobs import JobConflict, JobService, StartedJob
 from api.prefer import preferred_wait
 from api.presenter import present_job
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
+from api.reference_images import fetch_reference_image, with_stored_reference
 from api.schemas import (
     DEFAULT_DURATION_SECONDS,
     IDEMPOTENCY_KEY_PATTERN,
@@ -35,19 +36,20 @@ from core.models import (
     WebhookTarget,
 )
 from core.settings import Settings
-from core.url_safety import UnsafeUrl, check_fetchable_url
+from core.url_safety import UnsafeUrl, parse_allowlist
 from core.webhook_targets import vet_webhook_url
 from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_ERRORS: dict[int | str, dict[str, Any]] = {status: {"description": desc, **_PROBLEM} for status, desc in {
-    400: "Malformed request", 401: "Missing or invalid API key", 402: "Insufficient credits",
-    404: "No such job in this project", 409: "Idempotency key reused with a different request",
-    422: "Invalid field, no vendor serves the request, or unsafe reference URL",
-    503: "Temporarily unavailable; retry after the Retry-After seconds",
-}.items()}  # fmt: skip
+_ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
+_GENERATE_ERRORS = problem_responses(
+    400, 401, 402, 409, 413, 422, 503,
+    described={
+        409: "Idempotency key reused with a different request",
+        422: "Invalid field, no vendor serves the request, or unsafe reference URL (`reason`)",
+    },
+)  # fmt: skip
 
 
 def _jobs(request: Request) -> JobService:
@@ -60,8 +62,13 @@ def _present(request: Request, snapshot: JobSnapshot) -> VideoJob:
     return present_job(snapshot, request.app.state.storage, settings.media_url_ttl_seconds)
 
 
-def _idempotency_key(body: GenerateRequest, header: str | None) -> str | None:
-    if header is not None and not re.match(IDEMPOTENCY_KEY_PATTERN, header):
+def _idempotency_key(body: GenerateRequest, request: Request) -> str | None:
+    headers = request.headers.getlist("idempotency-key")
+    if len(headers) > 1:
+        # Proxies disagree on which of several copies counts; one of them could start a second job.
+        raise ProblemError(422, ErrorCode.INVALID_INPUT, "Send one Idempotency-Key header, not several.")
+    header = headers[0] if headers else None
+    if header is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, header):
         raise ProblemError(
             422, ErrorCode.INVALID_INPUT, "Idempotency-Key must be 1-255 chars of [A-Za-z0-9._:-]."
         )
@@ -91,27 +98,14 @@ def _route(request: Request, body: GenerateRequest, spec: VideoSpec) -> list[Rou
         ) from None
 
 
-async def _check_reference(settings: Settings, url: str | None) -> None:
-    if url is None:
-        return
-    try:
-        await check_fetchable_url(
-            url, allow_private=settings.allow_private_urls, max_bytes=settings.reference_image_max_bytes
-        )
-    except UnsafeUrl as err:
-        raise ProblemError(
-            422,
-            ErrorCode.UNSAFE_URL,
-            f"reference_image_url refused: {err.message}",
-            extra={"reason": err.reason},
-        ) from None
-
-
 @router.post(
     "/generate",
     status_code=202,
     response_model=VideoJob,
-    responses={200: {"description": "An idempotent retry: the existing job", "model": VideoJob}, **_ERRORS},
+    responses={
+        200: {"description": "An idempotent retry: the existing job", "model": VideoJob},
+        **_GENERATE_ERRORS,
+    },
 )
 async def generate(
     body: GenerateRequest,
@@ -122,7 +116,8 @@ async def generate(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
-    started = await create_job(request, body, project.project_id, settings, idempotency_key)
+    del idempotency_key  # declared for the OpenAPI document; read below with every copy it was sent in
+    started = await create_job(request, body, project.project_id, settings)
     response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
     if not started.created:
         response.status_code = 200
@@ -130,16 +125,12 @@ async def generate(
 
 
 async def create_job(
-    request: Request,
-    body: GenerateRequest,
-    project_id: str,
-    settings: Settings,
-    idempotency_key_header: str | None,
+    request: Request, body: GenerateRequest, project_id: str, settings: Settings
 ) -> StartedJob:
     """Start the job ``body`` asks for, or find the one its idempotency key already names (any API
-    dialect that makes jobs comes through here)."""
+    dialect that makes jobs comes through here; the key comes from the body or the request headers)."""
     jobs = _jobs(request)
-    key = _idempotency_key(body, idempotency_key_header)
+    key = _idempotency_key(body, request)
     job_id = job_id_for_key(project_id, key) if key else new_job_id()
     fingerprint = body.fingerprint()
     try:
@@ -173,8 +164,10 @@ async def _start(
     )
     webhook = await _webhook_target(request, settings, body, project_id)
     route = _route(request, body, spec)
-    await _check_reference(settings, body.reference_image_url)
+    image = await fetch_reference_image(body.reference_image_url, settings)
     route = await _hold_for_route(request.app.state.accounts, project_id, job_id, route)
+    # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
+    spec = await with_stored_reference(spec, image, request.app.state.storage, project_id, job_id)
     job = JobInput(
         job_id=job_id,
         project_id=project_id,
@@ -214,7 +207,7 @@ async def _webhook_target(
     try:
         await vet_webhook_url(
             body.webhook_url,
-            allowlist=settings.url_allowlist_entries(),
+            allowlist=parse_allowlist(settings.url_allowlist.split(",")),
             allow_private=settings.allow_private_urls,
         )
     except UnsafeUrl as err:

@@ -47,7 +47,9 @@ class WebhookDeliveries(BaseModel):
 
 @router.get(
     "/v1/account/webhook-secret",
-    responses=problem_responses({401: "Missing or invalid API key", 503: "Accounts unavailable; retry"}),
+    responses=problem_responses(
+        described={401: "Missing or invalid API key", 503: "Accounts unavailable; retry"}
+    ),
 )
 async def read_webhook_secret(
     project: CurrentProject, accounts: Accounts, response: Response
@@ -64,7 +66,7 @@ async def read_webhook_secret(
 @router.get(
     "/v1/video/jobs/{job_id}/webhook-deliveries",
     responses=problem_responses(
-        {
+        described={
             401: "Missing or invalid API key",
             404: "No such job in this project",
             503: "Temporarily unavailable",

@@ -1,0 +1,86 @@
+"""Schemathesis against the live ``/openapi.json``: no server errors and no response that breaks the schema.
+
+The API runs as a real uvicorn process against the session's Temporal dev server, with no worker: the jobs
+the fuzzer starts are accepted and then sit in Temporal untouched, so the run exercises every route
+(generate, status, cancel, accounts, media) without rendering hundreds of videos. Bounded examples and a
+fixed seed keep it reproducible and inside about a minute.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from accounts.keys import new_api_key
+from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.temporal import TemporalServer
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+SEED = 20240611
+MAX_EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def api_only_stack(
+    temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("fuzz")
+    dev_key = new_api_key()
+    # No worker answers the status query, so don't wait for it long.
+    env = stack_env(data_dir, temporal_server.address, dev_key, INFRAI_STATUS_QUERY_TIMEOUT_SECONDS="0.2")
+    stack = Stack(
+        env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir, temporal_server
+    )
+    stack.start("api")
+    yield stack
+    stack.stop("api")
+
+
+def _schemathesis(stack: Stack, tmp_path: Path, *headers: str) -> tuple[int, str]:
+    st = Path(sys.executable).with_name("st")
+    argv = [str(st), "--config-file", str(CONFIG), "run", f"{stack.api_url}/openapi.json"]
+    for header in headers:
+        argv += ["--header", header]
+    argv += [
+        "--checks", "all",
+        "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
+        "--workers", "1",
+        "--generation-database", "none",
+        "--request-timeout", "30",
+        "--no-color",
+        "--report", "junit",
+        "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=tmp_path, check=False)
+    output = done.stdout + done.stderr
+    return done.returncode, output
+
+
+def _cases(output: str) -> int:
+    match = re.search(r"(\d+) generated", output)
+    assert match, output[-3000:]
+    return int(match.group(1))
+
+
+def test_fuzzing_with_a_valid_key_finds_no_server_error_and_no_schema_violation(
+    api_only_stack: Stack, tmp_path: Path
+) -> None:
+    code, output = _schemathesis(api_only_stack, tmp_path, f"Authorization: Bearer {api_only_stack.dev_key}")
+    assert code == 0, output[-6000:]
+    assert _cases(output) >= 100
+    print(f"schemathesis (authenticated): {_cases(output)} cases")
+
+
+def test_fuzzing_without_credentials_finds_no_server_error_and_no_schema_violation(
+    api_only_stack: Stack, tmp_path: Path
+) -> None:
+    code, output = _schemathesis(api_only_stack, tmp_path)
+    assert code == 0, output[-6000:]
+    assert _cases(output) >= 100
+    print(f"schemathesis (no credentials): {_cases(output)} cases")
