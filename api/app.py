@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from accounts.store import AccountStore
+from api.hold_reconciler import HoldReconciler
 from api.jobs import JobService
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers
@@ -43,14 +46,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = accounts
         app.state.catalog = load_catalog()
         app.state.configured = configured_vendors(settings)
-        app.state.jobs = JobService(
+        app.state.jobs = jobs = JobService(
             client,
             settings.temporal_task_queue,
             query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
+            rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
         )
+        reconciling: asyncio.Task[None] | None = None
+        if settings.hold_reconcile_interval_seconds > 0:
+            reconciler = HoldReconciler(
+                accounts,
+                jobs,
+                after=timedelta(seconds=settings.hold_reconcile_after_seconds),
+                interval=settings.hold_reconcile_interval_seconds,
+            )
+            reconciling = asyncio.create_task(reconciler.run_forever(), name="hold-reconciler")
         try:
             yield
         finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
             await accounts.aclose()
             await storage.aclose()
 

@@ -6,6 +6,7 @@
   from the final snapshot the workflow put in its memo; a running one from the ``status`` query, with the
   vendor's progress from the poll activity's last heartbeat.
 - Cancel: workflow cancellation; the workflow stops the vendor task and settles.
+- Every call carries an ``rpc_timeout``, and an unreachable Temporal is a ``503`` (``api.temporal_outages``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import ProblemError
+from api.temporal_outages import temporal_outages_translated
 from core.errors import ErrorCode
 from core.ids import is_job_id
 from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage
@@ -42,17 +44,6 @@ _CLOSED_STATES = {
     WorkflowExecutionStatus.TIMED_OUT: JobState.FAILED,
     WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.FAILED,
 }
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
-
-
-def temporal_unavailable(err: RPCError) -> ProblemError:
-    logger.warning("temporal unavailable: %s", err.message)
-    return ProblemError(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "The job service is temporarily unavailable; retry shortly.",
-        headers={"Retry-After": "2"},
-    )
 
 
 @dataclass(frozen=True)
@@ -66,10 +57,13 @@ class JobConflict(Exception):
 
 
 class JobService:
-    def __init__(self, client: Client, task_queue: str, *, query_timeout: timedelta) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, *, query_timeout: timedelta, rpc_timeout: timedelta
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._query_timeout = query_timeout
+        self._rpc_timeout = rpc_timeout
 
     # -- start -----------------------------------------------------------------------------------------
 
@@ -89,34 +83,42 @@ class JobService:
                 SearchAttributePair(sa.STATE, JobState.QUEUED.value),
             ]
         )
-        try:
-            handle: WorkflowHandle[object, object] = await self._client.start_workflow(
-                WORKFLOW_NAME,
-                job,
-                id=job.job_id,
-                task_queue=self._task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo=memo,
-                search_attributes=attributes,
-            )
-        except WorkflowAlreadyStartedError:
-            return await self._existing(job.job_id, job.project_id, fingerprint)
-        except RPCError as err:
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
-            raise
-        response = getattr(handle, "_start_workflow_response", None)
-        if response is not None and not getattr(response, "started", True):
-            return await self._existing(job.job_id, job.project_id, fingerprint)
+        with temporal_outages_translated():
+            try:
+                handle: WorkflowHandle[object, object] = await self._client.start_workflow(
+                    WORKFLOW_NAME,
+                    job,
+                    id=job.job_id,
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    memo=memo,
+                    search_attributes=attributes,
+                    rpc_timeout=self._rpc_timeout,
+                )
+            except WorkflowAlreadyStartedError:
+                return await self._existing(job.job_id, job.project_id, fingerprint)
+            response = getattr(handle, "_start_workflow_response", None)
+            if response is not None and not getattr(response, "started", True):
+                return await self._existing(job.job_id, job.project_id, fingerprint)
         return StartedJob(snapshot=_queued_snapshot(job), created=True)
 
     async def find_existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob | None:
         """The job an idempotency key already names, if any (raises JobConflict on a different body)."""
         try:
-            return await self._existing(job_id, project_id, fingerprint)
+            with temporal_outages_translated():
+                return await self._existing(job_id, project_id, fingerprint)
         except _NotFound:
             return None
+
+    async def workflow_status(self, job_id: str) -> WorkflowExecutionStatus | None:
+        """The status of the job's workflow, None when there is none. Outages raise untranslated (for
+        callers outside a request, e.g. the hold reconciler)."""
+        try:
+            desc = await self._describe(job_id)
+        except _NotFound:
+            return None
+        return desc.status or WorkflowExecutionStatus.RUNNING
 
     async def _existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob:
         desc = await self._describe(job_id)
@@ -130,8 +132,9 @@ class JobService:
     # -- status ----------------------------------------------------------------------------------------
 
     async def status(self, job_id: str, project_id: str) -> JobSnapshot:
-        desc = await self._owned(job_id, project_id)
-        return await self._snapshot(desc)
+        with temporal_outages_translated():
+            desc = await self._owned(job_id, project_id)
+            return await self._snapshot(desc)
 
     async def _snapshot(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
         if desc.status in _CLOSED_STATES:
@@ -172,16 +175,18 @@ class JobService:
     # -- cancel ----------------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
+        with temporal_outages_translated():
+            return await self._cancel(job_id, project_id)
+
+    async def _cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
         desc = await self._owned(job_id, project_id)
         if desc.status in _CLOSED_STATES:
             snapshot = await _closed_snapshot(desc)
             return snapshot.state is JobState.CANCELLED, snapshot.state
         handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
         try:
-            await handle.cancel()
+            await handle.cancel(rpc_timeout=self._rpc_timeout)
         except RPCError as err:
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             # It closed between describe and cancel: answer with how it ended.
@@ -206,12 +211,10 @@ class JobService:
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
-            return await self._client.get_workflow_handle(job_id).describe()
+            return await self._client.get_workflow_handle(job_id).describe(rpc_timeout=self._rpc_timeout)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise _NotFound from None
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
             raise
 
 

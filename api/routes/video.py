@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
-from accounts.errors import InsufficientCredits
+from accounts.errors import HoldConflict, HoldSettled, InsufficientCredits
 from api.deps import AppSettings, CurrentProject
 from api.jobs import JobConflict, JobService, StartedJob
 from api.presenter import present_job
@@ -149,8 +149,11 @@ async def _start(
     route = _route(request, body, spec)
     await _check_reference(settings, body.reference_image_url)
     try:
-        # Held against the job id: a retried request never holds twice.
-        await request.app.state.accounts.hold(project_id, job_id, route[0].estimated_cost_usd)
+        # Held against the job id for this request's fingerprint: a retried request never holds twice,
+        # and of concurrent requests under one key only the one whose body was held can start the job.
+        await request.app.state.accounts.hold(
+            project_id, job_id, route[0].estimated_cost_usd, request=fingerprint
+        )
     except InsufficientCredits as err:
         raise ProblemError(
             402,
@@ -158,6 +161,15 @@ async def _start(
             f"This job needs ${err.required} of credits; ${err.available} are available.",
             extra={"required_usd": str(err.required), "available_usd": str(err.available)},
         ) from None
+    except HoldConflict:
+        raise JobConflict(job_id) from None
+    except HoldSettled:
+        # The job this key names already ended (a concurrent twin of this request finished it), or its
+        # hold was released because it never started: only an existing job can be answered.
+        existing = await _jobs(request).find_existing(job_id, project_id, fingerprint)
+        if existing is None:
+            raise _spent_key(job_id) from None
+        return existing
     job = JobInput(
         job_id=job_id,
         project_id=project_id,
@@ -167,6 +179,16 @@ async def _start(
         timings=settings.job_timings(),
     )
     return await _jobs(request).start(job, fingerprint)
+
+
+def _spent_key(job_id: str) -> ProblemError:
+    return ProblemError(
+        409,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        "This idempotency key's job no longer exists (it never started, or its record has expired); "
+        "use a new key.",
+        extra={"job_id": job_id},
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
