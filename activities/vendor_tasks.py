@@ -2,7 +2,9 @@
 
 ``poll_vendor`` is one long-running activity that polls with backoff and heartbeats; a crashed worker is
 noticed through the heartbeat timeout and the poll resumes elsewhere from the heartbeat details, so the
-workflow history stays a few events long however long the vendor takes.
+workflow history stays a few events long however long the vendor takes. A worker that is shutting down
+gracefully hands its polls off at once (a retryable ``worker_shutdown`` failure) rather than holding them
+for the whole graceful timeout: polling is stateless, so the next attempt simply picks up on another worker.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import logging
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.failures import application_error, final_error
 from core.errors import ErrorCode, VendorError
@@ -31,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Transient poll failures in a row before the attempt fails and Temporal's retry policy takes over.
 _MAX_CONSECUTIVE_POLL_ERRORS = 8
 _BACKOFF = 1.5
+WORKER_SHUTDOWN = "worker_shutdown"
 
 _FINAL_STATES = {
     "succeeded": JobState.SUCCEEDED,
@@ -51,6 +55,17 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
         error=error,
         cost_usd=status.cost_usd,
         polls=polls,
+    )
+
+
+async def _pause(seconds: float) -> None:
+    """Wait between polls, unless the worker starts shutting down: then hand the poll off."""
+    try:
+        await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=seconds)
+    except TimeoutError:
+        return
+    raise ApplicationError(
+        "the worker is shutting down; the poll resumes on another worker", type=WORKER_SHUTDOWN
     )
 
 
@@ -96,7 +111,7 @@ class VendorTaskActivities:
                     raise application_error(err) from None
                 delay = max(err.retry_after or 0.0, interval)
                 activity.heartbeat(progress)
-                await asyncio.sleep(delay)
+                await _pause(delay)
                 interval = min(interval * _BACKOFF, req.max_interval_seconds)
                 continue
             errors_in_a_row = 0
@@ -109,7 +124,7 @@ class VendorTaskActivities:
             if status.is_final:
                 return _outcome(status, progress.polls)
             activity.heartbeat(progress)
-            await asyncio.sleep(interval)
+            await _pause(interval)
             interval = min(interval * _BACKOFF, req.max_interval_seconds)
 
     @activity.defn(name="cancel_vendor_task")
