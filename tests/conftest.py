@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.vendor_emulators",
     "tests.fixtures.localvendor",
     "tests.fixtures.s3",
+    "tests.fixtures.survival",
 ]
