@@ -52,29 +52,31 @@ class JobBatch:
     def job_ids(self) -> list[str]:
         return self.local_jobs + list(self.runway_prompts)
 
-    def start_local(self, count: int, label: str) -> list[str]:
+    def start(self, label: str, local: int = 0, runway: int = 0) -> list[str]:
+        """Start ``local`` jobs on the local vendor and ``runway`` on the Runway emulator (each 202)."""
         started = []
-        for index in range(count):
-            response = self.survival.stack.generate(
-                self.key, prompt=f"{label} local {index}", vendor="local", duration_seconds=1
-            )
+        for body in self.bodies(label, local, runway):
+            response = self.survival.stack.generate(self.key, **body)
             assert response.status_code == 202, response.text
             started.append(response.json()["job_id"])
-        self.local_jobs += started
+            self.adopt(body, started[-1])
         return started
 
-    def start_runway(self, count: int, label: str) -> list[str]:
-        started = []
-        for index in range(count):
-            prompt = f"{label} runway {index} {self.project_id}"
-            response = self.survival.stack.generate(
-                self.key, prompt=prompt, vendor="runway", duration_seconds=2
-            )
-            assert response.status_code == 202, response.text
-            job_id = response.json()["job_id"]
-            self.runway_prompts[job_id] = prompt
-            started.append(job_id)
-        return started
+    def bodies(self, label: str, local: int = 0, runway: int = 0) -> list[dict[str, Any]]:
+        """Generate bodies with unique prompts, for clients that send them themselves (``adopt`` after)."""
+        return [
+            {"prompt": f"{label} local {n}", "vendor": "local", "duration_seconds": 1} for n in range(local)
+        ] + [
+            {"prompt": f"{label} runway {n} {self.project_id}", "vendor": "runway", "duration_seconds": 2}
+            for n in range(runway)
+        ]
+
+    def adopt(self, body: dict[str, Any], job_id: str) -> None:
+        """Count a job some client started from ``body`` into the batch."""
+        if body["vendor"] == "local":
+            self.local_jobs.append(job_id)
+        else:
+            self.runway_prompts[job_id] = body["prompt"]
 
     def wait_all(self, predicate: Any, job_ids: list[str] | None = None, timeout: float = 90.0) -> None:
         for job_id in job_ids or self.job_ids:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from core.settings import Settings
 from storage import MediaStorage, build_storage
 from tests.fixtures.s3 import MOTO_ACCESS_KEY, MOTO_REGION, MOTO_SECRET_KEY, MotoS3
 from tests.test_storage_backends import leftovers, stream_of
+from tests.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "videos/p1/job1/video.mp4"
@@ -71,20 +71,12 @@ def crash_writer(storage_fields: dict[str, Any]) -> Iterator[Any]:
         process.wait()
 
 
-def _wait_until(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def _kill_mid_write(start: Any, storage: MediaStorage, key: str, before: list[str]) -> None:
     writer = start(key)
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == b"stalled"
     # Stalled after 6 MiB: on S3 the first 5 MiB part is uploading or uploaded; locally it is written.
-    _wait_until(lambda: len(leftovers(storage)) > len(before))
+    wait_until(lambda: len(leftovers(storage)) > len(before))
     writer.kill()
     writer.wait()
 

@@ -6,10 +6,9 @@ whose sha256 the job reports, and the ledger settled each job once (``tests.job_
 
 from __future__ import annotations
 
-import time
-
 from tests.fixtures.survival import SurvivalStack
 from tests.job_invariants import JobBatch, media_files
+from tests.wait import wait_until
 from tests.workflow_history import activity_run
 from workflows.video_job import POLL, REHOST
 
@@ -18,14 +17,6 @@ GRACEFUL_SECONDS = 15.0  # the graceful tests give the worker this long (set whe
 
 def _generating(job: dict[str, object]) -> bool:
     return job["stage"] == "generating"
-
-
-def _wait_until(condition: object, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout}s")
-        time.sleep(0.05)
 
 
 def _downloads(survival: SurvivalStack) -> int:
@@ -37,8 +28,7 @@ def test_worker_killed_while_jobs_poll_every_job_finishes_and_was_submitted_once
 ) -> None:
     batch = JobBatch.new(survival)
     survival.runway.configure(polls_to_finish=12)
-    batch.start_local(3, "kill mid-poll")
-    batch.start_runway(2, "kill mid-poll")
+    batch.start("kill mid-poll", local=3, runway=2)
     batch.wait_all(_generating)
 
     survival.stack.kill("worker")
@@ -53,9 +43,9 @@ def test_worker_killed_while_jobs_rehost_leaves_no_partial_object(survival: Surv
     batch = JobBatch.new(survival)
     survival.runway.configure(download_seconds=60)  # outputs trickle: the rehost is caught mid-copy
     downloads_before = _downloads(survival)
-    batch.start_runway(3, "kill mid-rehost")
-    _wait_until(lambda: _downloads(survival) - downloads_before == 3, what="three downloads under way")
-    _wait_until(
+    batch.start("kill mid-rehost", runway=3)
+    wait_until(lambda: _downloads(survival) - downloads_before == 3, what="three downloads under way")
+    wait_until(
         lambda: (
             sum(name.endswith(".tmp") for name in media_files(survival.media_root, batch.project_id)) == 3
         ),
@@ -88,8 +78,7 @@ def test_a_gracefully_stopped_worker_hands_its_polls_off_at_once(survival: Survi
     _restart_worker_with_grace(survival)
     batch = JobBatch.new(survival)
     survival.runway.configure(polls_to_finish=12)
-    batch.start_local(2, "graceful poll")
-    batch.start_runway(1, "graceful poll")
+    batch.start("graceful poll", local=2, runway=1)
     batch.wait_all(_generating)
 
     exit_code = _stop_worker_gracefully(survival)
@@ -107,8 +96,8 @@ def test_a_gracefully_stopped_worker_finishes_its_rehosts(survival: SurvivalStac
     batch = JobBatch.new(survival)
     survival.runway.configure(download_seconds=3)
     downloads_before = _downloads(survival)
-    batch.start_runway(2, "graceful rehost")
-    _wait_until(lambda: _downloads(survival) - downloads_before == 2, what="two downloads under way")
+    batch.start("graceful rehost", runway=2)
+    wait_until(lambda: _downloads(survival) - downloads_before == 2, what="two downloads under way")
 
     exit_code = _stop_worker_gracefully(survival)
     survival.stack.start("worker")
