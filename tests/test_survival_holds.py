@@ -17,8 +17,6 @@ import httpx
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from accounts.store import AccountStore
-from api.schemas import GenerateRequest
 from core.ids import job_id_for_key, new_job_id
 from core.settings import Settings
 from tests.fixtures.accounts import fetch_all
@@ -48,24 +46,6 @@ def _balance(survival: SurvivalStack, project_id: str) -> tuple[int, int]:
         p=project_id,
     )[0]
     return int(balance), int(held)
-
-
-def _hold_as_a_dead_api_did(
-    survival: SurvivalStack, project_id: str, job_id: str, body: dict[str, object]
-) -> None:
-    """Place the hold the API places just before it starts a workflow (same amount, same fingerprint)."""
-
-    async def hold() -> None:
-        store = await AccountStore.open(
-            survival.accounts_url, settings=Settings(data_dir=survival.stack.data_dir)
-        )
-        try:
-            fingerprint = GenerateRequest.model_validate(body).fingerprint()
-            await store.hold(project_id, job_id, RUNWAY_2S_ESTIMATE, request=fingerprint)
-        finally:
-            await store.aclose()
-
-    asyncio.run(hold())
 
 
 def _workflow_exists(survival: SurvivalStack, job_id: str) -> bool:
@@ -142,7 +122,7 @@ def test_a_client_retrying_its_key_after_the_api_died_between_hold_and_start_get
     body = batch.bodies("retry after crash", runway=1)[0]
     key = "retry-after-crash"
     job_id = job_id_for_key(batch.project_id, key)
-    _hold_as_a_dead_api_did(survival, batch.project_id, job_id, body)
+    survival.hold_as_the_api_does(batch.project_id, job_id, body, RUNWAY_2S_ESTIMATE)
 
     response = survival.stack.generate(batch.key, idempotency_key=key, **body)
 
@@ -158,7 +138,7 @@ def test_a_client_returning_after_its_stale_hold_was_released_is_told_to_use_a_n
     body = batch.bodies("too late", runway=1)[0]
     key = "came-back-too-late"
     job_id = job_id_for_key(batch.project_id, key)
-    _hold_as_a_dead_api_did(survival, batch.project_id, job_id, body)
+    survival.hold_as_the_api_does(batch.project_id, job_id, body, RUNWAY_2S_ESTIMATE)
 
     with _api_reconciling_after(survival, 1):
         wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")

@@ -50,3 +50,13 @@ async def _activity_run(address: str, job_id: str, activity_name: str) -> Activi
 def activity_run(address: str, job_id: str, activity_name: str) -> ActivityRun:
     """The last started attempt of ``activity_name`` in the job's history (call from synchronous tests)."""
     return asyncio.run(_activity_run(address, job_id, activity_name))
+
+
+async def _runs(address: str, job_id: str) -> int:
+    client = await connect(Settings(temporal_address=address))
+    return len([run async for run in client.list_workflows(f"WorkflowId = '{job_id}'")])
+
+
+def workflow_runs(address: str, job_id: str) -> int:
+    """How many workflow runs exist under the job's id (one, for a job started once)."""
+    return asyncio.run(_runs(address, job_id))
