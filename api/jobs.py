@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +66,12 @@ class JobService:
         self._query_timeout = query_timeout
         self._rpc_timeout = rpc_timeout
 
+    def _outages_translated(self) -> AbstractAsyncContextManager[None]:
+        # An operation makes up to two calls and a query: that long, and a Temporal that has not answered
+        # is an outage (503), not a request left hanging.
+        deadline = 2 * self._rpc_timeout.total_seconds() + self._query_timeout.total_seconds()
+        return temporal_outages_translated(deadline)
+
     # -- start -----------------------------------------------------------------------------------------
 
     async def start(self, job: JobInput, fingerprint: str) -> StartedJob:
@@ -83,7 +90,7 @@ class JobService:
                 SearchAttributePair(sa.STATE, JobState.QUEUED.value),
             ]
         )
-        with temporal_outages_translated():
+        async with self._outages_translated():
             try:
                 handle: WorkflowHandle[object, object] = await self._client.start_workflow(
                     WORKFLOW_NAME,
@@ -106,7 +113,7 @@ class JobService:
     async def find_existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob | None:
         """The job an idempotency key already names, if any (raises JobConflict on a different body)."""
         try:
-            with temporal_outages_translated():
+            async with self._outages_translated():
                 return await self._existing(job_id, project_id, fingerprint)
         except _NotFound:
             return None
@@ -132,7 +139,7 @@ class JobService:
     # -- status ----------------------------------------------------------------------------------------
 
     async def status(self, job_id: str, project_id: str) -> JobSnapshot:
-        with temporal_outages_translated():
+        async with self._outages_translated():
             desc = await self._owned(job_id, project_id)
             return await self._snapshot(desc)
 
@@ -175,7 +182,7 @@ class JobService:
     # -- cancel ----------------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
-        with temporal_outages_translated():
+        async with self._outages_translated():
             return await self._cancel(job_id, project_id)
 
     async def _cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:

@@ -8,14 +8,18 @@ server, see tests/test_outages_temporal.py):
   SDK's own retries are spent;
 - a server that accepts but does not answer (stopped, overloaded): ``RPCError`` ``CANCELLED`` ("Timeout
   expired") when the call's ``rpc_timeout`` passes; without a timeout the call would hang, which is why
-  every API call to Temporal carries one.
+  every API call to Temporal carries one;
+- a lazy client whose first call meets such a server: ``RuntimeError("Failed client connect: ...
+  get_system_info ... Timeout expired")`` after 30 s, whatever the timeouts: hence a deadline on the
+  whole operation as well.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -51,11 +55,18 @@ def temporal_unavailable(error: BaseException) -> ProblemError:
     )
 
 
-@contextmanager
-def temporal_outages_translated() -> Iterator[None]:
-    """Turn a Temporal outage inside the block into the API's 503; other errors pass unchanged."""
+@asynccontextmanager
+async def temporal_outages_translated(deadline: float) -> AsyncIterator[None]:
+    """Turn a Temporal outage inside the block into the API's 503; other errors pass unchanged.
+
+    ``deadline`` bounds the whole block, connecting included: a lazy client's first call to a server that
+    accepts but does not answer waits out the SDK's fixed 30 s ``get_system_info`` timeout, which no
+    ``rpc_timeout`` shortens."""
     try:
-        yield
+        async with asyncio.timeout(deadline):
+            yield
+    except TimeoutError as error:
+        raise temporal_unavailable(error) from error
     except (RPCError, RuntimeError) as error:
         if not is_temporal_outage(error):
             raise

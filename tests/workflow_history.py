@@ -60,3 +60,19 @@ async def _runs(address: str, job_id: str) -> int:
 def workflow_runs(address: str, job_id: str) -> int:
     """How many workflow runs exist under the job's id (one, for a job started once)."""
     return asyncio.run(_runs(address, job_id))
+
+
+async def _pending_attempt(address: str, job_id: str, activity_name: str) -> int:
+    client = await connect(Settings(temporal_address=address))
+    description = await client.get_workflow_handle(job_id).describe()
+    attempts = [
+        pending.attempt
+        for pending in description.raw_description.pending_activities
+        if pending.activity_type.name == activity_name
+    ]
+    return max(attempts, default=0)
+
+
+def pending_attempt(address: str, job_id: str, activity_name: str) -> int:
+    """The attempt a still-pending ``activity_name`` of the job is on (0 when none is pending)."""
+    return asyncio.run(_pending_attempt(address, job_id, activity_name))
