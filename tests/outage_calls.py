@@ -8,6 +8,10 @@ from typing import Any
 import httpx
 
 from tests.fixtures.stack import Stack
+from tests.job_invariants import JobBatch
+from tests.wait import wait_until
+
+RECOVERED = {"generate": 202, "status": 200, "cancel": 200}
 
 
 def job_calls(
@@ -35,3 +39,21 @@ def assert_unavailable(responses: dict[str, httpx.Response], retry_after: str | 
 
 def statuses(responses: dict[str, httpx.Response]) -> dict[str, int]:
     return {call: response.status_code for call, response in responses.items()}
+
+
+def assert_recovers(batch: JobBatch, job_id: str, body: dict[str, Any]) -> None:
+    """The three calls answer normally again by themselves (the outage's generate retried with its key),
+    never a 500 meanwhile; then every invariant of the batch, that job included, holds."""
+
+    def recovered() -> bool:
+        answers = job_calls(batch.survival.stack, batch.key, job_id, body)
+        codes = statuses(answers)
+        assert set(codes.values()) <= {200, 202, 503}, codes
+        # The generate may have got through on an earlier round (202 then, 200 for this retry).
+        if codes not in (RECOVERED, {**RECOVERED, "generate": 200}):
+            return False
+        batch.adopt(body, answers["generate"].json()["job_id"])
+        return True
+
+    wait_until(recovered, timeout=90, what="recovery")
+    batch.check()

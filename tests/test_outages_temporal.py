@@ -11,10 +11,7 @@ from contextlib import contextmanager
 
 from tests.fixtures.survival import SurvivalStack
 from tests.job_invariants import JobBatch
-from tests.outage_calls import assert_unavailable, job_calls, statuses
-from tests.wait import wait_until
-
-RECOVERED = {"generate": 202, "status": 200, "cancel": 200}
+from tests.outage_calls import assert_recovers, assert_unavailable, job_calls
 
 
 def _finished_job(batch: JobBatch) -> str:
@@ -29,23 +26,6 @@ def _outage_body(batch: JobBatch, job_id: str) -> dict[str, object]:
     return body
 
 
-def _assert_recovers(batch: JobBatch, job_id: str, body: dict[str, object]) -> None:
-    """The three calls answer normally again (the outage's generate retried with its key), by themselves."""
-
-    def recovered() -> bool:
-        answers = job_calls(batch.survival.stack, batch.key, job_id, body)
-        codes = statuses(answers)
-        assert set(codes.values()) <= {200, 202, 503}, codes  # never a 500
-        # The generate may have got through on an earlier round (202 then, 200 for this retry).
-        if codes != RECOVERED and codes != {**RECOVERED, "generate": 200}:
-            return False
-        batch.adopt(body, answers["generate"].json()["job_id"])
-        return True
-
-    wait_until(recovered, timeout=90, what="recovery")
-    batch.check()  # the job asked for during the outage ran once; nothing stayed held
-
-
 def test_temporal_killed_generate_status_and_cancel_answer_503_then_recover(survival: SurvivalStack) -> None:
     batch = JobBatch.new(survival)
     job_id = _finished_job(batch)
@@ -56,7 +36,7 @@ def test_temporal_killed_generate_status_and_cancel_answer_503_then_recover(surv
     assert_unavailable(job_calls(survival.stack, batch.key, job_id, body))
     survival.temporal.start()
 
-    _assert_recovers(batch, job_id, body)
+    assert_recovers(batch, job_id, body)
 
 
 def test_an_api_started_while_temporal_is_down_answers_503_until_temporal_is_up(
@@ -72,7 +52,7 @@ def test_an_api_started_while_temporal_is_down_answers_503_until_temporal_is_up(
     assert_unavailable(job_calls(survival.stack, batch.key, job_id, body))
     survival.temporal.start()
 
-    _assert_recovers(batch, job_id, body)
+    assert_recovers(batch, job_id, body)
 
 
 @contextmanager
@@ -96,7 +76,7 @@ def test_a_temporal_that_stops_answering_is_503_after_the_rpc_timeout_not_a_hang
     try:
         with _temporal_stopped(survival):
             assert_unavailable(job_calls(survival.stack, batch.key, job_id, body))
-        _assert_recovers(batch, job_id, body)
+        assert_recovers(batch, job_id, body)
     finally:
         survival.stack.stop("api")
         survival.stack.start("api")

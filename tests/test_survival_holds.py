@@ -149,3 +149,25 @@ def test_a_client_returning_after_its_stale_hold_was_released_is_told_to_use_a_n
     assert not _workflow_exists(survival, job_id)
     assert _balance(survival, batch.project_id) == (int(Decimal(TRIAL_CREDITS_USD) * 1_000_000), 0)
     assert [kind for _, kind, _, _ in _ledger(survival, batch.project_id)] == ["hold", "release"]
+
+
+def test_a_job_terminated_by_an_operator_before_it_settled_has_its_hold_released(
+    survival: SurvivalStack,
+) -> None:
+    batch = JobBatch.new(survival)
+    survival.runway.configure(polls_to_finish=200)  # still generating when the operator steps in
+    [job_id] = batch.start("terminated by an operator", runway=1)
+    batch.wait_all(lambda job: job["stage"] == "generating")
+
+    async def terminate() -> None:
+        client = await connect(Settings(temporal_address=survival.temporal.address))
+        await client.get_workflow_handle(job_id).terminate(reason="operator")
+
+    asyncio.run(terminate())
+    with _api_reconciling_after(survival, 1):
+        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")
+
+    assert [reason for job, kind, _, reason in _ledger(survival, batch.project_id) if kind == "release"] == [
+        "reconciled:workflow_terminated"
+    ]
+    assert _balance(survival, batch.project_id) == (int(Decimal(TRIAL_CREDITS_USD) * 1_000_000), 0)
