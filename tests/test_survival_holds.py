@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -60,6 +61,14 @@ def _workflow_exists(survival: SurvivalStack, job_id: str) -> bool:
         return True
 
     return asyncio.run(describe())
+
+
+def _hold_left_by_a_dead_api(batch: JobBatch, key: str) -> tuple[dict[str, Any], str]:
+    """A keyed generate's body, and its job id, whose hold the API placed before it died unstarted."""
+    [body] = batch.bodies(f"held by a dead api: {key}", runway=1)
+    job_id = job_id_for_key(batch.project_id, key)
+    batch.survival.hold_as_the_api_does(batch.project_id, job_id, body, RUNWAY_2S_ESTIMATE)
+    return body, job_id
 
 
 @contextmanager
@@ -119,10 +128,8 @@ def test_a_client_retrying_its_key_after_the_api_died_between_hold_and_start_get
     survival: SurvivalStack,
 ) -> None:
     batch = JobBatch.new(survival)
-    body = batch.bodies("retry after crash", runway=1)[0]
     key = "retry-after-crash"
-    job_id = job_id_for_key(batch.project_id, key)
-    survival.hold_as_the_api_does(batch.project_id, job_id, body, RUNWAY_2S_ESTIMATE)
+    body, job_id = _hold_left_by_a_dead_api(batch, key)
 
     response = survival.stack.generate(batch.key, idempotency_key=key, **body)
 
@@ -135,10 +142,8 @@ def test_a_client_returning_after_its_stale_hold_was_released_is_told_to_use_a_n
     survival: SurvivalStack,
 ) -> None:
     batch = JobBatch.new(survival)
-    body = batch.bodies("too late", runway=1)[0]
     key = "came-back-too-late"
-    job_id = job_id_for_key(batch.project_id, key)
-    survival.hold_as_the_api_does(batch.project_id, job_id, body, RUNWAY_2S_ESTIMATE)
+    body, job_id = _hold_left_by_a_dead_api(batch, key)
 
     with _api_reconciling_after(survival, 1):
         wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")
