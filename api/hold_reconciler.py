@@ -8,7 +8,8 @@ asks Temporal about each one's job:
 
 - no workflow has the job's id: the job never started → release the hold, charging nothing;
 - the workflow is closed: it ended without settling (terminated by an operator, timed out) → release;
-- the workflow is running: it settles itself when it ends → leave it.
+- the workflow is running: it settles itself when it ends → leave it, and do not ask about it again for
+  another ``after`` (a three-hour job would otherwise be described every round).
 
 Why here: the API is the one place that places holds and it already holds the accounts store and the
 Temporal client. Several API processes may each run it; a release is a settlement, recorded once per job.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from temporalio.client import WorkflowExecutionStatus
@@ -42,14 +44,20 @@ class HoldReconciler:
         self._jobs = jobs
         self._after = after
         self._interval = interval
+        self._seen_running: dict[str, float] = {}  # job id -> when (monotonic) it was last seen running
 
     async def run_once(self) -> list[str]:
         """One round; the job ids whose holds it released."""
         released: list[str] = []
         try:
-            for hold in await self._accounts.stale_holds(self._after):
+            holds = await self._accounts.stale_holds(self._after)
+            self._forget_all_but({hold.job_id for hold in holds})
+            for hold in holds:
+                if self._seen_running_lately(hold.job_id):
+                    continue
                 status = await self._jobs.workflow_status(hold.job_id)
                 if status is WorkflowExecutionStatus.RUNNING:
+                    self._seen_running[hold.job_id] = time.monotonic()
                     continue
                 why = "no_workflow" if status is None else f"workflow_{status.name.lower()}"
                 settlement = await self._accounts.release_stale_hold(hold.job_id, why)
@@ -69,6 +77,14 @@ class HoldReconciler:
                 raise
             logger.info("hold reconciliation postponed: temporal unavailable (%s)", error)
         return released
+
+    def _seen_running_lately(self, job_id: str) -> bool:
+        seen = self._seen_running.get(job_id)
+        return seen is not None and time.monotonic() - seen < self._after.total_seconds()
+
+    def _forget_all_but(self, job_ids: set[str]) -> None:
+        for job_id in self._seen_running.keys() - job_ids:
+            del self._seen_running[job_id]
 
     async def run_forever(self) -> None:
         while True:

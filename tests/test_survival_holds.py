@@ -176,3 +176,24 @@ def test_a_job_terminated_by_an_operator_before_it_settled_has_its_hold_released
         "reconciled:workflow_terminated"
     ]
     assert _balance(survival, batch.project_id) == (int(Decimal(TRIAL_CREDITS_USD) * 1_000_000), 0)
+
+
+def test_the_reconciler_leaves_the_hold_of_a_running_job_alone(survival: SurvivalStack) -> None:
+    batch = JobBatch.new(survival)
+    survival.runway.configure(polls_to_finish=200)
+    [running] = batch.start("still running", runway=1)
+    batch.wait_all(lambda job: job["stage"] == "generating")
+    _, stranded = _hold_left_by_a_dead_api(batch, "stranded-beside-a-running-job")
+
+    with _api_reconciling_after(survival, 1):
+        # A round that released the stranded hold also judged the running job's (both are old enough).
+        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, stranded), what="a round")
+        assert not _released_by_reconciler(survival, batch.project_id, running)
+        with survival.stack.client(batch.key) as client:
+            assert client.post(f"/v1/video/jobs/{running}/cancel").json()["ok"] is True
+        survival.stack.wait_final(running, key=batch.key)
+
+    releases = {
+        job: reason for job, kind, _, reason in _ledger(survival, batch.project_id) if kind == "release"
+    }
+    assert releases == {stranded: "reconciled:no_workflow", running: "cancelled"}
