@@ -77,8 +77,9 @@ def _stop_worker_gracefully(survival: SurvivalStack) -> int | None:
 def test_a_gracefully_stopped_worker_hands_its_polls_off_at_once(survival: SurvivalStack) -> None:
     _restart_worker_with_grace(survival)
     batch = JobBatch.new(survival)
-    survival.runway.configure(polls_to_finish=12)
-    batch.start("graceful poll", local=2, runway=1)
+    # Emulated tasks advance only when polled, so none can finish between "generating" and the SIGTERM.
+    survival.runway.configure(polls_to_finish=16)
+    batch.start("graceful poll", runway=3)
     batch.wait_all(_generating)
 
     exit_code = _stop_worker_gracefully(survival)
