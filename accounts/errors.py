@@ -34,6 +34,23 @@ class ActivationRateLimited(AccountsError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class HoldConflict(AccountsError):
+    """The job already holds credits for a different request (one idempotency key, two bodies)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} already holds credits for a different request")
+        self.job_id = job_id
+
+
+class HoldSettled(AccountsError):
+    """The job's hold was settled already (the job ended, or its hold was reconciled away): the job id
+    cannot hold credits again, so a new job under it would run unpaid."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was settled already")
+        self.job_id = job_id
+
+
 class ProjectNotFound(AccountsError, LookupError):
     """No project has this id."""
 

@@ -3,6 +3,13 @@
 Idempotency comes from the ledger's unique (job_id, kind): every operation first inserts its ledger
 row with ON CONFLICT DO NOTHING, and only when that row is new does it touch the project's balance. A
 retried or replayed call finds the row and returns what the first call recorded.
+
+A hold records the fingerprint of the request it was placed for (``hold:<fingerprint>``), so a second
+request under the same job id (one idempotency key, another body) is told apart from a retry, and the
+job that runs is always the one whose estimate was held. A hold that is settled is final: a job id
+holds at most once, ever, so nothing can start under it unpaid. The one exception to "the first
+settlement wins" is a hold the reconciler released (``RECONCILED``) because no job ran under it: if
+a job did start after all (a retry raced the reconciler), its charge is still taken.
 """
 
 from __future__ import annotations
@@ -15,12 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.database import Database
-from accounts.errors import HoldNotFound, InsufficientCredits, ProjectNotFound
+from accounts.errors import HoldConflict, HoldNotFound, HoldSettled, InsufficientCredits, ProjectNotFound
 from accounts.money import from_micros
 from accounts.tables import as_utc, ledger_entries, projects
 from accounts.views import HoldView, Settlement, UsageTotals
 
 _REASON_LENGTH = 200
+_HOLD_REASON = "hold"
+# The reason prefix of releases made by the stale-hold reconciler (``api.hold_reconciler``).
+RECONCILED = "reconciled"
 
 
 async def record_entry(
@@ -53,13 +63,24 @@ async def record_entry(
 
 
 async def place_hold(
-    db: Database, conn: AsyncConnection, project_id: str, job_id: str, micros: int, now: datetime
+    db: Database,
+    conn: AsyncConnection,
+    project_id: str,
+    job_id: str,
+    micros: int,
+    now: datetime,
+    *,
+    request: str | None = None,
 ) -> int:
-    """Reserve ``micros`` of the project's available credits for the job; the held amount."""
+    """Reserve ``micros`` of the project's available credits for the job; the held amount.
+
+    A repeat for the same ``request`` (fingerprint) holds nothing more and returns the first amount;
+    another request is ``HoldConflict``; a job whose hold was settled already is ``HoldSettled``."""
+    reason = f"{_HOLD_REASON}:{request}" if request else _HOLD_REASON
     try:
         first = await record_entry(
             db, conn, project_id=project_id, job_id=job_id, kind="hold", amount_micros=micros,
-            reason="hold", now=now,
+            reason=reason, now=now,
         )  # fmt: skip
     except IntegrityError as error:  # the only constraint a valid amount can break: the project's key
         raise ProjectNotFound(project_id) from error
@@ -68,6 +89,10 @@ async def place_hold(
         assert existing is not None
         if existing.project_id != project_id:
             raise ValueError(f"job {job_id} is held for another project")
+        if request and existing.reason not in (reason, _HOLD_REASON):
+            raise HoldConflict(job_id)
+        if await _entry(conn, job_id, "release") is not None:
+            raise HoldSettled(job_id)
         return int(existing.amount_micros)
     # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
     # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
@@ -106,7 +131,9 @@ async def settle_hold(
             reason=reason, now=now,
         )  # fmt: skip
         if not first:
-            return await recorded_settlement(conn, job_id, project_id)
+            if not await _charge_after_reconciliation(conn, job_id, charge_micros):
+                return await recorded_settlement(conn, job_id, project_id)
+            held = 0  # the reconciler returned the hold already; charge the balance directly
     elif project_id is None:
         raise HoldNotFound(job_id)
     else:
@@ -125,10 +152,15 @@ async def settle_hold(
     payable = int(row.balance_micros) - int(row.held_micros) + held
     charged = min(charge_micros, payable)
     if charge_micros > 0:
-        await record_entry(
+        charged_first = await record_entry(
             db, conn, project_id=project_id, job_id=job_id, kind="charge", amount_micros=charged,
             uncollected_micros=charge_micros - charged, reason=reason, now=now,
         )  # fmt: skip
+        if not charged_first:
+            # Only a settle that released nothing gets here (no release row serialised it with the
+            # other one): a concurrent settle charged the job first.
+            assert held == 0
+            return await recorded_settlement(conn, job_id, project_id)
     await conn.execute(
         update(projects)
         .where(projects.c.project_id == project_id)
@@ -138,6 +170,16 @@ async def settle_hold(
         )
     )
     return _settlement(job_id, project_id, held, charged, charge_micros - charged, reason, replayed=False)
+
+
+async def _charge_after_reconciliation(conn: AsyncConnection, job_id: str, charge_micros: int) -> bool:
+    """Whether a job whose hold the reconciler released still owes ``charge_micros`` (not charged yet)."""
+    if charge_micros <= 0:
+        return False
+    release = await _entry(conn, job_id, "release")
+    if release is None or not str(release.reason).startswith(RECONCILED):
+        return False
+    return await _entry(conn, job_id, "charge") is None
 
 
 async def recorded_settlement(conn: AsyncConnection, job_id: str, project_id: str) -> Settlement:

@@ -162,12 +162,23 @@ class AccountStore:
         logger.info("created development project %s (key %s)", project_id, presented.key_id)
         return ProjectIdentity(project_id=project_id, key_id=presented.key_id)
 
-    async def hold(self, project_id: str, job_id: str, amount: Decimal) -> Decimal:
-        """Reserve credits for a job; the amount held. A repeat for the same job holds nothing more and
-        returns the first amount. Raises ``InsufficientCredits`` (nothing held) or ``ProjectNotFound``."""
+    async def hold(
+        self, project_id: str, job_id: str, amount: Decimal, *, request: str | None = None
+    ) -> Decimal:
+        """Reserve credits for a job; the amount held. A repeat for the same job (and ``request``
+        fingerprint) holds nothing more and returns the first amount. Raises ``InsufficientCredits``
+        (nothing held), ``HoldConflict`` (held for another request), ``HoldSettled`` (the job id's hold
+        was settled: it cannot hold again) or ``ProjectNotFound``."""
         async with self._db.write() as conn:
-            held = await ledger.place_hold(self._db, conn, project_id, job_id, to_micros(amount), utc_now())
+            held = await ledger.place_hold(
+                self._db, conn, project_id, job_id, to_micros(amount), utc_now(), request=request
+            )
         return from_micros(held)
+
+    async def release_stale_hold(self, job_id: str, why: str) -> Settlement:
+        """Release a hold no job will ever settle (the reconciler's verdict ``why``), charging nothing.
+        Should a job under it start after all, its own settlement still charges it."""
+        return await self.settle(job_id, charge=Decimal(0), reason=f"{ledger.RECONCILED}:{why}")
 
     async def settle(
         self, job_id: str, *, charge: Decimal, reason: str, project_id: str | None = None

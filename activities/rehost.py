@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from vendors.base import VideoVendor
 
 logger = logging.getLogger(__name__)
 
-_CHUNK_BYTES = 1024 * 1024
+_HEARTBEAT_EVERY_SECONDS = 1.0
 _THUMBNAIL_MAX_WIDTH = 640
 
 
@@ -89,10 +90,14 @@ class RehostActivities:
                 resp.raise_for_status()
 
                 async def chunks() -> AsyncIterator[bytes]:
-                    received = 0
-                    async for chunk in resp.aiter_bytes(_CHUNK_BYTES):
+                    # Heartbeat as bytes arrive, not per full chunk: a slow vendor CDN must not look like
+                    # a dead worker. The storage gathers the small network reads into large writes.
+                    received, last_beat = 0, 0.0
+                    async for chunk in resp.aiter_bytes():
                         received += len(chunk)
-                        activity.heartbeat(received)
+                        if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_SECONDS:
+                            activity.heartbeat(received)
+                            last_beat = time.monotonic()
                         yield chunk
 
                 stored = await self._storage.put_stream(key, chunks(), "video/mp4")
@@ -110,6 +115,11 @@ class RehostActivities:
     @activity.defn(name="rehost_video")
     async def rehost_video(self, req: RehostRequest) -> StoredVideo:
         video_key, thumbnail_key = media_keys(req.project_id, req.job_id)
+        if activity.info().attempt > 1:
+            # Temporal declared the previous attempt dead (its worker was killed, or it stopped
+            # heartbeating): remove the temporary file or multipart upload it could not clean up.
+            for key in (video_key, thumbnail_key):
+                await self._storage.discard_incomplete(key)
         stored = await self._download(req, video_key)
         try:
             probe = await asyncio.to_thread(self._probe, video_key)

@@ -20,7 +20,9 @@ workflow then decides between failover and failing the job (``workflows/video_jo
 
 ``poll_vendor`` is one long-running activity that polls with backoff and heartbeats; a crashed worker is
 noticed through the heartbeat timeout and the poll resumes elsewhere from the heartbeat details, so the
-workflow history stays a few events long however long the vendor takes.
+workflow history stays a few events long however long the vendor takes. A worker that is shutting down
+gracefully hands its polls off at once (a retryable ``worker_shutdown`` failure) rather than holding them
+for the whole graceful timeout: polling is stateless, so the next attempt simply picks up on another worker.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ logger = logging.getLogger(__name__)
 # Transient poll failures in a row before the attempt fails and Temporal's retry policy takes over.
 _MAX_CONSECUTIVE_POLL_ERRORS = 8
 _BACKOFF = 1.5
+WORKER_SHUTDOWN = "worker_shutdown"
 
 # Attempts one vendor gets for a submit failure that is known to have created nothing, before the workflow
 # moves to the next candidate (the workflow's retry policy allows 4 attempts in all).
@@ -86,7 +89,8 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
 
 async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
     """Sleep, heartbeating at least three times per heartbeat timeout so a long wait (a vendor's
-    Retry-After, a slow poll interval) is never mistaken for a dead worker."""
+    Retry-After, a slow poll interval) is never mistaken for a dead worker. If the worker starts shutting
+    down meanwhile, hand the poll off: a retryable failure the next worker picks up at once."""
     timeout = activity.info().heartbeat_timeout
     step = timeout.total_seconds() / 3 if timeout else seconds
     remaining = seconds
@@ -94,8 +98,14 @@ async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
         activity.heartbeat(progress)
         if remaining <= 0:
             return
-        await asyncio.sleep(min(step, remaining))
-        remaining -= step
+        try:
+            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=min(step, remaining))
+        except TimeoutError:
+            remaining -= step
+            continue
+        raise ApplicationError(
+            "the worker is shutting down; the poll resumes on another worker", type=WORKER_SHUTDOWN
+        )
 
 
 def _deadline_seconds(start_to_close: timedelta | None) -> float | None:

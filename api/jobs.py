@@ -6,12 +6,14 @@
   from the final snapshot the workflow put in its memo; a running one from the ``status`` query, with the
   vendor's progress from the poll activity's last heartbeat.
 - Cancel: workflow cancellation; the workflow stops the vendor task and settles.
+- Every call carries an ``rpc_timeout``, and an unreachable Temporal is a ``503`` (``api.temporal_outages``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -36,6 +38,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import ProblemError
+from api.temporal_outages import is_temporal_outage, temporal_outages_translated, temporal_unavailable
 from core.errors import ErrorCode
 from core.ids import is_job_id
 from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage, VideoSpec
@@ -55,22 +58,11 @@ _CLOSED_STATES = {
     WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.FAILED,
 }
 CLOSED_STATUSES = frozenset(_CLOSED_STATES)
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
-
-
-def temporal_unavailable(err: RPCError) -> ProblemError:
-    logger.warning("temporal unavailable: %s", err.message)
-    return ProblemError(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "The job service is temporarily unavailable; retry shortly.",
-        headers={"Retry-After": "2"},
-    )
 
 
 def translate_rpc_error(err: RPCError) -> Exception:
     """Temporal being unreachable is a 503 for the client; any other RPC error is ours to fix (500)."""
-    return temporal_unavailable(err) if err.status in _UNAVAILABLE else err
+    return temporal_unavailable(err) if is_temporal_outage(err) else err
 
 
 @dataclass(frozen=True)
@@ -99,6 +91,7 @@ class JobService:
         task_queue: str,
         *,
         query_timeout: timedelta,
+        rpc_timeout: timedelta,
         metrics: ApiMetrics | None = None,
         tombstones: Tombstones | None = None,
     ) -> None:
@@ -107,6 +100,13 @@ class JobService:
         self._query_timeout = query_timeout
         self._metrics = metrics or ApiMetrics()
         self._tombstones = tombstones
+        self._rpc_timeout = rpc_timeout
+
+    def _outages_translated(self) -> AbstractAsyncContextManager[None]:
+        # An operation makes up to two calls and a query: that long, and a Temporal that has not answered
+        # is an outage (503), not a request left hanging.
+        deadline = 2 * self._rpc_timeout.total_seconds() + self._query_timeout.total_seconds()
+        return temporal_outages_translated(deadline)
 
     # -- start -----------------------------------------------------------------------------------------
 
@@ -130,26 +130,24 @@ class JobService:
                 SearchAttributePair(sa.STATE, JobState.QUEUED.value),
             ]
         )
-        try:
-            handle: WorkflowHandle[object, object] = await self._client.start_workflow(
-                WORKFLOW_NAME,
-                job,
-                id=job.job_id,
-                task_queue=self._task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo=memo,
-                search_attributes=attributes,
-            )
-        except WorkflowAlreadyStartedError:
-            return await self._existing(job.job_id, job.project_id, fingerprint)
-        except RPCError as err:
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
-            raise
-        response = getattr(handle, "_start_workflow_response", None)
-        if response is not None and not getattr(response, "started", True):
-            return await self._existing(job.job_id, job.project_id, fingerprint)
+        async with self._outages_translated():
+            try:
+                handle: WorkflowHandle[object, object] = await self._client.start_workflow(
+                    WORKFLOW_NAME,
+                    job,
+                    id=job.job_id,
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    memo=memo,
+                    search_attributes=attributes,
+                    rpc_timeout=self._rpc_timeout,
+                )
+            except WorkflowAlreadyStartedError:
+                return await self._existing(job.job_id, job.project_id, fingerprint)
+            response = getattr(handle, "_start_workflow_response", None)
+            if response is not None and not getattr(response, "started", True):
+                return await self._existing(job.job_id, job.project_id, fingerprint)
         self._metrics.job_started(first.vendor, first.model, first.estimated_cost_usd)
         logger.info("job started on %s/%s", first.vendor, first.model)
         return StartedJob(snapshot=_queued_snapshot(job), created=True)
@@ -157,9 +155,19 @@ class JobService:
     async def find_existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob | None:
         """The job an idempotency key already names, if any (raises JobConflict on a different body)."""
         try:
-            return await self._existing(job_id, project_id, fingerprint)
+            async with self._outages_translated():
+                return await self._existing(job_id, project_id, fingerprint)
         except _NotFound:
             return None
+
+    async def workflow_status(self, job_id: str) -> WorkflowExecutionStatus | None:
+        """The status of the job's workflow, None when there is none. Outages raise untranslated (for
+        callers outside a request, e.g. the hold reconciler)."""
+        try:
+            desc = await self._describe(job_id)
+        except _NotFound:
+            return None
+        return desc.status or WorkflowExecutionStatus.RUNNING
 
     async def _existing(self, job_id: str, project_id: str, fingerprint: str) -> StartedJob:
         desc = await self._describe(job_id)
@@ -173,8 +181,9 @@ class JobService:
     # -- status ----------------------------------------------------------------------------------------
 
     async def status(self, job_id: str, project_id: str) -> JobSnapshot:
-        desc = await self._owned(job_id, project_id)
-        return await self._snapshot(desc)
+        async with self._outages_translated():
+            desc = await self._owned(job_id, project_id)
+            return await self._snapshot(desc)
 
     async def snapshot(self, job_id: str) -> JobSnapshot:
         """The job's state whichever project it belongs to (``snapshot.project_id`` says which): for
@@ -220,16 +229,18 @@ class JobService:
     # -- cancel ----------------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
+        async with self._outages_translated():
+            return await self._cancel(job_id, project_id)
+
+    async def _cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
         desc = await self._owned(job_id, project_id)
         if desc.status in _CLOSED_STATES:
             snapshot = await _closed_snapshot(desc)
             return snapshot.state is JobState.CANCELLED, snapshot.state
         handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
         try:
-            await handle.cancel()
+            await handle.cancel(rpc_timeout=self._rpc_timeout)
         except RPCError as err:
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             # It closed between describe and cancel: answer with how it ended.
@@ -245,7 +256,8 @@ class JobService:
 
         A failed removal only costs storage until the namespace's retention: the tombstone already hides it.
         """
-        desc = await self._owned(job_id, project_id)
+        async with self._outages_translated():
+            desc = await self._owned(job_id, project_id)
         if self._tombstones is None:
             raise RuntimeError("deleting jobs needs the tombstone store")
         await self._tombstones.mark_job_deleted(project_id, job_id)
@@ -254,7 +266,7 @@ class JobService:
             workflow_execution=ExecutionRef(workflow_id=job_id, run_id=desc.run_id),
         )
         try:
-            await self._client.workflow_service.delete_workflow_execution(request)
+            await self._client.workflow_service.delete_workflow_execution(request, timeout=self._rpc_timeout)
         except RPCError as err:
             logger.warning(
                 "deleting the execution of job %s failed (%s); it stays hidden", job_id, err.status
@@ -262,14 +274,16 @@ class JobService:
 
     async def started_at(self, job_id: str, project_id: str) -> datetime:
         """When the job's workflow started (its place in listings)."""
-        desc = await self._owned(job_id, project_id)
+        async with self._outages_translated():
+            desc = await self._owned(job_id, project_id)
         return desc.start_time
 
     # -- lookups ---------------------------------------------------------------------------------------
 
     async def ensure_owned(self, job_id: str, project_id: str) -> None:
         """404 unless the job exists and belongs to the project."""
-        await self._owned(job_id, project_id)
+        async with self._outages_translated():
+            await self._owned(job_id, project_id)
 
     async def _owned(self, job_id: str, project_id: str) -> WorkflowExecutionDescription:
         """The job's description if it exists *and* belongs to the project; 404 otherwise (never 403)."""
@@ -297,12 +311,10 @@ class JobService:
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
-            return await self._client.get_workflow_handle(job_id).describe()
+            return await self._client.get_workflow_handle(job_id).describe(rpc_timeout=self._rpc_timeout)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise _NotFound from None
-            if err.status in _UNAVAILABLE:
-                raise temporal_unavailable(err) from err
             raise
 
 

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 10 * 1024 * 1024
     status_query_timeout_seconds: float = 2.0
+    # Every other API call to Temporal (start, describe, cancel): past it the API answers 503, not a hang.
+    temporal_rpc_timeout_seconds: float = 10.0
+    # Stale-hold reconciler (in the API): every interval it releases holds older than ``after`` whose job
+    # never started (the API died between hold and start) or ended without settling. 0 turns it off.
+    hold_reconcile_interval_seconds: float = 60.0
+    hold_reconcile_after_seconds: float = 600.0
 
     # Accounts
     database_url: str | None = None

@@ -42,6 +42,14 @@ class MediaStorage(Protocol):
         """Store the file at ``path`` under ``key``."""
         ...
 
+    async def discard_incomplete(self, key: str) -> None:
+        """Remove what interrupted writes of ``key`` left behind: a writer killed outright (SIGKILL) cannot
+        clean up its temporary file (local) or unfinished multipart upload (S3). The object under ``key``,
+        if any, stays. A write of ``key`` still running fails; call this only when none is alive, e.g. from
+        an activity's retry once Temporal has declared the previous attempt dead.
+        """
+        ...
+
     def open_reader(self, key: str) -> BinaryIO:
         """A read-only, seekable file object over the object (blocking: call it from a thread).
 

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from storage.base import StoredObject
 from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
 from storage.keys import validate_key
-from storage.local_write import AtomicFileWrite, sidecar_path
+from storage.local_write import AtomicFileWrite, discard_temporaries, sidecar_path
 from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
 from storage.threads import run_to_completion
 
@@ -83,6 +83,9 @@ class LocalMediaStorage:
             # Synchronous on purpose: closing and unlinking is instant and must survive a cancellation.
             write.discard()
             raise
+
+    async def discard_incomplete(self, key: str) -> None:
+        await run_to_completion(None, discard_temporaries, self.local_path(key))
 
     def open_reader(self, key: str) -> BinaryIO:
         path = self.local_path(key)

@@ -2,6 +2,8 @@
 
 Every method blocks; ``LocalMediaStorage`` runs them in a thread. Until ``commit`` the object does not
 exist under its name, so a reader never sees a partial file, and ``discard`` leaves nothing behind.
+A writer killed outright (SIGKILL, power loss) cannot discard: its temporary files keep a name only
+``discard_temporaries`` matches, so the next writer of the key (a retried activity) removes them.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +21,9 @@ from storage.errors import StorageError
 from storage.files import fsync_directory
 
 OBJECT_FILE_MODE = 0o644
+_TOKEN_BYTES = 8
+_TMP_SUFFIX = ".tmp"
+_META_SUFFIX = ".meta"
 
 
 def sidecar_path(path: Path) -> Path:
@@ -38,11 +44,11 @@ class AtomicFileWrite:
     def begin(cls, path: Path) -> AtomicFileWrite:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.fchmod(fd, OBJECT_FILE_MODE)
+            tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(_TOKEN_BYTES)}{_TMP_SUFFIX}")
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_FILE_MODE)
         except OSError as exc:
             raise StorageError.from_os_error(f"cannot create a file for {path.name!r}", exc) from exc
-        return cls(path, fd, Path(tmp_name))
+        return cls(path, fd, tmp_path)
 
     def append(self, data: bytes | bytearray) -> None:
         self._sha256.update(data)  # releases the GIL for large buffers
@@ -65,7 +71,7 @@ class AtomicFileWrite:
     def commit(self, key: str, content_type: str) -> StoredObject:
         """Make the file durable, then publish sidecar and data under their names."""
         stored = StoredObject(key, self._size, self._sha256.hexdigest(), content_type)
-        meta_tmp = self._tmp_path.with_name(self._tmp_path.name + ".meta")
+        meta_tmp = self._tmp_path.with_name(self._tmp_path.name + _META_SUFFIX)
         try:
             os.fsync(self._fd)
             inode = os.fstat(self._fd).st_ino
@@ -105,3 +111,31 @@ def _write_durably(path: Path, content: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def discard_temporaries(path: Path) -> int:
+    """Remove the temporary files unfinished writes of ``path`` left behind; how many were removed.
+
+    Only names ``begin`` makes match (``.<name>.<16 hex>.tmp`` and its ``.meta``), so temporaries of other
+    keys in the folder (``<name>.x`` say) and every object and sidecar stay. A write still running on
+    ``path`` loses its temporary file and fails at commit: call this only when no writer is alive.
+    """
+    pattern = re.compile(
+        rf"\.{re.escape(path.name)}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}{re.escape(_TMP_SUFFIX)}"
+        rf"(?:{re.escape(_META_SUFFIX)})?"
+    )
+    removed = 0
+    try:
+        candidates = list(path.parent.iterdir())
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise StorageError.from_os_error(f"cannot list the folder of {path.name!r}", exc) from exc
+    for candidate in candidates:
+        if pattern.fullmatch(candidate.name):
+            try:
+                candidate.unlink(missing_ok=True)
+            except OSError as exc:
+                raise StorageError.from_os_error(f"cannot remove {candidate.name!r}", exc) from exc
+            removed += 1
+    return removed

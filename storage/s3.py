@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncGenerator, AsyncIterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
@@ -24,6 +25,8 @@ from storage.threads import run_to_completion
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
 
 MAX_PRESIGN_TTL_SECONDS = 7 * 24 * 3600  # SigV4's limit
 DEFAULT_THREADS = 16
@@ -109,6 +112,10 @@ class S3MediaStorage:
         )
         async with aclosing(parts):  # closes the file or stream source even when the upload fails
             return await upload.run(parts, digest)
+
+    async def discard_incomplete(self, key: str) -> None:
+        validate_key(key)
+        await run_to_completion(self._executor, self._abort_uploads, key)
 
     def open_reader(self, key: str) -> BinaryIO:
         validate_key(key)
@@ -197,6 +204,17 @@ class S3MediaStorage:
         sha256 = next((tag["Value"] for tag in tags if tag["Key"] == SHA256_TAG), "")
         content_type = response.get("ContentType", "application/octet-stream")
         return StoredObject(key, response["ContentLength"], sha256, content_type)
+
+    def _abort_uploads(self, key: str) -> None:
+        with translated_s3_errors(f"cannot abort unfinished uploads of {key!r}"):
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                for upload in page.get("Uploads", []):
+                    if upload.get("Key") == key:  # the prefix also matches longer keys
+                        logger.info("aborting unfinished upload %s of %s", upload["UploadId"], key)
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                        )
 
     def _delete(self, key: str) -> None:
         with translated_s3_errors(f"cannot delete {key!r}"):

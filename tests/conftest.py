@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.otlp",
     "tests.fixtures.webhook_receiver",
     "tests.fixtures.browser",
+    "tests.fixtures.survival",
 ]

@@ -158,7 +158,7 @@ async def test_410_gone_stops_the_retries(
     ("url", "reason"),
     [
         ("http://127.0.0.1:9/not-allowlisted", "private_address"),
-        ("http://169.254.169.254/latest/meta-data", "private_address"),
+        ("http://169.254.169.254/latest/meta-data", "metadata_address"),
         ("http://localhost:8080/hook", "private_address"),
         ("http://[::1]:8080/hook", "private_address"),
         ("ftp://example.com/hook", "unsupported_scheme"),

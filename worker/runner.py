@@ -186,6 +186,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         await stop.wait()
         grace = settings.worker_graceful_shutdown_seconds
         logger.info("worker stopping: in-flight activities get %ss", grace)
+        # All roles at once, so the whole process takes one graceful timeout, not one per role (the exit
+        # stack would shut them down one after another).
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        logger.info("worker stopped")
 
 
 def sdk_runtime(settings: Settings) -> Runtime | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from accounts.errors import InsufficientCredits
+from accounts.errors import HoldConflict, HoldSettled, InsufficientCredits
 from accounts.store import AccountStore
 from api.deps import AppSettings, CurrentProject
 from api.job_watch import JobWatchHub
@@ -165,7 +165,18 @@ async def _start(
     webhook = await _webhook_target(request, settings, body, project_id)
     route = _route(request, body, spec)
     image = await fetch_reference_image(body.reference_image_url, settings)
-    route = await _hold_for_route(request.app.state.accounts, project_id, job_id, route)
+    try:
+        route = await _hold_for_route(request.app.state.accounts, project_id, job_id, route, fingerprint)
+    except HoldConflict:
+        # Of concurrent requests under one key, only the one whose body was held can start the job.
+        raise JobConflict(job_id) from None
+    except HoldSettled:
+        # The job this key names already ended (a concurrent twin of this request finished it), or its
+        # hold was released because it never started: only an existing job can be answered.
+        existing = await _jobs(request).find_existing(job_id, project_id, fingerprint)
+        if existing is None:
+            raise _spent_key(job_id) from None
+        return existing
     # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
     spec = await with_stored_reference(spec, image, request.app.state.storage, project_id, job_id)
     job = JobInput(
@@ -181,21 +192,24 @@ async def _start(
 
 
 async def _hold_for_route(
-    accounts: AccountStore, project_id: str, job_id: str, route: list[RouteCandidate]
+    accounts: AccountStore, project_id: str, job_id: str, route: list[RouteCandidate], fingerprint: str
 ) -> list[RouteCandidate]:
     """Hold credits for the dearest candidate the job may fail over to, so a failover never settles above
     the hold. A project that can't cover every candidate keeps the ones it can, in route order, as long as
     the first is among them; otherwise InsufficientCredits becomes the 402 problem in the accounts error
-    handler (the one place that formats its amounts). Holds are keyed by job id: a retry never holds twice.
+    handler (the one place that formats its amounts). Holds are keyed by job id and carry the request's
+    fingerprint: a retry never holds twice, and a different body under the same key is a HoldConflict.
     """
     try:
-        await accounts.hold(project_id, job_id, max(c.estimated_cost_usd for c in route))
+        await accounts.hold(project_id, job_id, max(c.estimated_cost_usd for c in route), request=fingerprint)
         return route
     except InsufficientCredits as err:
         affordable = [c for c in route if c.estimated_cost_usd <= err.available]
         if not affordable or affordable[0] is not route[0]:
             raise
-    await accounts.hold(project_id, job_id, max(c.estimated_cost_usd for c in affordable))
+    await accounts.hold(
+        project_id, job_id, max(c.estimated_cost_usd for c in affordable), request=fingerprint
+    )
     return affordable
 
 
@@ -218,6 +232,16 @@ async def _webhook_target(
     await request.app.state.accounts.webhook_secret(project_id)
     events = [JobState(event) for event in body.webhook_events or DEFAULT_WEBHOOK_EVENTS]
     return WebhookTarget(url=body.webhook_url, events=list(dict.fromkeys(events)))
+
+
+def _spent_key(job_id: str) -> ProblemError:
+    return ProblemError(
+        409,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        "This idempotency key's job no longer exists (it never started, or its record has expired); "
+        "use a new key.",
+        extra={"job_id": job_id},
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)

@@ -10,6 +10,8 @@
     {"hold": true}                                    running tasks stay at their last running step
     {"output_url_ttl_seconds": 0}                     output URLs answer 403 that long after success
 
+    {"download_seconds": 20}                          output files trickle out over 20 s (a slow CDN)
+
 ``GET /_stats`` counts submissions (every create that reached the emulator), accepted tasks, polls,
 cancels, downloads, rejected credentials, expired downloads and the most vendor calls ever in flight at
 once; ``GET /_submissions`` lists when each create arrived. ``POST /_reset`` restores the defaults.
@@ -20,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tests.emulators.media import sample_mp4, sample_png
@@ -54,6 +57,7 @@ class Scenario(BaseModel):
     output_url_ttl_seconds: float | None = None
     # What fal reports in x-fal-billable-units; None: the requested duration in seconds.
     billable_units: float | None = None
+    download_seconds: float = 0.0  # how long serving one output file takes
 
 
 @dataclass
@@ -171,9 +175,24 @@ def file_url(request: Request, task_id: str) -> str:
     return str(request.base_url) + f"_files/{task_id}.mp4"
 
 
+_TRICKLE_PIECES = 40
+
+
 def serve_mp4(state: EmulatorState) -> Response:
     state.count("downloads")
-    return Response(sample_mp4(), media_type="video/mp4")
+    data = sample_mp4()
+    seconds = state.scenario.download_seconds
+    if seconds <= 0:
+        return Response(data, media_type="video/mp4")
+
+    async def trickle() -> AsyncIterator[bytes]:
+        piece = -(-len(data) // _TRICKLE_PIECES)
+        for start in range(0, len(data), piece):
+            yield data[start : start + piece]
+            await asyncio.sleep(seconds / _TRICKLE_PIECES)
+
+    headers = {"Content-Length": str(len(data))}
+    return StreamingResponse(trickle(), media_type="video/mp4", headers=headers)
 
 
 def install_control(app: FastAPI, state: EmulatorState) -> None:
