@@ -188,7 +188,8 @@ class JobService:
     async def snapshot(self, job_id: str) -> JobSnapshot:
         """The job's state whichever project it belongs to (``snapshot.project_id`` says which): for
         callers that check ownership themselves, like the shared watcher. 404 when there is no such job."""
-        return await self._snapshot(await self._job(job_id))
+        async with self._outages_translated():
+            return await self._snapshot(await self._job(job_id))
 
     async def _snapshot(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
         if desc.status in _CLOSED_STATES:

@@ -123,7 +123,10 @@ async def test_windowed_reads_page_like_a_single_read(
     where = JobFilter(str(await description.memo_value("project")))
     for newest_first in (True, False):
         jobs = JobService(
-            temporal_client, live_stack.env["INFRAI_TEMPORAL_TASK_QUEUE"], query_timeout=timedelta(seconds=2)
+            temporal_client,
+            live_stack.env["INFRAI_TEMPORAL_TASK_QUEUE"],
+            query_timeout=timedelta(seconds=2),
+            rpc_timeout=timedelta(seconds=5),
         )
         lister = JobLister(temporal_client, jobs, fetch_all_below=0)
         seen: list[str] = []

@@ -134,7 +134,10 @@ def test_prefer_wait_works_again_after_an_api_restart(live_stack: Stack) -> None
 
 async def test_many_waiters_share_one_watcher(live_stack: Stack, temporal_client: Client) -> None:
     jobs = JobService(
-        temporal_client, live_stack.env["INFRAI_TEMPORAL_TASK_QUEUE"], query_timeout=timedelta(seconds=2)
+        temporal_client,
+        live_stack.env["INFRAI_TEMPORAL_TASK_QUEUE"],
+        query_timeout=timedelta(seconds=2),
+        rpc_timeout=timedelta(seconds=5),
     )
     hub = JobWatchHub(jobs, interval_seconds=0.2)
     job_id = live_stack.generate(prompt="a crowd", duration_seconds=2).json()["job_id"]
