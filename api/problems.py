@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.errors import ErrorCode
 
@@ -195,11 +196,33 @@ async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(status, code, detail, extra={"errors": errors})
 
 
-async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes. Starlette answers 405 with the methods of the first
+    route that matched the path only, but FastAPI makes one route per method (GET and DELETE of
+    ``/v1/videos/{id}`` are two), so ``Allow`` must gather them all."""
+    methods: set[str] = set()
+    probe = {**request.scope, "method": "GET"}
+    pending: list[Any] = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        nested = getattr(route, "original_router", None)  # FastAPI's included routers
+        if nested is not None:
+            pending += nested.routes
+            continue
+        match, _ = route.matches(probe)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODES_BY_STATUS.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
-    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return problem_response(exc.status_code, code, detail, headers=headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

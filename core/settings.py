@@ -143,6 +143,10 @@ class Settings(BaseSettings):
 
     # How often the API's one shared watcher per job reads its state for `Prefer: wait` and event streams.
     job_watch_interval_seconds: float = 1.0
+    # The longest `Prefer: wait=N` honoured, and how long one event stream stays open before the server
+    # ends it (the client reconnects with Last-Event-ID and resumes; proxies drop idle streams anyway).
+    job_wait_max_seconds: int = 60
+    job_events_max_seconds: float = 600.0
 
     # Vendors. Keys come from each vendor SDK's own environment variable (never logged: SecretStr); base
     # URLs from INFRAI_<VENDOR>_BASE_URL so an adapter can be pointed at an emulator or a proxy.

@@ -10,6 +10,7 @@ after the final event. A comment line every 15 s keeps idle proxies from closing
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -45,9 +46,11 @@ def _event(request: Request, snapshot: JobSnapshot) -> str:
 async def _stream(
     request: Request, watch: JobWatch, seen: int, stack: contextlib.AsyncExitStack
 ) -> AsyncIterator[str]:
+    settings: Settings = request.app.state.settings
+    deadline = asyncio.get_running_loop().time() + settings.job_events_max_seconds
     async with stack:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
-        while True:
+        while asyncio.get_running_loop().time() < deadline:
             version, snapshot = watch.version, watch.latest
             assert snapshot is not None
             if progress_position(snapshot) > seen:
@@ -55,7 +58,8 @@ async def _stream(
                 yield _event(request, snapshot)
             if snapshot.state.is_final or (watch.error is not None and watch.error.status == 404):
                 return
-            if not await watch.changed_since(version, KEEPALIVE_SECONDS):
+            wait = min(KEEPALIVE_SECONDS, max(0.0, deadline - asyncio.get_running_loop().time()))
+            if not await watch.changed_since(version, wait):
                 yield ": keep-alive\n\n"
 
 

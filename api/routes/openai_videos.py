@@ -142,6 +142,8 @@ _CREATE_BODY = {
                         "input_reference": {
                             "type": "object",
                             "properties": {"image_url": {"type": "string"}},
+                            "required": ["image_url"],
+                            "additionalProperties": False,
                         },
                     },
                 }

@@ -13,7 +13,7 @@ from accounts.store import AccountStore
 from api.deps import AppSettings, CurrentProject
 from api.job_watch import JobWatchHub
 from api.jobs import JobConflict, JobService, StartedJob
-from api.prefer import preferred_wait
+from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
 from api.problems import ProblemError, problem_responses
 from api.reference_images import fetch_reference_image, with_stored_reference
@@ -260,7 +260,8 @@ async def get_job(
     With ``Prefer: wait=N`` the answer comes as soon as the job is final, or after N seconds (at most 60)
     with the job as it is then; ``Preference-Applied: wait=N`` says the wait was honoured.
     """
-    wait = preferred_wait(prefer)
+    settings: Settings = request.app.state.settings
+    wait = preferred_wait(prefer, min(MAX_WAIT_SECONDS, settings.job_wait_max_seconds))
     response.headers["Vary"] = "Prefer"
     if wait is None:
         snapshot = await _jobs(request).status(job_id, project.project_id)
