@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.processes import ManagedProcess
@@ -21,8 +22,19 @@ def temporal_binary() -> str:
 
 
 def dev_server(
-    db_file: Path, *, host: str, port: int, ui_port: int, log_path: Path | None = None, headless: bool = False
+    db_file: Path,
+    *,
+    host: str,
+    port: int,
+    ui_port: int,
+    log_path: Path | None = None,
+    headless: bool = False,
+    metrics_port: int | None = None,
+    namespaces: Sequence[str] = (),
 ) -> ManagedProcess:
+    """The dev server's process (not started). ``metrics_port`` serves the server's Prometheus metrics,
+    among them its count of billable actions (``action``); ``namespaces`` are created at launch besides
+    ``default``."""
     argv = [
         temporal_binary(),
         "server",
@@ -39,4 +51,8 @@ def dev_server(
         *sa.cli_flags(),
     ]
     argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
+    for namespace in namespaces:
+        argv += ["--namespace", namespace]
     return ManagedProcess("temporal", argv, log_path=log_path)

@@ -9,6 +9,7 @@
     {"outcome": "moderation", "polls_to_finish": 3}   tasks end refused by moderation after 3 running polls
     {"hold": true}                                    running tasks stay at their last running step
     {"output_url_ttl_seconds": 0}                     output URLs answer 403 that long after success
+    {"output_file": "/tmp/clip.mp4"}                  every output is that file (streamed), not the 1 s sample
 
 ``GET /_stats`` counts submissions (every create that reached the emulator), accepted tasks, polls,
 cancels, downloads, rejected credentials, expired downloads and the most vendor calls ever in flight at
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from tests.emulators.media import sample_mp4, sample_png
@@ -54,6 +56,8 @@ class Scenario(BaseModel):
     output_url_ttl_seconds: float | None = None
     # What fal reports in x-fal-billable-units; None: the requested duration in seconds.
     billable_units: float | None = None
+    # A video file on this machine to serve as every task's output (the benchmarks' bigger videos).
+    output_file: str | None = None
 
 
 @dataclass
@@ -173,6 +177,8 @@ def file_url(request: Request, task_id: str) -> str:
 
 def serve_mp4(state: EmulatorState) -> Response:
     state.count("downloads")
+    if state.scenario.output_file is not None:
+        return FileResponse(state.scenario.output_file, media_type="video/mp4")
     return Response(sample_mp4(), media_type="video/mp4")
 
 
