@@ -84,17 +84,22 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
 
 
 async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
-    """Sleep, heartbeating at least three times per heartbeat timeout so a long wait (a vendor's
-    Retry-After, a slow poll interval) is never mistaken for a dead worker."""
+    """Heartbeat, then sleep, heartbeating again at least three times per heartbeat timeout so a long wait
+    (a vendor's Retry-After, a slow poll interval) is never mistaken for a dead worker.
+
+    Not again as the sleep ends: the next poll follows at once and heartbeats itself, and every heartbeat
+    the throttle lets through is a billable Temporal action (two per poll instead of one, before).
+    """
     timeout = activity.info().heartbeat_timeout
     step = timeout.total_seconds() / 3 if timeout else seconds
+    activity.heartbeat(progress)
     remaining = seconds
-    while True:
-        activity.heartbeat(progress)
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(step, remaining))
-        remaining -= step
+    while remaining > 0:
+        nap = min(step, remaining)
+        await asyncio.sleep(nap)
+        remaining -= nap
+        if remaining > 0:
+            activity.heartbeat(progress)
 
 
 def _deadline_seconds(start_to_close: timedelta | None) -> float | None:
