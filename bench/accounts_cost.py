@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from bench.api_latency import http_generate, latency_row
 from bench.report import Row
 from bench.sampling import Latency, drive, interleaved
-from bench.services import BenchRun, api_client
+from bench.services import BenchRun, lean_client
 from tests.fixtures.accounts import DatabaseFactory
 from tests.fixtures.stack import Stack
 
@@ -25,7 +25,7 @@ async def _latencies(stacks: dict[str, Stack], concurrency: int, requests: int) 
     run_id = uuid.uuid4().hex[:8]
     rounds = 4
     per_round = requests // rounds
-    clients = {name: api_client(stack, connections=concurrency) for name, stack in stacks.items()}
+    clients = {name: lean_client(stack) for name, stack in stacks.items()}
 
     def contender(name: str) -> Callable[[int], Awaitable[list[float]]]:
         call = http_generate(clients[name], f"{run_id}-{name.replace(' ', '-')}")

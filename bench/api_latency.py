@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -26,9 +25,10 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
+from bench.lean_http import LeanHttp
 from bench.report import Row, ratio_text
 from bench.sampling import Latency, drive, interleaved, wait_until
-from bench.services import BenchRun, api_client
+from bench.services import BenchRun, lean_client
 from core.ids import job_id_for_key
 from core.models import JobInput, JobSnapshot, JobState, Prefer, VideoSpec
 from core.settings import Settings
@@ -112,14 +112,14 @@ class RawStarter:
         )
 
 
-async def project_of(http: httpx.AsyncClient) -> str:
+async def project_of(http: LeanHttp) -> str:
     response = await http.get("/v1/account")
     response.raise_for_status()
     project: str = response.json()["project_id"]
     return project
 
 
-def http_generate(http: httpx.AsyncClient, run_id: str) -> Callable[[int], Awaitable[object]]:
+def http_generate(http: LeanHttp, run_id: str) -> Callable[[int], Awaitable[object]]:
     async def call(index: int) -> None:
         key = f"{run_id}-{index}"
         response = await http.post("/v1/video/generate", json=GENERATE_BODY, headers={"Idempotency-Key": key})
@@ -134,7 +134,7 @@ async def generate_latencies(
 ) -> tuple[Latency, Latency]:
     """(ours, raw) generate latency at ``concurrency``, over ``requests`` each, interleaved in rounds."""
     run_id = uuid.uuid4().hex[:8]
-    async with api_client(stack, connections=concurrency) as http:
+    async with lean_client(stack) as http:
         ours_call = http_generate(http, run_id)
 
         async def raw_call(index: int) -> None:
@@ -162,7 +162,7 @@ async def generate_rows(run: BenchRun) -> list[Row]:
     rows: list[Row] = []
     with run.stack("generate", ("api",)) as stack:
         client = await run.client()
-        async with api_client(stack) as http:
+        async with lean_client(stack) as http:
             project = await project_of(http)
         raw = RawStarter(client, stack.env["INFRAI_TEMPORAL_TASK_QUEUE"], project)
         for concurrency, count in requests.items():
@@ -183,7 +183,7 @@ async def generate_rows(run: BenchRun) -> list[Row]:
 # -- status ------------------------------------------------------------------------------------------
 
 
-async def _job_state(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+async def _job_state(http: LeanHttp, job_id: str) -> dict[str, Any]:
     response = await http.get(f"/v1/video/jobs/{job_id}")
     response.raise_for_status()
     job: dict[str, Any] = response.json()
@@ -191,7 +191,7 @@ async def _job_state(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
 
 
 async def status_latencies(
-    http: httpx.AsyncClient,
+    http: LeanHttp,
     job_id: str,
     raw_call: Callable[[], Awaitable[object]],
     *,
@@ -226,7 +226,7 @@ async def status_rows(run: BenchRun) -> list[Row]:
     with run.stack("status") as stack:
         await run.wait_for_worker(stack)
         client = await run.client()
-        async with api_client(stack, connections=4) as http:
+        async with lean_client(stack) as http:
             created = await http.post("/v1/video/generate", json=GENERATE_BODY)
             created.raise_for_status()
             job_id: str = created.json()["job_id"]

@@ -27,6 +27,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from bench.lean_http import LeanHttp
 from bench.sampling import wait_until
 from devstack.processes import ManagedProcess, wait_for_port
 from devstack.temporal_server import dev_server
@@ -157,7 +158,6 @@ class BenchRun:
             "FAL_KEY": fal.FAL_KEY,
             "INFRAI_FAL_BASE_URL": self.fal.base_url,
             "INFRAI_DEV_CREDITS_USD": BENCH_CREDITS_USD,
-            "INFRAI_LOG_LEVEL": "WARNING",
             **overrides,
         }
         folder = self.folder(name)
@@ -195,6 +195,11 @@ class BenchRun:
 
 def bearer(stack: Stack) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.dev_key}"}
+
+
+def lean_client(stack: Stack) -> LeanHttp:
+    """The latency measures' client of the stack's API, with the dev key (see ``bench/lean_http.py``)."""
+    return LeanHttp(stack.api_url, bearer(stack))
 
 
 def api_client(stack: Stack, connections: int = 64, **kwargs: Any) -> httpx.AsyncClient:
