@@ -130,6 +130,7 @@ async def build_workers(
                     webhooks.deliver_webhook,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+                max_cached_workflows=settings.worker_max_cached_workflows,
                 max_concurrent_activities=settings.worker_max_concurrent_job_activities,
                 **common,  # type: ignore[arg-type]
             )
