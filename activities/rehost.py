@@ -24,7 +24,9 @@ from vendors.base import VideoVendor
 
 logger = logging.getLogger(__name__)
 
-_CHUNK_BYTES = 1024 * 1024
+# How often the download heartbeats, in bytes: often enough to show progress, rarely enough to cost
+# nothing next to the copy itself (chunks arrive as the socket delivers them, ~64 KB each).
+_HEARTBEAT_EVERY_BYTES = 8 * 1024 * 1024
 _THUMBNAIL_MAX_WIDTH = 640
 
 
@@ -89,10 +91,14 @@ class RehostActivities:
                 resp.raise_for_status()
 
                 async def chunks() -> AsyncIterator[bytes]:
-                    received = 0
-                    async for chunk in resp.aiter_bytes(_CHUNK_BYTES):
+                    # As the socket delivers them: re-chunking to a fixed size here (aiter_bytes(n))
+                    # copied every byte once more and halved the throughput; storage groups them.
+                    received = reported = 0
+                    async for chunk in resp.aiter_bytes():
                         received += len(chunk)
-                        activity.heartbeat(received)
+                        if received - reported >= _HEARTBEAT_EVERY_BYTES:
+                            activity.heartbeat(received)
+                            reported = received
                         yield chunk
 
                 stored = await self._storage.put_stream(key, chunks(), "video/mp4")

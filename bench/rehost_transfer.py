@@ -9,8 +9,8 @@ warm-up transfer (imports, thread pools, connections) with the kernel's high-wat
 - ours, S3: the ``rehost_video`` activity itself (``RehostActivities`` as the worker builds it, run in
   Temporal's ``ActivityEnvironment``): HTTP download stream → pipelined multipart upload with sha256, then
   the probe over ranged reads and the thumbnail.
-- raw, S3: boto3 ``upload_fileobj`` of the same HTTP response (its transfer manager: 10 threads, the
-  same 16 MiB parts).
+- raw, S3: boto3 ``upload_fileobj`` of the same HTTP response (its transfer manager with its defaults:
+  10 threads, 8 MiB parts, the same part size as ours).
 - ours, local files: the same activity with the local backend (write, fsync, rename, probe, thumbnail).
 - raw, local files: the HTTP response copied to a file in 1 MiB blocks, then fsync.
 """
@@ -35,7 +35,7 @@ from temporalio.testing import ActivityEnvironment
 from bench.sampling import MiB, status_bytes
 from tests.fixtures.s3 import MotoS3
 
-PART_BYTES = 16 * MiB
+PART_BYTES = 8 * MiB
 REPO = Path(__file__).resolve().parents[1]
 
 
