@@ -120,23 +120,7 @@ class JobService:
     async def start(self, job: JobInput, fingerprint: str) -> StartedJob:
         first = job.route[0]
         bind_job(job.job_id, first.vendor)
-        memo = {
-            "project": job.project_id,
-            "fingerprint": fingerprint,
-            "created_at": job.created_at.isoformat(),
-            "estimated_usd": str(first.estimated_cost_usd),
-            # What was asked, for status and listings that only have the description (never the image:
-            # a data: URI can be megabytes).
-            "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
-        }
-        attributes = TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.PROJECT, job.project_id),
-                SearchAttributePair(sa.VENDOR, first.vendor),
-                SearchAttributePair(sa.MODEL, first.model),
-                SearchAttributePair(sa.STATE, JobState.QUEUED.value),
-            ]
-        )
+        memo, attributes = start_memo_and_attributes(job, fingerprint)
         try:
             handle: WorkflowHandle[object, object] = await self._client.start_workflow(
                 WORKFLOW_NAME,
@@ -352,6 +336,31 @@ class JobService:
             if err.status in _UNAVAILABLE:
                 raise temporal_unavailable(err) from err
             raise
+
+
+def start_memo_and_attributes(
+    job: JobInput, fingerprint: str
+) -> tuple[dict[str, Any], TypedSearchAttributes]:
+    """What a job's workflow starts with besides its input: the memo and the search attributes."""
+    first = job.route[0]
+    memo = {
+        "project": job.project_id,
+        "fingerprint": fingerprint,
+        "created_at": job.created_at.isoformat(),
+        "estimated_usd": str(first.estimated_cost_usd),
+        # What was asked, for status and listings that only have the description (never the image:
+        # a data: URI can be megabytes).
+        "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
+    }
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.PROJECT, job.project_id),
+            SearchAttributePair(sa.VENDOR, first.vendor),
+            SearchAttributePair(sa.MODEL, first.model),
+            SearchAttributePair(sa.STATE, JobState.QUEUED.value),
+        ]
+    )
+    return memo, attributes
 
 
 class _NotFound(Exception):

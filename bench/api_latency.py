@@ -12,30 +12,27 @@ query) and the same job once it has succeeded. Baselines: the raw ``status`` que
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from api.jobs import start_memo_and_attributes
 from bench.lean_http import LeanHttp
 from bench.report import Row, ratio_text
-from bench.sampling import Latency, drive, interleaved, wait_until
+from bench.sampling import Latency, drive, interleaved, sample_process, wait_until
 from bench.services import BenchRun, lean_client
 from core.ids import job_id_for_key
-from core.models import JobInput, JobSnapshot, JobState, Prefer, VideoSpec
+from core.models import JobInput, JobSnapshot, Prefer, VideoSpec
 from core.settings import Settings
 from tests.fixtures.stack import Stack
 from vendors.catalog import load_catalog
 from vendors.router import plan_route
-from workflows import search_attributes as sa
 from workflows.video_job import STATUS_QUERY, WORKFLOW_NAME
 
 GENERATE_BODY: dict[str, Any] = {
@@ -63,7 +60,8 @@ def latency_row(measure: str, ours: Latency, raw: Latency, target: float | None)
 
 
 class RawStarter:
-    """``start_workflow`` exactly as ``api/jobs.py`` calls it, for the same request, minus the API."""
+    """``start_workflow`` exactly as ``api/jobs.py`` calls it (same input, memo, search attributes and
+    policies), for the same request, minus the API."""
 
     def __init__(self, client: Client, task_queue: str, project_id: str) -> None:
         self._client = client
@@ -76,39 +74,24 @@ class RawStarter:
         self._timings = Settings().job_timings()
 
     async def start(self, key: str) -> None:
-        job_id = job_id_for_key(self._project_id, key)
-        first = self._route[0]
         job = JobInput(
-            job_id=job_id,
+            job_id=job_id_for_key(self._project_id, key),
             project_id=self._project_id,
             spec=self._spec,
             route=self._route,
             created_at=datetime.now(UTC),
             timings=self._timings,
         )
-        memo = {
-            "project": self._project_id,
-            "fingerprint": key,
-            "created_at": job.created_at.isoformat(),
-            "estimated_usd": str(first.estimated_cost_usd),
-            "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
-        }
+        memo, attributes = start_memo_and_attributes(job, fingerprint=key)
         await self._client.start_workflow(
             WORKFLOW_NAME,
             job,
-            id=job_id,
+            id=job.job_id,
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo=memo,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROJECT, self._project_id),
-                    SearchAttributePair(sa.VENDOR, first.vendor),
-                    SearchAttributePair(sa.MODEL, first.model),
-                    SearchAttributePair(sa.STATE, JobState.QUEUED.value),
-                ]
-            ),
+            search_attributes=attributes,
         )
 
 
@@ -129,11 +112,24 @@ def http_generate(http: LeanHttp, run_id: str) -> Callable[[int], Awaitable[obje
     return call
 
 
+@dataclass
+class ApiCpu:
+    """CPU the API process spent (user + system, all its threads) over the requests it served."""
+
+    seconds: float = 0.0
+    requests: int = 0
+
+    @property
+    def ms_per_request(self) -> float:
+        return self.seconds / max(self.requests, 1) * 1000
+
+
 async def generate_latencies(
-    stack: Stack, raw: RawStarter, *, concurrency: int, requests: int, rounds: int
+    stack: Stack, raw: RawStarter, *, concurrency: int, requests: int, rounds: int, cpu: ApiCpu
 ) -> tuple[Latency, Latency]:
     """(ours, raw) generate latency at ``concurrency``, over ``requests`` each, interleaved in rounds."""
     run_id = uuid.uuid4().hex[:8]
+    api_pid = stack.processes["api"].pid
     async with lean_client(stack) as http:
         ours_call = http_generate(http, run_id)
 
@@ -147,7 +143,11 @@ async def generate_latencies(
 
         async def ours_round(round_number: int) -> list[float]:
             base = round_number * per_round
-            return await drive(lambda i: ours_call(base + i), requests=per_round, concurrency=concurrency)
+            before = sample_process(api_pid)
+            samples = await drive(lambda i: ours_call(base + i), requests=per_round, concurrency=concurrency)
+            cpu.seconds += sample_process(api_pid).cpu_seconds - before.cpu_seconds
+            cpu.requests += per_round
+            return samples
 
         async def raw_round(round_number: int) -> list[float]:
             base = round_number * per_round
@@ -166,17 +166,15 @@ async def generate_rows(run: BenchRun) -> list[Row]:
             project = await project_of(http)
         raw = RawStarter(client, stack.env["INFRAI_TEMPORAL_TASK_QUEUE"], project)
         for concurrency, count in requests.items():
+            cpu = ApiCpu()
             ours, base = await generate_latencies(
-                stack, raw, concurrency=concurrency, requests=count, rounds=4
+                stack, raw, concurrency=concurrency, requests=count, rounds=4, cpu=cpu
             )
-            rows.append(
-                latency_row(
-                    f"`POST /v1/video/generate` p50 / p99, concurrency {concurrency}",
-                    ours,
-                    base,
-                    GENERATE_TARGET,
-                )
+            row = latency_row(
+                f"`POST /v1/video/generate` p50 / p99, concurrency {concurrency}", ours, base, GENERATE_TARGET
             )
+            note = f"the API process spent {cpu.ms_per_request:.1f} ms of CPU per request"
+            rows.append(dataclasses.replace(row, note=note))
     return rows
 
 
