@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, exc, text
+from sqlalchemy import ColumnElement, Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -68,6 +68,7 @@ class Database:
         self.is_sqlite = url.get_backend_name() == "sqlite"
         self.retry_after = retry_after
         self._write_lock = asyncio.Lock()
+        self._insert_or_ignore: dict[tuple[str, tuple[str, ...], ColumnElement[Any] | None], Insert] = {}
         if self.is_sqlite:
             if url.database and url.database != ":memory:":
                 Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -115,11 +116,21 @@ class Database:
                 "accounts database connection lost", retry_after_seconds=self.retry_after
             ) from error
 
-    def insert_or_ignore(self, table: Table, *conflict_columns: str) -> Insert:
-        """INSERT that does nothing when the row's unique columns already exist (the idempotency key)."""
-        if self.is_sqlite:
-            return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    def insert_or_ignore(
+        self, table: Table, *conflict_columns: str, returning: ColumnElement[Any] | None = None
+    ) -> Insert:
+        """INSERT that does nothing when the row's unique columns already exist (the idempotency key);
+        with ``returning``, the inserted row's value of it (no row: nothing was inserted). Built once per
+        shape (hot: every hold) and reused: give the row as the execute parameters."""
+        key = (table.name, conflict_columns, returning)
+        statement = self._insert_or_ignore.get(key)
+        if statement is None:
+            dialect_insert = sqlite.insert if self.is_sqlite else postgresql.insert
+            statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+            if returning is not None:
+                statement = statement.returning(returning)
+            self._insert_or_ignore[key] = statement
+        return statement
 
     async def lock_name(self, conn: AsyncConnection, name: str) -> None:
         """Serialise transactions about ``name`` until commit (SQLite writers are serialised already)."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Collection
 from datetime import timedelta
 from decimal import Decimal
+from typing import Self
 
 from pydantic import SecretStr
 from sqlalchemy import select, text, update
@@ -67,7 +68,7 @@ class AccountStore:
         self._verified = VerifiedKeyCache(settings.api_key_cache_seconds)
 
     @classmethod
-    async def open(cls, database_url: str, *, settings: Settings) -> AccountStore:
+    async def open(cls, database_url: str, *, settings: Settings) -> Self:
         database = Database(
             database_url,
             connect_timeout=settings.database_connect_timeout_seconds,

@@ -88,20 +88,25 @@ def _outcome(status: VendorStatus, polls: int) -> VendorOutcome:
 
 
 async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
-    """Sleep, heartbeating at least three times per heartbeat timeout so a long wait (a vendor's
-    Retry-After, a slow poll interval) is never mistaken for a dead worker. If the worker starts shutting
-    down meanwhile, hand the poll off: a retryable failure the next worker picks up at once."""
+    """Heartbeat, then sleep, heartbeating again at least three times per heartbeat timeout so a long wait
+    (a vendor's Retry-After, a slow poll interval) is never mistaken for a dead worker. If the worker starts
+    shutting down meanwhile, hand the poll off: a retryable failure the next worker picks up at once.
+
+    Not again as the sleep ends: the next poll follows at once and heartbeats itself, and every heartbeat
+    the throttle lets through is a billable Temporal action (two per poll instead of one, before).
+    """
     timeout = activity.info().heartbeat_timeout
     step = timeout.total_seconds() / 3 if timeout else seconds
+    activity.heartbeat(progress)
     remaining = seconds
-    while True:
-        activity.heartbeat(progress)
-        if remaining <= 0:
-            return
+    while remaining > 0:
+        nap = min(step, remaining)
         try:
-            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=min(step, remaining))
+            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=nap)
         except TimeoutError:
-            remaining -= step
+            remaining -= nap
+            if remaining > 0:
+                activity.heartbeat(progress)
             continue
         raise ApplicationError(
             "the worker is shutting down; the poll resumes on another worker", type=WORKER_SHUTDOWN

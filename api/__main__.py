@@ -8,10 +8,11 @@ from core.settings import get_settings
 from observability.logs import logging_config
 
 
-def main() -> None:
+def main(app_factory: str = "api.app:create_app") -> None:
+    """Serve the app ``app_factory`` makes (``module:function``; the benchmarks serve a variant)."""
     settings = get_settings()
     uvicorn.run(
-        "api.app:create_app",
+        app_factory,
         factory=True,
         host=settings.api_host,
         port=settings.api_port,

@@ -20,7 +20,7 @@ _bearer = HTTPBearer(auto_error=False, description="A project API key: `Bearer i
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="infrai"'}
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: FastAPI runs plain functions in a thread
     settings: Settings = request.app.state.settings
     return settings
 

@@ -2,21 +2,24 @@
 
 - The workflow id is the job id (derived from project + idempotency key, or random); start uses conflict
   policy *use existing* and a request fingerprint in the memo, so a retried request finds its job.
-- Status: ``describe`` first (it needs no worker and tells whether the job is closed); a closed job is read
-  from the final snapshot the workflow put in its memo; a running one from the ``status`` query, with the
-  vendor's progress from the poll activity's last heartbeat.
+- Status: ``describe`` (it needs no worker and tells whether the job is closed) and, at the same time, the
+  ``status`` query, which Temporal rejects for a closed workflow (``QueryRejectCondition.NOT_OPEN``): a
+  running job answers from the query, with the vendor's progress from the poll activity's last heartbeat
+  in the description; a closed one from the final snapshot the workflow put in its memo, which is then
+  kept in memory (``ClosedJobCache``) so the next status of that job needs no Temporal call at all.
 - Cancel: workflow cancellation; the workflow stops the vendor task and settles.
 - Every call carries an ``rpc_timeout``, and an unreachable Temporal is a ``503`` (``api.temporal_outages``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.enums.v1 import PendingActivityState
@@ -27,8 +30,10 @@ from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryRejectedError,
 )
 from temporalio.common import (
+    QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -37,6 +42,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.closed_jobs import ClosedJobCache
 from api.problems import ProblemError
 from api.temporal_outages import is_temporal_outage, temporal_outages_translated, temporal_unavailable
 from core.errors import ErrorCode
@@ -101,6 +107,7 @@ class JobService:
         self._metrics = metrics or ApiMetrics()
         self._tombstones = tombstones
         self._rpc_timeout = rpc_timeout
+        self._closed = ClosedJobCache()
 
     def _outages_translated(self) -> AbstractAsyncContextManager[None]:
         # An operation makes up to two calls and a query: that long, and a Temporal that has not answered
@@ -113,23 +120,7 @@ class JobService:
     async def start(self, job: JobInput, fingerprint: str) -> StartedJob:
         first = job.route[0]
         bind_job(job.job_id, first.vendor)
-        memo = {
-            "project": job.project_id,
-            "fingerprint": fingerprint,
-            "created_at": job.created_at.isoformat(),
-            "estimated_usd": str(first.estimated_cost_usd),
-            # What was asked, for status and listings that only have the description (never the image:
-            # a data: URI can be megabytes).
-            "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
-        }
-        attributes = TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.PROJECT, job.project_id),
-                SearchAttributePair(sa.VENDOR, first.vendor),
-                SearchAttributePair(sa.MODEL, first.model),
-                SearchAttributePair(sa.STATE, JobState.QUEUED.value),
-            ]
-        )
+        memo, attributes = start_memo_and_attributes(job, fingerprint)
         async with self._outages_translated():
             try:
                 handle: WorkflowHandle[object, object] = await self._client.start_workflow(
@@ -176,42 +167,78 @@ class JobService:
             raise _NotFound
         if await _memo(desc, "fingerprint") != fingerprint:
             raise JobConflict(job_id)
-        return StartedJob(snapshot=await self._snapshot(desc), created=False)
+        if desc.status in _CLOSED_STATES:
+            return StartedJob(snapshot=await self._remember_closed(desc), created=False)
+        snapshot = await self._running_snapshot(desc, self._query(job_id))
+        return StartedJob(snapshot=snapshot, created=False)
 
     # -- status ----------------------------------------------------------------------------------------
 
     async def status(self, job_id: str, project_id: str) -> JobSnapshot:
-        async with self._outages_translated():
-            desc = await self._owned(job_id, project_id)
-            return await self._snapshot(desc)
+        return await self.snapshot(job_id, owner=project_id)
 
-    async def snapshot(self, job_id: str) -> JobSnapshot:
-        """The job's state whichever project it belongs to (``snapshot.project_id`` says which): for
-        callers that check ownership themselves, like the shared watcher. 404 when there is no such job."""
+    async def snapshot(self, job_id: str, *, owner: str | None = None) -> JobSnapshot:
+        """The job's state whichever project it belongs to (``snapshot.project_id`` says which; callers
+        check ownership, as ``status`` does). 404 when there is no such job. ``owner``: the project that
+        asks, when it is known, so another project's job is refused before anything about it is read."""
+        if not is_job_id(job_id):
+            raise job_not_found(job_id)
+        bind_job(job_id)
         async with self._outages_translated():
-            return await self._snapshot(await self._job(job_id))
+            cached = self._closed.get(job_id)
+            if cached is not None:
+                if (owner is not None and cached.project_id != owner) or await self._deleted(job_id):
+                    raise job_not_found(job_id)
+                return cached
+            # Both at once: describe, then query, would make a running job's status two round trips in a row.
+            query = asyncio.create_task(self._query(job_id))
+            try:
+                desc = await self._job(job_id)
+                if owner is not None and await _memo(desc, "project") != owner:
+                    raise job_not_found(job_id)
+                if desc.status in _CLOSED_STATES:
+                    return await self._remember_closed(desc)
+                return await self._running_snapshot(desc, query)
+            finally:
+                await _discard(query)
 
-    async def _snapshot(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
-        if desc.status in _CLOSED_STATES:
-            return await _closed_snapshot(desc)
-        snapshot = await self._query(desc)
-        if snapshot is None:
-            snapshot = await _snapshot_from_description(desc)
+    async def _running_snapshot(
+        self, desc: WorkflowExecutionDescription, query: Awaitable[JobSnapshot | None]
+    ) -> JobSnapshot:
+        """A job ``desc`` showed running, from the answer to its ``status`` ``query``."""
+        try:
+            queried = await query
+        except _ClosedMeanwhile:
+            # It closed between describe and query: read how it ended.
+            return await self._remember_closed(await self._job(desc.id))
+        snapshot = queried if queried is not None else await _snapshot_from_description(desc)
         progress = await self._poll_progress(desc)
         if progress is not None and progress.progress is not None and snapshot.stage is Stage.GENERATING:
             snapshot.progress = max(0, min(100, progress.progress))
         return snapshot
 
-    async def _query(self, desc: WorkflowExecutionDescription) -> JobSnapshot | None:
-        handle = self._client.get_workflow_handle(desc.id, run_id=desc.run_id)
+    async def _remember_closed(self, desc: WorkflowExecutionDescription) -> JobSnapshot:
+        snapshot = await _closed_snapshot(desc)
+        self._closed.put(snapshot)
+        return snapshot
+
+    async def _query(self, job_id: str) -> JobSnapshot | None:
+        """The ``status`` query of an open job; None when no worker answered in time. Raises
+        ``_ClosedMeanwhile`` for a closed workflow (Temporal rejects the query, without asking a worker)."""
+        handle = self._client.get_workflow_handle(job_id)
         try:
             snapshot: JobSnapshot = await handle.query(
-                STATUS_QUERY, result_type=JobSnapshot, rpc_timeout=self._query_timeout
+                STATUS_QUERY,
+                result_type=JobSnapshot,
+                reject_condition=QueryRejectCondition.NOT_OPEN,
+                rpc_timeout=self._query_timeout,
             )
             return snapshot
+        except WorkflowQueryRejectedError:
+            raise _ClosedMeanwhile from None
         except RPCError as err:
             # No worker is running (or it is busy): the description still tells a useful story.
-            logger.info("status query for %s unanswered (%s); using the description", desc.id, err.status)
+            logger.info("status query for %s unanswered (%s); using the description", job_id, err.status)
             return None
 
     async def _poll_progress(self, desc: WorkflowExecutionDescription) -> PollProgress | None:
@@ -262,6 +289,7 @@ class JobService:
         if self._tombstones is None:
             raise RuntimeError("deleting jobs needs the tombstone store")
         await self._tombstones.mark_job_deleted(project_id, job_id)
+        self._closed.forget(job_id)
         request = DeleteWorkflowExecutionRequest(
             namespace=self._client.namespace,
             workflow_execution=ExecutionRef(workflow_id=job_id, run_id=desc.run_id),
@@ -303,12 +331,15 @@ class JobService:
         except _NotFound:
             raise job_not_found(job_id) from None
         # Only a finished job can have been deleted, so running jobs (the busy status path) skip the lookup.
-        if desc.status in _CLOSED_STATES and job_id in await self.deleted_among([job_id]):
+        if desc.status in _CLOSED_STATES and await self._deleted(job_id):
             raise job_not_found(job_id)
         return desc
 
     async def deleted_among(self, job_ids: Collection[str]) -> set[str]:
         return await self._tombstones.deleted_among(job_ids) if self._tombstones else set()
+
+    async def _deleted(self, job_id: str) -> bool:
+        return job_id in await self.deleted_among([job_id])
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
@@ -319,8 +350,45 @@ class JobService:
             raise
 
 
+def start_memo_and_attributes(
+    job: JobInput, fingerprint: str
+) -> tuple[dict[str, Any], TypedSearchAttributes]:
+    """What a job's workflow starts with besides its input: the memo and the search attributes."""
+    first = job.route[0]
+    memo = {
+        "project": job.project_id,
+        "fingerprint": fingerprint,
+        "created_at": job.created_at.isoformat(),
+        "estimated_usd": str(first.estimated_cost_usd),
+        # What was asked, for status and listings that only have the description (never the image:
+        # a data: URI can be megabytes).
+        "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
+    }
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.PROJECT, job.project_id),
+            SearchAttributePair(sa.VENDOR, first.vendor),
+            SearchAttributePair(sa.MODEL, first.model),
+            SearchAttributePair(sa.STATE, JobState.QUEUED.value),
+        ]
+    )
+    return memo, attributes
+
+
 class _NotFound(Exception):
     pass
+
+
+class _ClosedMeanwhile(Exception):
+    """The workflow closed before its ``status`` query arrived (the query was rejected: NOT_OPEN)."""
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` unless done, wait for it, and collect its outcome, whatever it was."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio never logs it as forgotten
 
 
 def job_not_found(job_id: str) -> ProblemError:

@@ -1,10 +1,10 @@
 """Throughput of ``S3MediaStorage.put_stream`` against a raw boto3 ``upload_fileobj`` of the same bytes.
 
-    .venv/bin/python -m bench.storage_bench [--size-mb 200] [--part-mb 16] [--repeats 5] [--endpoint URL]
+    .venv/bin/python -m bench.storage_bench [--size-mb 200] [--part-mb 8] [--repeats 5] [--endpoint URL]
 
 Without ``--endpoint`` it starts moto's server on a loopback port (what the tests use); point it at MinIO
 for a more realistic figure. Both sides read the same file from disk and use the same part size; boto3
-keeps its default 10 upload threads, we keep 2 parts in flight. Runs rotate so drift hits all alike.
+keeps its default 10 upload threads, we keep 3 parts in flight. Runs rotate so drift hits all alike.
 Also prints peak RSS growth of a 200 MB put_stream, measured in a fresh interpreter.
 """
 
@@ -109,7 +109,7 @@ async def run(args: argparse.Namespace, moto: MotoS3, workdir: Path) -> None:
             measured = measure_in_subprocess(backend, moto, moto.new_bucket(), workdir / f"mem-{backend}")
             growth = measured["growth"] / MiB
             print(
-                f"  peak RSS growth, 200 MiB put_stream, {backend:5s} backend (16 MiB parts):"
+                f"  peak RSS growth, 200 MiB put_stream, {backend:5s} backend (default parts):"
                 f" {growth:.1f} MiB"
             )
 
@@ -119,7 +119,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size-mb", type=int, default=200)
-    parser.add_argument("--part-mb", type=int, default=16)
+    parser.add_argument("--part-mb", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--endpoint", help="an S3 endpoint with access key/secret 'testing' (default: moto)")
     parser.add_argument("--skip-memory", action="store_true")

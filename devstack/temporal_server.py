@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.processes import ManagedProcess
@@ -29,8 +30,12 @@ def dev_server(
     log_path: Path | None = None,
     headless: bool = False,
     ui_codec_endpoint: str | None = None,
+    metrics_port: int | None = None,
+    namespaces: Sequence[str] = (),
 ) -> ManagedProcess:
-    """The dev server; ``ui_codec_endpoint`` points its UI at our codec endpoint (encrypted payloads)."""
+    """The dev server's process (not started). ``ui_codec_endpoint`` points its UI at our codec endpoint
+    (encrypted payloads); ``metrics_port`` serves the server's Prometheus metrics, among them its count of
+    billable actions (``action``); ``namespaces`` are created at launch besides ``default``."""
     argv = [
         temporal_binary(),
         "server",
@@ -49,4 +54,8 @@ def dev_server(
     argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
     if ui_codec_endpoint and not headless:
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
+    for namespace in namespaces:
+        argv += ["--namespace", namespace]
     return ManagedProcess("temporal", argv, log_path=log_path)

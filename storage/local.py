@@ -7,6 +7,7 @@ Each object is a plain file under the root, named by its key, with a small JSON 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mimetypes
 import os
@@ -21,10 +22,11 @@ from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageEr
 from storage.keys import validate_key
 from storage.local_write import AtomicFileWrite, discard_temporaries, sidecar_path
 from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
-from storage.threads import run_to_completion
+from storage.threads import run_to_completion, settle
 
-# Bytes gathered from the stream before one write: few thread hops, little memory.
-WRITE_BLOCK_BYTES = 1024 * 1024
+# Bytes gathered from the stream before one write: few thread hops, little memory (two blocks at most:
+# one being written and hashed in a thread while the next fills).
+WRITE_BLOCK_BYTES = 4 * 1024 * 1024
 COPY_BLOCK_BYTES = 8 * 1024 * 1024
 MEDIA_ROUTE_PREFIX = "/v1/media/"
 
@@ -49,14 +51,25 @@ class LocalMediaStorage:
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
         async def fill(write: AtomicFileWrite) -> None:
             block = bytearray()
-            async for chunk in chunks:
-                block += chunk
-                if len(block) >= WRITE_BLOCK_BYTES:
-                    # Hand the filled block to the thread and start a new one: no copy.
-                    full, block = block, bytearray()
-                    await run_to_completion(None, write.append, full)
-            if block:
-                await run_to_completion(None, write.append, block)
+            writing: asyncio.Future[None] | None = None
+            try:
+                async for chunk in chunks:
+                    block += chunk
+                    if len(block) >= WRITE_BLOCK_BYTES:
+                        # Hand the filled block to the thread (no copy) and keep receiving meanwhile:
+                        # the download and the hash + write overlap, one block in flight at a time.
+                        if writing is not None:
+                            await _settled(writing)
+                        full, block = block, bytearray()
+                        writing = asyncio.get_running_loop().run_in_executor(None, write.append, full)
+                if writing is not None:
+                    await _settled(writing)
+                    writing = None
+                if block:
+                    await run_to_completion(None, write.append, block)
+            finally:
+                if writing is not None:  # failed or cancelled: the thread must be done before discard
+                    await settle([writing])
 
         return await self._write(key, content_type, fill)
 
@@ -120,6 +133,12 @@ class LocalMediaStorage:
 
     async def aclose(self) -> None:
         return None
+
+
+async def _settled(future: asyncio.Future[None]) -> None:
+    """Wait for a write without ever abandoning it to a cancellation, then raise its error, if any."""
+    await settle([future])
+    future.result()
 
 
 def _read_stored_object(key: str, path: Path) -> StoredObject | None:

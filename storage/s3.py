@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PRESIGN_TTL_SECONDS = 7 * 24 * 3600  # SigV4's limit
 DEFAULT_THREADS = 16
-DEFAULT_PARTS_IN_FLIGHT = 2
+DEFAULT_PARTS_IN_FLIGHT = 3
 # What BufferedReader asks of the raw reader per call; RangeReader's blocks do the real read-ahead.
 READER_BUFFER_BYTES = 64 * 1024
 
@@ -48,7 +48,7 @@ class S3MediaStorage:
         client: S3Client,
         bucket: str,
         *,
-        part_bytes: int = 16 * 1024 * 1024,
+        part_bytes: int = 8 * 1024 * 1024,
         parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
         threads: int = DEFAULT_THREADS,
         presign_client: S3Client | None = None,

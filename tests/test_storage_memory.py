@@ -50,7 +50,7 @@ async def _measure(backend: str, endpoint: str, bucket: str, data_dir: str) -> d
     from storage import build_storage
 
     moto = MotoS3(endpoint)
-    settings = moto.settings(bucket, Path(data_dir), storage_backend=backend)  # default 16 MB parts
+    settings = moto.settings(bucket, Path(data_dir), storage_backend=backend)  # default part size
     storage = build_storage(settings)
     # Warm up: connection pool, threads, imports, allocator arenas.
     await storage.put_stream("warmup.bin", _generated(40 * MiB), "application/octet-stream")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from storage import S3MediaStorage, StorageError, build_storage
+from storage.s3 import DEFAULT_PARTS_IN_FLIGHT
 from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import MotoS3
 from tests.test_storage_backends import PART_MB, MiB, pattern_bytes, stream_of
@@ -87,7 +88,8 @@ async def test_next_part_is_read_while_the_previous_uploads(s3_storage: S3MediaS
     stored = await s3_storage.put_stream("pipelined.mp4", chunks(), "video/mp4")
 
     assert first_part_released == [True]
-    assert most_in_flight == 2  # overlapping, and never more parts in memory than the pipeline allows
+    # Overlapping, and never more parts in memory than the pipeline allows.
+    assert most_in_flight == DEFAULT_PARTS_IN_FLIGHT
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
 
 

@@ -26,6 +26,7 @@ async def test_each_role_gets_its_slots_pollers_and_the_activity_observer(
         worker_max_concurrent_rehosts=3,
         worker_workflow_task_pollers=2,
         worker_activity_task_pollers=7,
+        worker_max_cached_workflows=250,
     )
     observer = ActivityObserver(WorkerMetrics())
     async with AsyncExitStack() as stack:
@@ -37,6 +38,7 @@ async def test_each_role_gets_its_slots_pollers_and_the_activity_observer(
         "scaling-q" + POLL_QUEUE_SUFFIX: 1500,
         "scaling-q" + REHOST_QUEUE_SUFFIX: 3,
     }
+    assert configs["scaling-q"].get("max_cached_workflows") == 250
     for config in configs.values():
         assert config.get("activity_task_poller_behavior") == PollerBehaviorSimpleMaximum(maximum=7)
         assert config.get("workflow_task_poller_behavior") == PollerBehaviorSimpleMaximum(maximum=2)

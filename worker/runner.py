@@ -62,7 +62,8 @@ def worker_roles(settings: Settings) -> list[str]:
     return wanted
 
 
-def _http_client() -> httpx.AsyncClient:
+def vendor_http_client() -> httpx.AsyncClient:
+    """The HTTP client of vendor calls and of rehost downloads (one per worker process)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
@@ -104,7 +105,7 @@ async def build_workers(
 ) -> list[Worker]:
     """The workers of this process's roles, sharing one set of clients (closed by ``stack``)."""
     roles = worker_roles(settings)
-    http = _http_client()
+    http = vendor_http_client()
     stack.push_async_callback(http.aclose)
     vendors = build_vendors(settings, http)
     queue = settings.temporal_task_queue
@@ -133,6 +134,7 @@ async def build_workers(
                     webhooks.deliver_webhook,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+                max_cached_workflows=settings.worker_max_cached_workflows,
                 max_concurrent_activities=settings.worker_max_concurrent_job_activities,
                 **common,  # type: ignore[arg-type]
             )

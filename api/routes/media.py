@@ -27,7 +27,7 @@ INVALID_SIGNATURE = "invalid_signature"
 EXPIRED_URL = "expired_url"
 
 
-def get_media_storage(request: Request) -> MediaStorage:
+async def get_media_storage(request: Request) -> MediaStorage:
     storage: MediaStorage = request.app.state.storage
     return storage
 

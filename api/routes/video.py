@@ -129,14 +129,21 @@ async def create_job(
 ) -> StartedJob:
     """Start the job ``body`` asks for, or find the one its idempotency key already names (any API
     dialect that makes jobs comes through here; the key comes from the body or the request headers)."""
-    jobs = _jobs(request)
     key = _idempotency_key(body, request)
     job_id = job_id_for_key(project_id, key) if key else new_job_id()
     fingerprint = body.fingerprint()
     try:
-        existing = await jobs.find_existing(job_id, project_id, fingerprint) if key else None
-        if existing is None:
-            existing = await _start(request, body, settings, project_id, job_id, fingerprint)
+        try:
+            # No look-up first, even with a key: the hold is keyed by job id (a repeat holds nothing more)
+            # and the start finds the existing workflow if there is one, then compares fingerprints.
+            return await _start(request, body, settings, project_id, job_id, fingerprint)
+        except ProblemError:
+            # Refused before the start (no route any more, a reference URL that stopped resolving, ...):
+            # a repeat of a request that did start a job still gets that job.
+            existing = await _jobs(request).find_existing(job_id, project_id, fingerprint) if key else None
+            if existing is None:
+                raise
+            return existing
     except JobConflict:
         raise ProblemError(
             409,
@@ -144,7 +151,6 @@ async def create_job(
             "This idempotency key was already used for a different request; use a new key.",
             extra={"job_id": job_id},
         ) from None
-    return existing
 
 
 async def _start(

@@ -9,6 +9,7 @@
     {"outcome": "moderation", "polls_to_finish": 3}   tasks end refused by moderation after 3 running polls
     {"hold": true}                                    running tasks stay at their last running step
     {"output_url_ttl_seconds": 0}                     output URLs answer 403 that long after success
+    {"output_file": "/tmp/clip.mp4"}                  every output is that file (streamed), not the 1 s sample
 
     {"download_seconds": 20}                          output files trickle out over 20 s (a slow CDN)
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from tests.emulators.media import sample_mp4, sample_png
@@ -58,6 +59,8 @@ class Scenario(BaseModel):
     # What fal reports in x-fal-billable-units; None: the requested duration in seconds.
     billable_units: float | None = None
     download_seconds: float = 0.0  # how long serving one output file takes
+    # A video file on this machine to serve as every task's output (the benchmarks' bigger videos).
+    output_file: str | None = None
 
 
 @dataclass
@@ -180,6 +183,8 @@ _TRICKLE_PIECES = 40
 
 def serve_mp4(state: EmulatorState) -> Response:
     state.count("downloads")
+    if state.scenario.output_file is not None:
+        return FileResponse(state.scenario.output_file, media_type="video/mp4")
     data = sample_mp4()
     seconds = state.scenario.download_seconds
     if seconds <= 0:

@@ -1,0 +1,81 @@
+"""Rows for the rehost of a 1 GB video (the transfers themselves: ``bench/rehost_transfer.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.media import write_padded_mp4
+from bench.rehost_transfer import measure
+from bench.report import Row, ratio_text
+from bench.sampling import MiB
+from bench.services import BenchRun
+from devstack.processes import ManagedProcess, wait_for_port
+from tests.fixtures.ports import free_port
+
+THROUGHPUT_TARGET = 0.9
+RSS_GROWTH_LIMIT = 64 * MiB
+
+
+@contextmanager
+def http_source(folder: Path) -> Iterator[str]:
+    """``python -m http.server`` over ``folder``: the vendor's CDN, as far as rehost can tell."""
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)]
+    server = ManagedProcess("http source", argv, log_path=folder.parent / "http-source.log").start()
+    try:
+        wait_for_port("127.0.0.1", port, 30, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop(timeout=10)
+
+
+def _rate(result: dict[str, Any]) -> float:
+    return float(result["bytes"]) / MiB / float(result["seconds"])
+
+
+async def rehost_rows(run: BenchRun) -> list[Row]:
+    size = 64 * MiB if run.quick else 1024 * MiB
+    rounds = 1 if run.quick else 2
+    media = run.folder("rehost-source")
+    write_padded_mp4(media / "video.mp4", size)
+    write_padded_mp4(media / "warmup.mp4", 32 * MiB)
+    moto = run.moto
+    rows: list[Row] = []
+    with http_source(media) as base:
+        url, warmup_url = f"{base}/video.mp4", f"{base}/warmup.mp4"
+        for backend, raw_name in (("s3", "raw boto3 `upload_fileobj`"), ("local", "raw copy to a file")):
+            results: dict[str, list[dict[str, Any]]] = {"ours": [], "raw": []}
+            for round_number in range(rounds):
+                order = ("ours", "raw") if round_number % 2 == 0 else ("raw", "ours")
+                for who in order:
+                    bucket = moto.new_bucket()
+                    folder = run.folder(f"rehost-{who}-{backend}")
+                    result = await asyncio.to_thread(
+                        measure, who, backend, url, warmup_url, moto, bucket, folder
+                    )
+                    results[who].append(result)
+            ours = statistics.median(_rate(r) for r in results["ours"])
+            raw = statistics.median(_rate(r) for r in results["raw"])
+            growth = max(int(r["growth"]) for r in results["ours"])
+            where = "S3 (moto server)" if backend == "s3" else "local files"
+            rows.append(
+                Row(
+                    measure=f"rehost of a {size // MiB:,} MB video from HTTP into {where}",
+                    ours=f"{ours:.0f} MB/s, peak RSS growth {growth / MiB:.0f} MB",
+                    baseline=f"{raw_name}: {raw:.0f} MB/s",
+                    ratio=ratio_text(ours, raw),
+                    target=f"≥ {THROUGHPUT_TARGET}x throughput, RSS growth ≤ 64 MB",
+                    met=ours >= THROUGHPUT_TARGET * raw and growth <= RSS_GROWTH_LIMIT,
+                    note=(
+                        f"median of {rounds} transfer(s) each, alternating; raw peak RSS growth "
+                        f"{max(int(r['growth']) for r in results['raw']) / MiB:.0f} MB"
+                    ),
+                )
+            )
+    return rows

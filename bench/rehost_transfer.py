@@ -1,0 +1,152 @@
+"""Rehost of a big video from an HTTP source into S3 (moto) and into local files, beside the raw tools.
+
+Each transfer runs in a fresh interpreter (``python -m bench.rehost_transfer ...``), which prints one
+JSON line: seconds, bytes, and the peak resident-memory growth during the transfer, measured from after a
+warm-up transfer (imports, thread pools, connections) with the kernel's high-water mark reset (Linux
+``clear_refs``). The source is a plain ``python -m http.server`` over a real MP4 padded with a trailing
+``free`` box to the wanted size, so it stays a playable video for rehost's probe.
+
+- ours, S3: the ``rehost_video`` activity itself (``RehostActivities`` as the worker builds it, run in
+  Temporal's ``ActivityEnvironment``): HTTP download stream → pipelined multipart upload with sha256, then
+  the probe over ranged reads and the thumbnail.
+- raw, S3: boto3 ``upload_fileobj`` of the same HTTP response (its transfer manager with its defaults:
+  10 threads, 8 MiB parts, the same part size as ours).
+- ours, local files: the same activity with the local backend (write, fsync, rename, probe, thumbnail).
+- raw, local files: the HTTP response copied to a file in 1 MiB blocks, then fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from temporalio.testing import ActivityEnvironment
+
+from bench.sampling import MiB, status_bytes
+from tests.fixtures.s3 import MotoS3
+
+PART_BYTES = 8 * MiB
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _reset_peak() -> int:
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    return status_bytes("self", "VmRSS")
+
+
+# -- inside the fresh interpreter ------------------------------------------------------------------------
+
+
+async def _ours(
+    backend: str, url: str, warmup_url: str, moto: MotoS3, bucket: str, data_dir: Path
+) -> dict[str, Any]:
+    from activities.rehost import RehostActivities
+    from core.models import RehostRequest, VendorTask
+    from storage import build_storage
+    from worker.runner import vendor_http_client
+
+    settings = moto.settings(bucket, data_dir, storage_backend=backend)
+    storage = build_storage(settings)
+    http = vendor_http_client()
+    rehost = RehostActivities({}, storage, http)
+    env = ActivityEnvironment()
+    task = VendorTask(vendor="fal", model="m", task_id="t", submitted_at=datetime.now(UTC))
+
+    def request(job_id: str, source: str) -> RehostRequest:
+        return RehostRequest(job_id=job_id, project_id="proj_bench", task=task, output_url=source)
+
+    await env.run(rehost.rehost_video, request("vid_warmup", warmup_url))
+    baseline = _reset_peak()
+    started = time.perf_counter()
+    stored = await env.run(rehost.rehost_video, request("vid_measured", url))
+    seconds = time.perf_counter() - started
+    peak = status_bytes("self", "VmHWM")
+    await storage.delete(stored.video_key)
+    await http.aclose()
+    await storage.aclose()
+    return {"seconds": seconds, "bytes": stored.size_bytes, "growth": peak - baseline}
+
+
+def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str) -> dict[str, Any]:
+    client = moto.client()
+    config = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES)
+
+    def upload(source: str, key: str) -> None:
+        with urllib.request.urlopen(source) as response:
+            client.upload_fileobj(response, bucket, key, Config=config)
+
+    upload(warmup_url, "warmup")
+    baseline = _reset_peak()
+    started = time.perf_counter()
+    upload(url, "measured")
+    seconds = time.perf_counter() - started
+    peak = status_bytes("self", "VmHWM")
+    size = client.head_object(Bucket=bucket, Key="measured")["ContentLength"]
+    client.delete_object(Bucket=bucket, Key="measured")
+    return {"seconds": seconds, "bytes": size, "growth": peak - baseline}
+
+
+def _raw_local(url: str, warmup_url: str, data_dir: Path) -> dict[str, Any]:
+    def copy(source: str, path: Path) -> int:
+        with urllib.request.urlopen(source) as response, path.open("wb") as out:
+            shutil.copyfileobj(response, out, MiB)
+            out.flush()
+            os.fsync(out.fileno())
+            return out.tell()
+
+    copy(warmup_url, data_dir / "warmup.bin")
+    baseline = _reset_peak()
+    started = time.perf_counter()
+    size = copy(url, data_dir / "measured.bin")
+    seconds = time.perf_counter() - started
+    peak = status_bytes("self", "VmHWM")
+    (data_dir / "measured.bin").unlink()
+    return {"seconds": seconds, "bytes": size, "growth": peak - baseline}
+
+
+def main() -> None:
+    who, backend, url, warmup_url, endpoint, bucket, data_dir = sys.argv[1:8]
+    moto, folder = MotoS3(endpoint), Path(data_dir)
+    if who == "ours":
+        result = asyncio.run(_ours(backend, url, warmup_url, moto, bucket, folder))
+    elif backend == "s3":
+        result = _raw_s3(url, warmup_url, moto, bucket)
+    else:
+        result = _raw_local(url, warmup_url, folder)
+    print(json.dumps(result))
+
+
+# -- from the benchmark process ----------------------------------------------------------------------------
+
+
+def measure(
+    who: str, backend: str, url: str, warmup_url: str, moto: MotoS3, bucket: str, data_dir: Path
+) -> dict[str, Any]:
+    """One transfer in a fresh interpreter (blocking)."""
+    argv = [sys.executable, "-m", "bench.rehost_transfer", who, backend, url, warmup_url]
+    done = subprocess.run(
+        [*argv, moto.endpoint_url, bucket, str(data_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{who}/{backend} transfer failed:\n{done.stderr[-3000:]}")
+    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return measured
+
+
+if __name__ == "__main__":
+    main()
