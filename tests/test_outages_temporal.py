@@ -9,6 +9,9 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
+
+from core.ids import new_job_id
 from tests.fixtures.survival import SurvivalStack
 from tests.job_invariants import JobBatch
 from tests.outage_calls import assert_recovers, assert_unavailable, job_calls
@@ -33,7 +36,16 @@ def test_temporal_killed_generate_status_and_cancel_answer_503_then_recover(surv
     body = _outage_body(batch, job_id)
 
     survival.temporal.kill()
-    assert_unavailable(job_calls(survival.stack, batch.key, job_id, body))
+    # A job this API process has not seen finish cannot be answered without Temporal.
+    assert_unavailable(job_calls(survival.stack, batch.key, new_job_id(), body))
+    # One it saw finish answers from memory: a closed job's final snapshot never changes.
+    remembered = httpx.get(
+        f"{survival.stack.api_url}/v1/video/jobs/{job_id}",
+        headers={"Authorization": f"Bearer {batch.key}"},
+        timeout=30,
+    )
+    assert remembered.status_code == 200, remembered.text
+    assert remembered.json()["state"] == "succeeded"
     survival.temporal.start()
 
     assert_recovers(batch, job_id, body)
