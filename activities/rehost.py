@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import av
 import httpx
 from PIL import Image
 from temporalio import activity
@@ -46,18 +45,28 @@ def media_keys(project_id: str, job_id: str) -> tuple[str, str]:
     return f"{base}/video.mp4", f"{base}/thumbnail.jpg"
 
 
+class UnplayableVideoError(Exception):
+    """The bytes are not a video PyAV can open and decode a first frame of."""
+
+
 def probe_video(reader: io.RawIOBase | io.BufferedIOBase | object) -> VideoProbe:
-    """Read the container's metadata and decode only the first frame (blocking: run it in a thread)."""
-    with av.open(reader, mode="r") as container:
-        stream = container.streams.video[0]
-        duration: float | None = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        frames = int(stream.frames) or None
-        first = next(container.decode(stream))
-        image: Image.Image = first.to_image()  # type: ignore[no-untyped-call]
+    """Read the container's metadata and decode only the first frame (blocking: run it in a thread).
+    ``UnplayableVideoError`` when there is no decodable video stream."""
+    import av  # ~20 MB: only worker processes that rehost pay for it, on their first video
+
+    try:
+        with av.open(reader, mode="r") as container:
+            stream = container.streams.video[0]
+            duration: float | None = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            frames = int(stream.frames) or None
+            first = next(container.decode(stream))
+            image: Image.Image = first.to_image()  # type: ignore[no-untyped-call]
+    except (av.error.FFmpegError, StopIteration, IndexError) as err:
+        raise UnplayableVideoError(str(err) or type(err).__name__) from err
     if image.width > _THUMBNAIL_MAX_WIDTH:
         height = round(image.height * _THUMBNAIL_MAX_WIDTH / image.width)
         image = image.resize((_THUMBNAIL_MAX_WIDTH, height))
@@ -133,7 +142,7 @@ class RehostActivities:
         stored = await self._download(req, video_key)
         try:
             probe = await asyncio.to_thread(self._probe, video_key)
-        except (av.error.FFmpegError, StopIteration, IndexError) as err:
+        except UnplayableVideoError as err:
             await self._storage.delete(video_key)
             message = f"the vendor's output is not a playable video: {err}"
             raise final_error(ErrorCode.VENDOR_ERROR, message) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from core.settings import Settings
 from storage.base import MediaStorage
 from storage.local import LocalMediaStorage
-from storage.s3 import S3MediaStorage
 from storage.signing import load_or_create_signing_key
 
 
@@ -23,6 +22,8 @@ def installation_secret(settings: Settings) -> bytes:
 def build_storage(settings: Settings) -> MediaStorage:
     """The configured backend (``INFRAI_STORAGE_BACKEND``). Creates no bucket: see ``ensure_bucket``."""
     if settings.storage_backend == "s3":
+        from storage.s3 import S3MediaStorage  # boto3 only in processes that use it
+
         return S3MediaStorage.from_settings(settings)
     return LocalMediaStorage(
         settings.resolved_storage_dir,

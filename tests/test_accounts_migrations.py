@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from accounts.migrate import VERSION_TABLE, alembic_config
+from accounts.migrate import HEAD_REVISION, VERSION_TABLE, alembic_config
 from accounts.tables import metadata
 from tests.fixtures.accounts import BACKENDS, DatabaseFactory, fetch_all
 
@@ -37,6 +37,11 @@ def _head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def test_the_head_revision_constant_is_the_migrations_head() -> None:
+    """``HEAD_REVISION`` lets a store skip alembic when the schema is current; a new revision must move it."""
+    assert _head_revision() == HEAD_REVISION
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
