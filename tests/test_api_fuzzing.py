@@ -31,16 +31,16 @@ def api_only_stack(
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("fuzz")
     dev_key = new_api_key()
-    # No worker answers the status query, so don't wait for it long.
     # No worker answers the status query, so don't wait for it long; the jobs never end, so long-polls and
-    # event streams (fuzzed job ids can be real: schemathesis follows Location links) end after a second.
+    # event streams (fuzzed job ids can be real: schemathesis follows Location links) end after a second
+    # (a long-poll) or a fifth of one (a stream).
     env = stack_env(
         data_dir,
         temporal_server.address,
         dev_key,
         INFRAI_STATUS_QUERY_TIMEOUT_SECONDS="0.2",
         INFRAI_JOB_WAIT_MAX_SECONDS="1",
-        INFRAI_JOB_EVENTS_MAX_SECONDS="1",
+        INFRAI_JOB_EVENTS_MAX_SECONDS="0.2",
     )
     stack = Stack(
         env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir, temporal_server
