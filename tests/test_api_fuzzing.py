@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.keys import new_api_key
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -29,25 +28,18 @@ MAX_EXAMPLES = 25
 def api_only_stack(
     temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("fuzz")
-    dev_key = new_api_key()
     # No worker answers the status query, so don't wait for it long; the jobs never end, so long-polls and
     # event streams (fuzzed job ids can be real: schemathesis follows Location links) end after a second
     # (a long-poll) or a fifth of one (a stream).
-    env = stack_env(
-        data_dir,
-        temporal_server.address,
-        dev_key,
+    with started_stack(
+        temporal_server,
+        tmp_path_factory.mktemp("fuzz"),
+        ("api",),
         INFRAI_STATUS_QUERY_TIMEOUT_SECONDS="0.2",
         INFRAI_JOB_WAIT_MAX_SECONDS="1",
         INFRAI_JOB_EVENTS_MAX_SECONDS="0.2",
-    )
-    stack = Stack(
-        env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir, temporal_server
-    )
-    stack.start("api")
-    yield stack
-    stack.stop("api")
+    ) as stack:
+        yield stack
 
 
 def _schemathesis(stack: Stack, tmp_path: Path, *headers: str) -> tuple[int, str]:

@@ -15,11 +15,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from accounts.keys import new_api_key
 from core.models import Aspect, Prefer, Resolution, VideoSpec
-from tests.emulators import runway
 from tests.emulators.server import EmulatorServer
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.priced_stack import priced_api
+from tests.fixtures.stack import Stack
 from tests.fixtures.temporal import TemporalServer
 from vendors.catalog import load_catalog
 from vendors.router import plan_route
@@ -41,22 +40,10 @@ def ten_jobs_stack(
     vendor_emulators: dict[str, EmulatorServer],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("ten-jobs")
-    dev_key = new_api_key()
-    env = stack_env(
-        data_dir,
-        temporal_server.address,
-        dev_key,
-        RUNWAYML_API_SECRET=runway.API_KEY,
-        INFRAI_RUNWAY_BASE_URL=vendor_emulators["runway"].base_url,
-        INFRAI_TRIAL_CREDITS_USD=str(_dearest_candidate() * ACCEPTABLE),
-    )
-    api = Stack(
-        env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir, temporal_server
-    )
-    api.start("api")
-    yield api
-    api.processes["api"].stop(timeout=15)
+    credits = str(_dearest_candidate() * ACCEPTABLE)
+    folder = tmp_path_factory.mktemp("ten-jobs")
+    with priced_api(temporal_server, vendor_emulators["runway"], folder, credits) as api:
+        yield api
 
 
 async def _generate_all(api_url: str, key: str) -> Counter[int]:

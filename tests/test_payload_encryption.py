@@ -24,11 +24,10 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
-from accounts.keys import new_api_key
 from core.models import JobInput
 from core.settings import Settings
 from tests.fixtures.image_server import png
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 from workflows.connection import connect
 from workflows.encryption import ENCODING, KEY_ID_METADATA
@@ -58,29 +57,14 @@ def encrypted(
     data_dir = tmp_path_factory.mktemp("encrypted")
     token = secrets.token_urlsafe(24)
     keys = _key("k1")
-    env = stack_env(
+    with started_stack(
+        temporal_server,
         data_dir,
-        temporal_server.address,
-        new_api_key(),
         INFRAI_PAYLOAD_ENCRYPTION_KEYS=keys,
         INFRAI_CODEC_OPERATOR_TOKEN=token,
         INFRAI_CODEC_CORS_ORIGINS=UI_ORIGIN,
-    )
-    stack = Stack(
-        env["INFRAI_PUBLIC_BASE_URL"],
-        env["INFRAI_LOCAL_BASE_URL"],
-        env["INFRAI_DEV_API_KEY"],
-        env,
-        data_dir,
-        temporal_server,
-    )
-    for name in ("vendor", "worker", "api"):
-        stack.start(name)
-    try:
+    ) as stack:
         yield EncryptedStack(stack, token, keys, {})
-    finally:
-        for name in ("api", "worker", "vendor"):
-            stack.stop(name)
 
 
 def _secret_prompt() -> str:

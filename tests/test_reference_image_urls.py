@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.keys import new_api_key
 from core.url_safety import UnsafeUrl, UrlPolicy, system_resolver
 from tests.fixtures.image_server import ImageServer, png
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 
 MAX_BYTES = 200_000
@@ -42,32 +41,16 @@ def guarded(
 ) -> Iterator[GuardedStack]:
     with ImageServer() as allowed, ImageServer() as internal:
         data_dir = tmp_path_factory.mktemp("guarded")
-        dev_key = new_api_key()
-        env = stack_env(
+        with started_stack(
+            temporal_server,
             data_dir,
-            temporal_server.address,
-            dev_key,
             INFRAI_URL_ALLOWLIST=allowed.netloc,
             INFRAI_REFERENCE_IMAGE_MAX_BYTES=str(MAX_BYTES),
             INFRAI_REFERENCE_IMAGE_FETCH_TIMEOUT_SECONDS=str(FETCH_TIMEOUT_SECONDS),
-        )
-        stack = Stack(
-            env["INFRAI_PUBLIC_BASE_URL"],
-            env["INFRAI_LOCAL_BASE_URL"],
-            dev_key,
-            env,
-            data_dir,
-            temporal_server,
-        )
-        for name in ("vendor", "worker", "api"):
-            stack.start(name)
-        activation = httpx.post(f"{stack.api_url}/v1/accounts/activate", timeout=30)
-        assert activation.status_code == 201, activation.text
-        try:
+        ) as stack:
+            activation = httpx.post(f"{stack.api_url}/v1/accounts/activate", timeout=30)
+            assert activation.status_code == 201, activation.text
             yield GuardedStack(stack, allowed, internal, activation.json()["api_key"])
-        finally:
-            for name in ("api", "worker", "vendor"):
-                stack.stop(name)
 
 
 def _refusal(guarded: GuardedStack, url: str) -> dict[str, Any]:

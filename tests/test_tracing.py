@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from accounts.keys import new_api_key
 from tests.emulators.otlp import ReceivedSpan
 from tests.fixtures.otlp import OtlpReceiver
-from tests.fixtures.stack import Stack, stack_env
+from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 
 JOB_SPANS = {
@@ -27,31 +26,18 @@ JOB_SPANS = {
 }
 
 
-def _start_stack(temporal: TemporalServer, data_dir: Path, **overrides: str) -> Stack:
-    dev_key = new_api_key()
-    env = stack_env(data_dir, temporal.address, dev_key, **overrides)
-    stack = Stack(
-        env["INFRAI_PUBLIC_BASE_URL"], env["INFRAI_LOCAL_BASE_URL"], dev_key, env, data_dir, temporal
-    )
-    for name in ("vendor", "worker", "api"):
-        stack.start(name)
-    return stack
-
-
 @pytest.fixture
 def traced_stack(
     temporal_server: TemporalServer, otlp_receiver: OtlpReceiver, tmp_path: Path
 ) -> Iterator[Stack]:
-    stack = _start_stack(
+    with started_stack(
         temporal_server,
         tmp_path,
         OTEL_TRACES_EXPORTER="otlp",
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
         OTEL_BSP_SCHEDULE_DELAY="200",  # export within a fifth of a second instead of five
-    )
-    yield stack
-    for name in ("api", "worker", "vendor"):
-        stack.stop(name)
+    ) as stack:
+        yield stack
 
 
 def _start_trace(spans: list[ReceivedSpan], job_id: str) -> list[ReceivedSpan]:
@@ -102,11 +88,9 @@ def test_nothing_is_exported_unless_asked(
     temporal_server: TemporalServer, otlp_receiver: OtlpReceiver, tmp_path: Path
 ) -> None:
     # The exporter's endpoint is set but OTEL_TRACES_EXPORTER is not: tracing stays off.
-    stack = _start_stack(temporal_server, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint)
-    try:
+    # Leaving the block stops the stack cleanly, which flushes any spans a provider would have batched.
+    endpoint = otlp_receiver.endpoint
+    with started_stack(temporal_server, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint) as stack:
         started = stack.generate()
         assert stack.wait_final(started.json()["job_id"])["state"] == "succeeded"
-    finally:
-        for name in ("api", "worker", "vendor"):
-            stack.stop(name)  # a clean stop flushes any spans a provider would have batched
     assert otlp_receiver.store.spans() == []
