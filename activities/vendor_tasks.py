@@ -45,6 +45,7 @@ from core.models import (
     PollProgress,
     PollRequest,
     SubmitRequest,
+    VendorCancel,
     VendorOutcome,
     VendorTask,
 )
@@ -235,8 +236,10 @@ class VendorTaskActivities:
 
     @activity.defn(name="cancel_vendor_task")
     async def cancel_vendor_task(self, req: CancelVendorRequest) -> bool:
+        """The first workflow version's cancel (jobs started before the ``stop_vendor_task`` patch): True
+        when the vendor had a cancel to call."""
         vendor = self._vendor(req.task.vendor)
         try:
-            return await vendor.cancel(req.task)
+            return await vendor.cancel(req.task) is not VendorCancel.UNSUPPORTED
         except VendorError as err:
             raise application_error(err) from None

@@ -202,6 +202,21 @@ class CancelVendorRequest(BaseModel):
     task: VendorTask
 
 
+class VendorCancel(StrEnum):
+    """What a vendor-side cancel achieved; the workflow decides the charge from it (design §2).
+
+    - ``stopped``: the vendor stopped the task before it finished; nothing was made, nothing is billed.
+    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``, a DELETE that removed a
+      finished task): poll it to learn how it ended, and treat it as a finished job.
+    - ``unsupported``: the vendor has no cancel (Veo, MiniMax, Kling, Luma Agents): the task runs to its
+      end, and is watched there so the charge follows what the vendor billed.
+    """
+
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    UNSUPPORTED = "unsupported"
+
+
 class RehostRequest(BaseModel):
     job_id: str
     project_id: str

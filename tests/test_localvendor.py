@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from core.errors import ErrorCode, VendorError
-from core.models import Aspect, Resolution, VendorTask, VideoSpec
+from core.models import Aspect, Resolution, VendorCancel, VendorTask, VideoSpec
 from tests.fixtures.localvendor import CannedResponse, LocalVendorServer, LoopbackHTTPServer
 from vendors.base import VendorStatus
 from vendors.local import LOCAL_MODEL, LocalVendor
@@ -247,7 +247,7 @@ async def test_cancel_mid_render_stops_the_render_process(
     await eventually(lambda: local_vendor.poll(task), _is_rendering)
     stopped_before = (await _stats(local_vendor_server))["renders"]["stopped"]
 
-    assert await local_vendor.cancel(task) is True
+    assert await local_vendor.cancel(task) is VendorCancel.STOPPED
 
     assert (await local_vendor.poll(task)).state == "cancelled"
     renders = (await eventually(lambda: _stats(local_vendor_server), lambda s: s["renders"]["active"] == 0))[
@@ -299,7 +299,7 @@ async def test_cancel_after_success_leaves_the_task_unchanged(local_vendor: Loca
     task = await local_vendor.submit(_spec("done already", seconds=1), LOCAL_MODEL, _key())
     await _final_status(local_vendor, task)
 
-    assert await local_vendor.cancel(task) is True
+    assert await local_vendor.cancel(task) is VendorCancel.STOPPED
 
     status = await local_vendor.poll(task)
     assert status.state == "succeeded" and status.output_url is not None

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.errors import ErrorCode, VendorError
-from core.models import Aspect, Resolution, VideoSpec
+from core.models import Aspect, Resolution, VendorCancel, VideoSpec
 from tests.emulators import luma
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, vendor_emulators  # noqa: F401
@@ -71,7 +71,7 @@ async def test_ray_3_goes_to_the_agents_api_with_an_inline_start_frame(emulator:
     )
     try:
         task = await adapter.submit(spec, "ray-3.2", "k")
-        assert await adapter.cancel(task) is False  # no cancel on the Agents API
+        assert await adapter.cancel(task) is VendorCancel.UNSUPPORTED  # no cancel on the Agents API
     finally:
         await adapter.aclose()
     assert task.links == {"surface": "agents"}

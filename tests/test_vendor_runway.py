@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from core.errors import ErrorCode, VendorError
-from core.models import Aspect, VideoSpec
+from core.models import Aspect, VendorCancel, VideoSpec
 from tests.emulators import runway
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
@@ -64,7 +64,7 @@ async def test_the_emulator_like_runway_refuses_calls_without_the_version_header
 async def test_cancelling_a_finished_task_deletes_it(adapter: RunwayVendor, emulator: EmulatorServer) -> None:
     task = await adapter.submit(VideoSpec(prompt="x"), "gen4.5", "k")
     assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
-    assert await adapter.cancel(task) is True
+    assert await adapter.cancel(task) is VendorCancel.STOPPED
     with pytest.raises(VendorError) as caught:
         await adapter.poll(task)
     assert (caught.value.code, caught.value.retryable, caught.value.accepted) == (

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 
 
 class VendorStatus(BaseModel):
@@ -43,8 +43,9 @@ class VideoVendor(Protocol):
         """Read the task's state once. Raises ``VendorError`` on transport or protocol failure."""
         ...
 
-    async def cancel(self, task: VendorTask) -> bool:
-        """Ask the vendor to stop the task; False when the vendor has no cancel."""
+    async def cancel(self, task: VendorTask) -> VendorCancel:
+        """Ask the vendor to stop the task: ``stopped``, ``finished`` (it had already ended) or
+        ``unsupported`` (the vendor has no cancel). Raises ``VendorError`` when the answer is unknown."""
         ...
 
     def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:

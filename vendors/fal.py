@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, Resolution, VendorTask, VideoSpec
+from core.models import ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry
 from vendors.http_vendor import HttpVendor, VendorOptions
@@ -141,13 +141,16 @@ class FalVendor(HttpVendor):
             return None
         return units * entry.price_per_second(Resolution(resolution))
 
-    async def cancel(self, task: VendorTask) -> bool:
+    async def cancel(self, task: VendorTask) -> VendorCancel:
         response = await self.http.send(
             "PUT", task.links["cancel_url"], phase="cancel", headers=self._headers()
         )
-        # 202 CANCELLATION_REQUESTED / 200 OK; 400 ALREADY_COMPLETED and 404 NOT_FOUND leave nothing to stop.
-        if response.status_code < 300 or response.status_code in (400, 404):
-            return True
+        # 202 CANCELLATION_REQUESTED / 200 OK: stopped. 400 ALREADY_COMPLETED (and 404 NOT_FOUND): the request
+        # already ran, and fal bills it: the workflow polls it to learn how it ended.
+        if response.status_code < 300:
+            return VendorCancel.STOPPED
+        if response.status_code in (400, 404):
+            return VendorCancel.FINISHED
         raise error_for_status(self.name, response, "cancel")
 
 

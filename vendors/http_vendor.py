@@ -12,7 +12,7 @@ import httpx
 
 from core.errors import ErrorCode, VendorError
 from core.guarded_fetch import FetchLimits
-from core.models import ReferenceImageForm, VendorTask, VideoSpec
+from core.models import ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from core.settings import Settings
 from core.url_safety import UrlPolicy
 from vendors.base import VendorStatus
@@ -139,8 +139,8 @@ class HttpVendor(ABC):
     @abstractmethod
     async def poll(self, task: VendorTask) -> VendorStatus: ...
 
-    async def cancel(self, task: VendorTask) -> bool:
-        return False  # the vendors without a cancel endpoint
+    async def cancel(self, task: VendorTask) -> VendorCancel:
+        return VendorCancel.UNSUPPORTED  # the vendors without a cancel endpoint
 
     def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:
         return {}

@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from core.settings import Settings
 from vendors.base import VendorStatus
 
@@ -121,9 +121,9 @@ class LocalVendor:
             )
         return status
 
-    async def cancel(self, task: VendorTask) -> bool:
+    async def cancel(self, task: VendorTask) -> VendorCancel:
         await self._request("POST", f"{self._task_url(task.task_id)}/cancel")
-        return True
+        return VendorCancel.STOPPED
 
     def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:
         return {}  # outputs are public on the local vendor

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, ReferenceImageForm, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
@@ -177,14 +177,14 @@ class LumaVendor(HttpVendor):
             raise self.missing_field(f"known state (got {state!r})", "poll")
         return VendorStatus(state=_AGENT_STATES[state])
 
-    async def cancel(self, task: VendorTask) -> bool:
+    async def cancel(self, task: VendorTask) -> VendorCancel:
         if task.links.get("surface") == AGENTS:
-            return False  # the Agents API has no cancel or delete
+            return VendorCancel.UNSUPPORTED  # the Agents API has no cancel or delete
         response = await self.http.send(
             "DELETE", self.url(f"/generations/{task.task_id}"), phase="cancel", headers=self._headers()
         )
         if response.status_code < 300 or response.status_code == 404:
-            return True
+            return VendorCancel.STOPPED
         raise error_for_status(self.name, response, "cancel")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode
-from core.models import ErrorInfo, VendorTask, VideoSpec
+from core.models import ErrorInfo, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry
 from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
@@ -89,10 +89,13 @@ class ReplicateVendor(HttpVendor):
             raise self.missing_field(f"known status (got {status!r})", "poll")
         return VendorStatus(state=_STATES[status], progress=_progress_from_logs(prediction.get("logs")))
 
-    async def cancel(self, task: VendorTask) -> bool:
+    async def cancel(self, task: VendorTask) -> VendorCancel:
         url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
-        await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
-        return True
+        body = await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
+        # The answer is the prediction: one that had already succeeded or failed was not stopped.
+        if isinstance(body, dict) and body.get("status") in ("succeeded", "failed"):
+            return VendorCancel.FINISHED
+        return VendorCancel.STOPPED
 
 
 def _model_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:

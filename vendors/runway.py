@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from core.errors import ErrorCode, VendorError
-from core.models import Aspect, ErrorInfo, Resolution, VendorTask, VideoSpec
+from core.models import Aspect, ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions
@@ -96,7 +96,7 @@ class RunwayVendor(HttpVendor):
         percent = round(float(progress) * 100) if isinstance(progress, int | float) else None
         return VendorStatus(state=_STATES[status], progress=percent)
 
-    async def cancel(self, task: VendorTask) -> bool:
+    async def cancel(self, task: VendorTask) -> VendorCancel:
         # DELETE cancels a pending/running task and deletes a finished one; 404 means nothing is left to stop.
         response = await self.http.send(
             "DELETE",
@@ -105,7 +105,7 @@ class RunwayVendor(HttpVendor):
             headers={**self._headers(), "Accept": "*/*"},
         )
         if response.status_code < 300 or response.status_code == 404:
-            return True
+            return VendorCancel.STOPPED
         raise error_for_status(self.name, response, "cancel")
 
 
