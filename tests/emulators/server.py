@@ -75,6 +75,22 @@ class EmulatorServer(AppServer):
         body: dict[str, Any] = response.json()
         return body
 
+    def steer(self, marker: str, **scenario: Any) -> None:
+        """Answer every request about the job whose prompt carries ``[[marker]]`` from ``scenario``."""
+        body = {"marker": marker, "scenario": scenario}
+        httpx.post(self.url + "/_steer", json=body, timeout=5).raise_for_status()
+
+    def release(self, marker: str | None = None) -> None:
+        """Let the held requests of ``marker``'s job (every job's, without one) go on, now and from now on."""
+        httpx.post(self.url + "/_release", json={"marker": marker}, timeout=5).raise_for_status()
+
+    def steering(self) -> dict[str, dict[str, Any]]:
+        """Per marker: creates that arrived, requests held open now, bytes downloaded, and its tasks."""
+        response = httpx.get(self.url + "/_steering", timeout=5)
+        response.raise_for_status()
+        report: dict[str, dict[str, Any]] = response.json()
+        return report
+
     @property
     def reference_image_url(self) -> str:
         return self.url + "/_assets/reference.png"
