@@ -117,6 +117,9 @@ class JobTimings(BaseModel):
     """Timeouts and poll pacing, read from settings by the API and frozen into the workflow input."""
 
     submit_timeout_seconds: float = 60.0
+    # A submit heartbeats while its request is in flight, so a worker that dies mid-submit is noticed in
+    # seconds (its retry then reads the submit journal before sending anything).
+    submit_heartbeat_timeout_seconds: float = 15.0
     poll_heartbeat_timeout_seconds: float = 60.0
     poll_timeout_seconds: float = 3 * 3600.0
     rehost_timeout_seconds: float = 1800.0
@@ -269,6 +272,8 @@ class JobSnapshot(BaseModel):
     error: ErrorInfo | None = None
     media: StoredVideo | None = None
     attempts: list[VendorAttempt] = Field(default_factory=list)
+    # A cancel arrived; the job still runs while the vendor's answer decides how it ends (design §2).
+    cancel_requested: bool = False
 
 
 class ProjectIdentity(BaseModel):

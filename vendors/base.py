@@ -60,6 +60,8 @@ class TaskFinder(Protocol):
     """An adapter that can find a task it created by our idempotency key (Kling's ``external_task_id``).
 
     Only such vendors get an ambiguous submit retried: the retry looks the task up before creating another.
+    Kling is the only one today; every other adapter's docstring says why its vendor offers no reliable
+    lookup (the local vendor needs none: its ``Idempotency-Key`` makes a repeated submit return the task).
     """
 
     async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:

@@ -36,6 +36,7 @@ from accounts.store import AccountStore
 from activities.ledger import LedgerActivities
 from activities.reference_images import ReferenceImages
 from activities.rehost import RehostActivities
+from activities.vendor_submit import VendorSubmitActivities
 from activities.vendor_tasks import VendorTaskActivities
 from activities.webhooks import WebhookActivities
 from core.settings import Settings
@@ -117,7 +118,8 @@ async def build_workers(
         storage = build_storage(settings)  # submit hands vendors the jobs' stored reference images
         stack.push_async_callback(storage.aclose)
         references = ReferenceImages(storage, settings.media_url_ttl_seconds)
-        vendor_tasks = VendorTaskActivities(vendors, references)
+        submits = VendorSubmitActivities(vendors, accounts.submit_journal(), references)
+        vendor_tasks = VendorTaskActivities(vendors)
         ledger = LedgerActivities(accounts)
         webhook_http = _webhook_client()
         stack.push_async_callback(webhook_http.aclose)
@@ -128,7 +130,8 @@ async def build_workers(
                 task_queue=queue,
                 workflows=[VideoJobWorkflow, WebhookDeliveryWorkflow],
                 activities=[
-                    vendor_tasks.submit_to_vendor,
+                    submits.submit_to_vendor,
+                    vendor_tasks.stop_vendor_task,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
                     webhooks.deliver_webhook,
@@ -185,6 +188,13 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         workers = await build_workers(settings, client, stack, interceptors=[ActivityObserver(metrics)])
         for worker in workers:
             await stack.enter_async_context(worker)
+        if settings.worker_graceful_shutdown_seconds < settings.submit_timeout_seconds:
+            logger.warning(
+                "INFRAI_WORKER_GRACEFUL_SHUTDOWN_SECONDS (%s) is shorter than a submit (%s s): a SIGTERM can "
+                "cut one off, and its job then fails unbilled rather than risk a second vendor task",
+                settings.worker_graceful_shutdown_seconds,
+                settings.submit_timeout_seconds,
+            )
         await stop.wait()
         grace = settings.worker_graceful_shutdown_seconds
         logger.info("worker stopping: in-flight activities get %ss", grace)
