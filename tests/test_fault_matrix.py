@@ -21,6 +21,7 @@ stops whatever the submit created and costs nothing; a cancel after it is too la
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -116,6 +117,14 @@ def _balance(matrix: MatrixStack, project_id: str) -> tuple[int, int]:
     return int(balance), int(held)
 
 
+def _journal(matrix: MatrixStack, job_id: str) -> list[tuple[str, str | None]]:
+    """The submit journal's rows for the job: each attempt's state and the vendor task id it recorded."""
+    rows = fetch_all(
+        matrix.accounts_url, "SELECT state, task FROM vendor_submits WHERE job_id = :j", j=job_id
+    )
+    return [(str(state), json.loads(task)["task_id"] if task else None) for state, task in rows]
+
+
 def _observed(job: dict[str, Any], tasks: list[dict[str, Any]], charge: int) -> str:
     error = (job.get("error") or {}).get("code")
     states = ",".join(task["state"] + ("(deleted)" if task["deleted"] else "") for task in tasks) or "none"
@@ -142,6 +151,13 @@ def test_fault_matrix_cell(
     assert len(tasks) in expected.tasks, tasks
     if job["state"] == "cancelled":
         assert all(task["state"] == "cancelled" for task in tasks), tasks
+    # The submit journal names exactly the tasks the vendor has, or keeps the cut-off attempt as unknown
+    # (a possible orphan for operators).
+    journal = _journal(matrix_stack, cell.job_id)
+    if expected.error_code == "timeout":
+        assert [state for state, _ in journal] == ["unknown"], journal
+    else:
+        assert {task_id for state, task_id in journal if state == "accepted"} == {t["id"] for t in tasks}
     # The charge is what the vendor billed (its price for each finished task), settled once.
     hold = entries["hold"]
     finished = sum(task["state"] == "succeeded" for task in tasks)
