@@ -202,3 +202,11 @@ def test_the_worker_stopped_gracefully_left_on_its_own(
 ) -> None:
     """SIGTERM with a submit, a rehost, a settle and a delivery in hand: all done within the grace."""
     assert _run(matrix_stack, fault_runs, "sigterm").worker_exit_code == 0
+
+
+def test_fault_matrix_timings(fault_runs: dict[str, FaultRun | BaseException]) -> None:
+    """Not a check: how long each run took, phase by phase (read with ``-s``)."""
+    for fault, run in fault_runs.items():
+        if isinstance(run, FaultRun):
+            phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run.phases.items())
+            print(f"{fault}: {run.seconds:.1f}s ({phases}); open multipart uploads {run.open_uploads}")
