@@ -24,16 +24,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.emulators import runway
+from tests.emulators.scenario import EmulatorState
+from tests.emulators.server import EmulatorServer
 from tests.fixtures.accounts import fetch_all
 from tests.fixtures.fault_matrix import *  # noqa: F403 (its fixtures: the matrix's own stack)
 from tests.fixtures.fault_matrix import TRIAL_CREDITS_USD, MatrixStack
 from tests.fixtures.fault_windows import FAULTS, VENDOR_BOUNDARIES, FaultRun, run_fault
+from tests.wait import wait_until
 
 MICROS = Decimal(1_000_000)
 
@@ -210,3 +217,43 @@ def test_fault_matrix_timings(fault_runs: dict[str, FaultRun | BaseException]) -
         if isinstance(run, FaultRun):
             phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run.phases.items())
             print(f"{fault}: {run.seconds:.1f}s ({phases}); open multipart uploads {run.open_uploads}")
+
+
+# -- the emulator's holds the matrix relies on -----------------------------------------------------------
+
+
+@pytest.fixture
+def runway_emulator() -> Iterator[EmulatorServer]:
+    server = EmulatorServer("runway", runway.create_app(EmulatorState())).start()
+    yield server
+    server.stop()
+
+
+def _create(server: EmulatorServer, marker: str, timeout: float = 10.0) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {runway.API_KEY}", "X-Runway-Version": runway.API_VERSION}
+    body = {"model": "gen4.5", "ratio": "1280:720", "duration": 2, "promptText": f"a kite [[{marker}]]"}
+    return httpx.post(server.url + "/v1/text_to_video", json=body, headers=headers, timeout=timeout)
+
+
+def test_a_held_answer_creates_the_task_at_once_and_answers_on_release(
+    runway_emulator: EmulatorServer,
+) -> None:
+    runway_emulator.steer("held", submit="held_answer")
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(_create, runway_emulator, "held")
+        wait_until(lambda: runway_emulator.stats()["held_submits"] == 1, what="the answer held")
+        [task] = runway_emulator.steering()["held"]["tasks"]
+        assert not answer.done()
+        runway_emulator.release("held")
+        assert answer.result(timeout=10).json() == {"id": task["id"]}
+
+
+def test_a_slow_create_whose_caller_gave_up_creates_nothing(runway_emulator: EmulatorServer) -> None:
+    runway_emulator.steer("slow", submit="slow")
+    with pytest.raises(httpx.ReadTimeout):
+        _create(runway_emulator, "slow", timeout=0.5)
+    wait_until(lambda: runway_emulator.stats()["held_submits"] == 0, what="the hang-up noticed")
+    runway_emulator.release("slow")
+    report = runway_emulator.steering()["slow"]
+    assert (report["submissions"], report["tasks"]) == (1, [])
+    assert _create(runway_emulator, "slow").status_code == 200  # released for good: answered at once
