@@ -72,7 +72,7 @@ EXPECTED: dict[tuple[str, str, str], tuple[Expected, ...]] = {
     ("sigkill", "runway", "slow_submit"): (CUT_OFF_BEFORE_CREATE,),
     ("sigkill", "runway", "accepted_unrecorded"): (CUT_OFF_AFTER_CREATE,),
     ("cancel", "runway", "before_submit"): (CANCELLED,),
-    ("cancel", "runway", "slow_submit"): (CANCELLED,),
+    ("cancel", "runway", "slow_submit"): (CANCELLED_TASK,),  # the submit is let finish, then stopped
     ("cancel", "runway", "accepted_unrecorded"): (CANCELLED_TASK,),
     ("cancel", "runway", "during_poll"): (CANCELLED_TASK,),
     # The cancel races the submit: before it, nothing was created; during it, Kling's task is watched.
