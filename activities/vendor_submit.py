@@ -199,7 +199,7 @@ class VendorSubmitActivities:
         try:
             if err.ambiguous:
                 await self._journal.unknown(req.attempt_key, err.message)
-                logger.error("submit outcome unknown: job %s (%s): %s", req.job_id, req.attempt_key, err.message)
+                logger.error("submit outcome unknown: %s: %s", req.attempt_key, err.message)
             else:
                 await self._journal.not_created(req.attempt_key, f"{err.code}: {err.message}")
         except AccountsUnavailable as journal_err:
