@@ -67,11 +67,16 @@ def _deadline_seconds(start_to_close: timedelta | None) -> float | None:
     return max(start_to_close - _SUBMIT_DEADLINE_MARGIN, start_to_close / 2).total_seconds()
 
 
+def _retry_is_safe(vendor: VideoVendor) -> bool:
+    """Whether a submit whose outcome is unknown may be retried: the retry finds the task by our key
+    (``TaskFinder``), or the vendor answers a repeated key with the task it created."""
+    return isinstance(vendor, TaskFinder) or vendor.idempotent_submit
+
+
 def _submit_failure(vendor: VideoVendor, err: VendorError, attempt: int) -> ApplicationError:
     """The Temporal error for a failed submit attempt: retried on this vendor, or handed to the workflow."""
     if err.ambiguous:
-        # Retrying is only safe where the retry can look the task up before creating another.
-        return application_error(err, final=not isinstance(vendor, TaskFinder))
+        return application_error(err, final=not _retry_is_safe(vendor))
     if not err.retryable:
         return application_error(err)
     too_long = err.retry_after is not None and err.retry_after > _LONGEST_RETRY_AFTER_SECONDS
@@ -148,6 +153,8 @@ class VendorSubmitActivities:
         if earlier.state is SubmitState.NOT_CREATED:
             return None
         # ``sending`` or ``unknown``: an earlier request may have created a task without our learning its id.
+        if vendor.idempotent_submit:
+            return None  # sending again under the same key returns that task
         if not isinstance(vendor, TaskFinder):
             raise VendorError(
                 ErrorCode.TIMEOUT,
@@ -192,13 +199,7 @@ class VendorSubmitActivities:
         try:
             if err.ambiguous:
                 await self._journal.unknown(req.attempt_key, err.message)
-                logger.error(
-                    "possible orphan: job %s at %s (%s): %s",
-                    req.job_id,
-                    req.vendor,
-                    req.attempt_key,
-                    err.message,
-                )
+                logger.error("submit outcome unknown: %s: %s", req.attempt_key, err.message)
             else:
                 await self._journal.not_created(req.attempt_key, f"{err.code}: {err.message}")
         except AccountsUnavailable as journal_err:

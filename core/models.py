@@ -209,13 +209,16 @@ class VendorCancel(StrEnum):
     """What a vendor-side cancel achieved; the workflow decides the charge from it (design §2).
 
     - ``stopped``: the vendor stopped the task before it finished; nothing was made, nothing is billed.
-    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``, a DELETE that removed a
-      finished task): poll it to learn how it ended, and treat it as a finished job.
+    - ``requested``: the vendor took the request but the task may still finish (fal signals a running
+      request's runner, which decides; a Replicate prediction still ``processing``): watch it to its end.
+    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``; Runway and Luma are
+      read first so a finished task is never deleted): poll it to learn how it ended, a finished job.
     - ``unsupported``: the vendor has no cancel (Veo, MiniMax, Kling, Luma Agents): the task runs to its
       end, and is watched there so the charge follows what the vendor billed.
     """
 
     STOPPED = "stopped"
+    REQUESTED = "requested"
     FINISHED = "finished"
     UNSUPPORTED = "unsupported"
 

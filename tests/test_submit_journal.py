@@ -22,9 +22,11 @@ from activities.vendor_submit import VendorSubmitActivities
 from core.models import SubmitRequest, VendorTask, VideoSpec
 from tests.emulators import kling, runway
 from tests.emulators.server import EmulatorServer
+from tests.fixtures.localvendor import local_vendor, local_vendor_server  # noqa: F401
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, vendor_emulators  # noqa: F401
 from vendors.base import VideoVendor
 from vendors.kling import KlingVendor
+from vendors.local import LOCAL_MODEL, LocalVendor
 from vendors.runway import RunwayVendor
 
 
@@ -143,3 +145,18 @@ async def test_a_retry_after_a_known_rejection_sends_again(
     task = await _attempt(2).run(activities.submit_to_vendor, req)
     assert task.vendor == "runway"
     assert emulators["runway"].stats()["accepted"] == 1
+
+
+async def test_a_retry_at_a_vendor_that_deduplicates_our_key_sends_again_and_gets_the_same_task(
+    account_store: AccountStore,
+    local_vendor: LocalVendor,  # noqa: F811
+) -> None:
+    journal = account_store.submit_journal()
+    req = _request("local", LOCAL_MODEL)
+    await journal.sending(req)
+    created = await local_vendor.submit(req.spec, req.model, req.attempt_key)  # it landed; answer lost
+    activities = VendorSubmitActivities({"local": local_vendor}, journal)
+    task = await _attempt(2).run(activities.submit_to_vendor, req)
+    assert task.task_id == created.task_id  # the server answered our key with the task it had
+    record = await journal.get(req.attempt_key)
+    assert record is not None and record.state is SubmitState.ACCEPTED

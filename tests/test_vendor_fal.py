@@ -92,7 +92,7 @@ async def test_cancelling_a_queued_request_takes_it_off_the_queue(
     assert emulator.stats()["cancels"] == 1 and _raw_status(task) == "CANCELED"
 
 
-async def test_cancelling_a_running_request_says_stopped(
+async def test_cancelling_a_running_request_says_requested(
     adapter: FalVendor, emulator: EmulatorServer
 ) -> None:
     emulator.configure(polls_to_finish=5)
@@ -100,7 +100,7 @@ async def test_cancelling_a_running_request_says_stopped(
     await adapter.poll(task)
     assert (await adapter.poll(task)).state == "running"
 
-    assert await adapter.cancel(task) is VendorCancel.STOPPED  # fal answered CANCELLATION_REQUESTED
+    assert await adapter.cancel(task) is VendorCancel.REQUESTED  # fal answered CANCELLATION_REQUESTED
 
     assert (await adapter.poll(task)).state == "cancelled"
 

@@ -34,6 +34,9 @@ class VideoVendor(Protocol):
 
     name: str
     reference_image_form: ReferenceImageForm
+    # True where the vendor itself answers a repeated submit under the same key with the same task (the
+    # local vendor's Idempotency-Key): a retried submit may then simply send again.
+    idempotent_submit: bool
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         """Create the vendor task. Raises ``VendorError`` (``accepted=False``) when nothing was created."""

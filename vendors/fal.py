@@ -13,8 +13,9 @@ Cost: the result answer carries ``x-fal-billable-units``, the quantity fal bille
 the output's real length). Where the catalog says that unit is a second, the task's cost is those units x
 the catalog's per-second price (read on fal's own model page); elsewhere the estimate stands.
 
-Cancel: ``PUT {cancel_url}`` answers ``{"status": ...}``: ``OK`` (taken off the queue) and
-``CANCELLATION_REQUESTED`` (the runner was signalled) are ``stopped``; ``ALREADY_COMPLETED`` is ``finished``.
+Cancel: ``PUT {cancel_url}`` answers ``{"status": ...}``: ``OK`` (taken off the queue) is ``stopped``;
+``CANCELLATION_REQUESTED`` (the runner was signalled, the app decides) is ``requested``, watched to its
+end; ``ALREADY_COMPLETED`` is ``finished``.
 ``NOT_FOUND`` is ``finished`` too: we only cancel requests fal accepted (we hold the cancel URL it returned),
 so one fal no longer knows has left the queue for good; the workflow's follow-up poll reads whatever fal
 still says about it, and charges only what that shows was billed.
@@ -158,8 +159,10 @@ class FalVendor(HttpVendor):
         )
         # fal's documented answers are the body's ``status``; the HTTP codes beside them are third-party.
         answer = _cancel_answer(response)
-        if answer in ("OK", "CANCELLATION_REQUESTED") or (not answer and response.is_success):
+        if answer == "OK":  # taken off the queue before a runner picked it up
             return VendorCancel.STOPPED
+        if answer == "CANCELLATION_REQUESTED" or (not answer and response.is_success):
+            return VendorCancel.REQUESTED  # the runner was signalled; the app decides, and may still bill
         if answer in ("ALREADY_COMPLETED", "NOT_FOUND") or (not answer and response.status_code == 404):
             return VendorCancel.FINISHED
         raise error_for_status(self.name, response, "cancel")

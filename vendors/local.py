@@ -65,6 +65,7 @@ class _Generation(BaseModel):
 
 class LocalVendor:
     name = "local"
+    idempotent_submit = True  # the server answers a repeated Idempotency-Key with the task it created
     reference_image_form: ReferenceImageForm = "data_uri"  # so the local vendor never fetches a URL
 
     def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:

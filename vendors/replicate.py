@@ -105,7 +105,8 @@ class ReplicateVendor(HttpVendor):
             return VendorCancel.FINISHED
         if status not in _STATES:
             raise self.missing_field(f"known status (got {status!r})", "cancel")
-        return VendorCancel.STOPPED
+        # "canceled" at once, or still "starting"/"processing" while the cancel goes through: watch it.
+        return VendorCancel.STOPPED if status == "canceled" else VendorCancel.REQUESTED
 
 
 def _model_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:

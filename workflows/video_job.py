@@ -19,10 +19,10 @@ Cancellation, at every instant (the ``every-instant-safe`` patch; older jobs run
 - During a submit: the submit is not interrupted. Its outcome is awaited, then the task it created is
   stopped, so no vendor task is left running unrecorded.
 - During generation: the vendor is asked to stop the task (``stop_vendor_task``). ``stopped``: nothing
-  billed, the job ends ``cancelled``. ``finished`` (too late) or ``unsupported`` (no cancel at that
-  vendor): the task is watched to its real end; a video the vendor made (and billed) is delivered and the
-  job ends ``succeeded``, charged; a task the vendor failed or refused ends ``cancelled``, charged only if
-  the vendor billed it.
+  billed, the job ends ``cancelled``. ``requested`` (the vendor may still finish it), ``finished`` (too
+  late) or ``unsupported`` (no cancel at that vendor): the task is watched to its real end; a video the
+  vendor made (and billed) is delivered and the job ends ``succeeded``, charged; a task the vendor failed
+  or refused ends ``cancelled``, charged only if the vendor billed it.
 - Once the vendor made the video, and once ``succeeded`` or ``failed`` is decided, a cancel changes
   nothing: rehost, settle and the webhook starts run to their end (``_until_done``).
 """
