@@ -165,7 +165,8 @@ def test_fault_matrix_cell(
     tasks = matrix_stack.emulators[vendor].steering().get(cell.marker, {}).get("tasks", [])
     entries = _ledger(matrix_stack, cell.project_id)
     charge = entries.get("charge", 0)
-    print(f"{fault} x {vendor} x {boundary}: {_observed(job, tasks, charge)} (run {run.seconds:.0f}s)")
+    seen = cell.at_fault.get("submissions", 0)  # creates the vendor had seen when the fault struck
+    print(f"{fault} x {vendor} x {boundary}: {_observed(job, tasks, charge)}; creates at the fault {seen}")
 
     # A final state, the one called for.
     outcome = (job["state"], (job.get("error") or {}).get("code"))
