@@ -119,6 +119,8 @@ class AccountStore:
         client_hash = client_address_hash(client_address)
         now = utc_now()
         async with self._db.write() as conn:
+            global_limit = self._settings.activate_global_limit_per_hour
+            await projects.check_global_activation_allowance(self._db, conn, global_limit, now)
             limit = self._settings.activate_rate_limit_per_hour
             await projects.check_activation_allowance(self._db, conn, client_hash, limit, now)
             project_id = await projects.create_project(

@@ -61,8 +61,10 @@ class Settings(BaseSettings):
     # Credits a new anonymous project starts with, and the development project of the embedded launcher.
     trial_credits_usd: Decimal = Decimal("5.00")
     dev_credits_usd: Decimal = Decimal("100.00")
-    # Anonymous activations per client address in a sliding hour; 0 turns the limit off.
+    # Anonymous activations per client address (IPv4 address, IPv6 /64) in a sliding hour, and from all
+    # addresses together (a bound on trial credits given away per hour); 0 turns either limit off.
     activate_rate_limit_per_hour: int = 5
+    activate_global_limit_per_hour: int = 100
     # How long a verified API key is trusted in-process before the next DB lookup. Revocation through the
     # same process is immediate; other processes see it within this many seconds.
     api_key_cache_seconds: float = 30.0
