@@ -90,12 +90,10 @@ def _route(request: Request, body: GenerateRequest, spec: VideoSpec) -> list[Rou
             request.app.state.configured,
         )
     except NoRouteError as err:
-        raise ProblemError(
-            422,
-            err.code,
-            err.detail,
-            extra={"constraint": err.constraint, "alternatives": err.alternatives},
-        ) from None
+        extra: dict[str, object] = {"constraint": err.constraint, "alternatives": err.alternatives}
+        if err.max_prompt_chars is not None:
+            extra["max_prompt_chars"] = err.max_prompt_chars
+        raise ProblemError(422, err.code, err.detail, extra=extra) from None
 
 
 @router.post(
