@@ -23,6 +23,7 @@ from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
+from accounts.sealing import SecretSealer
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from core.models import ProjectIdentity, WebhookAttempt
@@ -62,13 +63,15 @@ class VerifiedKeyCache:
 
 
 class AccountStore:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, sealer: SecretSealer | None = None) -> None:
         self._db = database
         self._settings = settings
         self._verified = VerifiedKeyCache(settings.api_key_cache_seconds)
+        self._sealer = sealer or SecretSealer.from_settings(settings)
 
     @classmethod
     async def open(cls, database_url: str, *, settings: Settings) -> Self:
+        sealer = SecretSealer.from_settings(settings)  # first: a bad key setting stops before any DB work
         database = Database(
             database_url,
             connect_timeout=settings.database_connect_timeout_seconds,
@@ -76,11 +79,11 @@ class AccountStore:
             retry_after=settings.accounts_retry_after_seconds,
         )
         try:
-            await upgrade_to_head(database)
+            await upgrade_to_head(database, sealer)
         except BaseException:
             await database.aclose()
             raise
-        return cls(database, settings)
+        return cls(database, settings, sealer)
 
     async def aclose(self) -> None:
         await self._db.aclose()
@@ -234,7 +237,8 @@ class AccountStore:
         async with self._db.write() as conn:
             if (await projects.find_project(conn, project_id)) is None:
                 raise ProjectNotFound(project_id)
-            return SecretStr(await webhooks.get_or_create_secret(self._db, conn, project_id, utc_now()))
+            secret = await webhooks.get_or_create_secret(self._db, conn, self._sealer, project_id, utc_now())
+            return SecretStr(secret)
 
     async def record_webhook_attempt(self, attempt: WebhookAttempt) -> None:
         async with self._db.write() as conn:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # How long a verified API key is trusted in-process before the next DB lookup. Revocation through the
     # same process is immediate; other processes see it within this many seconds.
     api_key_cache_seconds: float = 30.0
+    # Keys sealing the secrets the accounts DB must give back (webhook signing secrets), in the format of
+    # payload_encryption_keys; the first seals, all open. Unset: a key generated into the data folder,
+    # which serves only processes sharing that folder (accounts/sealing.py). Never logged (SecretStr).
+    accounts_encryption_keys: SecretStr | None = None
     # Retry-After the API sends with 503 while the accounts DB is unreachable.
     accounts_retry_after_seconds: int = 5
     database_connect_timeout_seconds: float = 5.0
