@@ -78,6 +78,14 @@ class AccountStore:
             pool_size=settings.database_pool_size,
             retry_after=settings.accounts_retry_after_seconds,
         )
+        if settings.accounts_encryption_keys is None and not database.is_sqlite:
+            # A shared database usually means processes on several machines, each with its own data folder.
+            logger.warning(
+                "INFRAI_ACCOUNTS_ENCRYPTION_KEYS is unset: webhook secrets are sealed with the key in %s, "
+                "which API and worker processes not sharing that folder cannot open; set the same keys "
+                "on all of them",
+                settings.data_dir,
+            )
         try:
             await upgrade_to_head(database, sealer)
         except BaseException:

@@ -184,3 +184,13 @@ async def test_a_plain_text_row_left_by_a_migration_run_without_a_sealer_still_r
         engine.dispose()
 
     assert (await account_store.webhook_secret(project_id)).get_secret_value() == plain
+
+
+async def test_a_shared_database_without_configured_keys_is_warned_about(
+    database_factory: DatabaseFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = database_factory.new("postgresql")
+    store = await AccountStore.open(url, settings=accounts_test_settings(tmp_path))
+    await store.aclose()
+
+    assert any("INFRAI_ACCOUNTS_ENCRYPTION_KEYS is unset" in record.getMessage() for record in caplog.records)
