@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
@@ -50,6 +50,8 @@ from workflows.webhook_delivery import WebhookDeliveryWorkflow
 logger = logging.getLogger(__name__)
 
 ROLES = ("workflows", "poll", "rehost")
+# What the "workflows" role runs; the rolling-upgrade tests start a worker with a next release's variant.
+JOB_WORKFLOWS: tuple[type, ...] = (VideoJobWorkflow, WebhookDeliveryWorkflow)
 
 
 def worker_roles(settings: Settings) -> list[str]:
@@ -102,6 +104,8 @@ async def build_workers(
     stack: AsyncExitStack,
     *,
     interceptors: Sequence[Interceptor] = (),
+    workflows: Sequence[type] = JOB_WORKFLOWS,
+    extra_activities: Sequence[Callable[..., object]] = (),
 ) -> list[Worker]:
     """The workers of this process's roles, sharing one set of clients (closed by ``stack``)."""
     roles = worker_roles(settings)
@@ -126,12 +130,13 @@ async def build_workers(
             Worker(
                 client,
                 task_queue=queue,
-                workflows=[VideoJobWorkflow, WebhookDeliveryWorkflow],
+                workflows=list(workflows),
                 activities=[
                     vendor_tasks.submit_to_vendor,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
                     webhooks.deliver_webhook,
+                    *extra_activities,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
                 max_cached_workflows=settings.worker_max_cached_workflows,
@@ -167,7 +172,13 @@ async def build_workers(
     return workers
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    workflows: Sequence[type] = JOB_WORKFLOWS,
+    extra_activities: Sequence[Callable[..., object]] = (),
+) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM); in-flight activities get the graceful timeout."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,7 +193,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         metrics = WorkerMetrics()
         serve_metrics(settings, metrics, stack)
         client = await connect(settings, runtime=sdk_runtime(settings))
-        workers = await build_workers(settings, client, stack, interceptors=[ActivityObserver(metrics)])
+        workers = await build_workers(
+            settings,
+            client,
+            stack,
+            interceptors=[ActivityObserver(metrics)],
+            workflows=workflows,
+            extra_activities=extra_activities,
+        )
         for worker in workers:
             await stack.enter_async_context(worker)
         await stop.wait()
