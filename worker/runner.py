@@ -23,6 +23,7 @@ from datetime import timedelta
 import httpx
 from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     Interceptor,
@@ -30,6 +31,7 @@ from temporalio.worker import (
     PollerBehaviorAutoscaling,
     PollerBehaviorSimpleMaximum,
     Worker,
+    WorkerDeploymentConfig,
 )
 
 from accounts.store import AccountStore
@@ -95,7 +97,21 @@ def _common(settings: Settings, interceptors: Sequence[Interceptor]) -> dict[str
         "interceptors": interceptors,
         "workflow_task_poller_behavior": _pollers(settings, settings.worker_workflow_task_pollers),
         "activity_task_poller_behavior": _pollers(settings, settings.worker_activity_task_pollers),
+        "deployment_config": deployment_config(settings),
     }
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig:
+    """This build's version, always reported; with versioning on, running jobs follow the current version
+    (auto-upgrade), so a workflow change still needs ``workflow.patched`` (docs/operations/deploys.md)."""
+    version = WorkerDeploymentVersion(settings.deployment_name, settings.build_id)
+    if not settings.worker_versioning:
+        return WorkerDeploymentConfig(version=version, use_worker_versioning=False)
+    return WorkerDeploymentConfig(
+        version=version,
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
 
 
 async def build_workers(
@@ -168,7 +184,14 @@ async def build_workers(
                 **common,  # type: ignore[arg-type]
             )
         )
-    logger.info("worker roles %s on %s (queue %s)", ",".join(roles), settings.temporal_address, queue)
+    logger.info(
+        "worker roles %s on %s (queue %s, build %s%s)",
+        ",".join(roles),
+        settings.temporal_address,
+        queue,
+        settings.build_id,
+        f", versioned in deployment {settings.deployment_name}" if settings.worker_versioning else "",
+    )
     return workers
 
 
