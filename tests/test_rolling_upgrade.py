@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.models import JobState
 from core.settings import Settings
+from devstack.temporal_server import temporal_binary
 from tests.emulators import runway
 from tests.emulators.scenario import EmulatorState
 from tests.emulators.server import EmulatorServer
@@ -280,3 +283,54 @@ def test_an_unpatched_change_strands_jobs_until_rolled_back_and_none_is_lost(dep
         assert AUDIT not in _activities(events) and _builds(events)[-1] == "A"
     print(f"unpatched upgrade and rollback: {len(deploy.jobs)} jobs, A -> B -> A, "
           f"{time.monotonic() - started:.1f}s")  # fmt: skip
+
+
+def _deployment_cli(deploy: Deploy, *args: str) -> subprocess.CompletedProcess[str]:
+    address = deploy.stack.env["INFRAI_TEMPORAL_ADDRESS"]
+    argv = [temporal_binary(), "worker", "deployment", *args, "--address", address]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+def _make_current(deploy: Deploy, deployment: str, build: str) -> None:
+    """What the operator types; retried until the version's first poll has registered it."""
+    args = ("set-current-version", "--deployment-name", deployment, "--build-id", build, "--yes")
+    wait_until(lambda: _deployment_cli(deploy, *args).returncode == 0, what=f"{build} made current")
+
+
+def test_with_worker_versioning_a_job_moves_to_the_build_made_current(deploy: Deploy) -> None:
+    """The opt-in: INFRAI_WORKER_VERSIONING=true (auto-upgrade). Two builds run side by side; a job in flight
+    on A continues on B once B is made current, so B's change still needs its patch (it has one here)."""
+    started = time.monotonic()
+    queue, deployment = f"versioned-{uuid.uuid4().hex[:8]}", f"infrai-test-{uuid.uuid4().hex[:8]}"
+    versioned = {
+        "INFRAI_TEMPORAL_TASK_QUEUE": queue,
+        "INFRAI_WORKER_VERSIONING": "true",
+        "INFRAI_DEPLOYMENT_NAME": deployment,
+    }
+    stack = deploy.stack
+    stack.stop("worker")
+    stack.start("worker", INFRAI_BUILD_ID="A", **versioned)
+    stack.stop("api")
+    stack.start("api", INFRAI_TEMPORAL_TASK_QUEUE=queue)
+    stack.modules["worker-b"] = "tests.histories.next_build"
+    try:
+        _make_current(deploy, deployment, "A")
+        deploy.runway.configure(hold=True)
+        job_id = deploy.start("versioned", RUNWAY_JOB)
+        deploy.wait_stage(job_id, "generating")
+
+        stack.start("worker-b", INFRAI_BUILD_ID="B", NEXT_BUILD_WORKFLOW="patched", **versioned)
+        _make_current(deploy, deployment, "B")
+        deploy.runway.configure(hold=False)
+
+        deploy.check_all_succeeded()
+        events = deploy.history(job_id)
+        assert _activities(events).count(AUDIT) == 1  # B finished it
+        described = _deployment_cli(deploy, "describe", "--name", deployment).stdout
+        assert "draining" in described  # A: no new job goes there, and it says so
+    finally:  # back to the unversioned stack on its own queue for whatever runs next
+        for name in ("worker-b", "worker", "api"):
+            stack.stop(name)
+        stack.start("api")
+        stack.start("worker")
+    print(f"versioned upgrade: 1 job, A -> B by set-current-version, {time.monotonic() - started:.1f}s")
