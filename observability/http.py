@@ -54,6 +54,13 @@ class ApiMetrics:
             ["vendor"], registry=self.registry,
         )  # fmt: skip
 
+        self.possible_orphans = Gauge(
+            "infrai_possible_orphan_vendor_tasks",
+            "Vendor submits whose outcome stayed unknown: a task may run at the vendor that no job polls "
+            "(list them at GET /ops/possible-orphans)",
+            registry=self.registry,
+        )
+
     def job_started(self, vendor: str, model: str, estimated_usd: Decimal) -> None:
         self.jobs_started.labels(vendor, model).inc()
         self.credits_held.labels(vendor).inc(float(estimated_usd))
