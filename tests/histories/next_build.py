@@ -33,15 +33,25 @@ async def audit_before_settle(job_id: str) -> str:
 
 
 class _AuditsBeforeSettle(VideoJobWorkflow):
+    """The step goes before every settle, on both paths today's workflow keeps: the current one and the
+    frozen ``v1`` one that jobs started before the ``every-instant-safe`` patch replay through."""
+
     def _audits(self) -> bool:
         raise NotImplementedError
 
-    async def _settle(self, outcome: JobState, charge: Decimal, reason: str) -> None:
+    async def _audit(self) -> None:
         if self._audits():
             await workflow.execute_activity(
                 AUDIT, self._job.job_id, result_type=str, start_to_close_timeout=timedelta(seconds=30)
             )
+
+    async def _settle(self, outcome: JobState, charge: Decimal, reason: str) -> None:
+        await self._audit()
         await super()._settle(outcome, charge, reason)
+
+    async def _settle_v1(self, outcome: JobState, charge: Decimal, reason: str) -> None:
+        await self._audit()
+        await super()._settle_v1(outcome, charge, reason)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
