@@ -99,7 +99,11 @@ class Deploy:
     def wait_stage(self, job_id: str, stage: str) -> None:
         self.stack.wait_for(job_id, lambda job: job["stage"] == stage, timeout=30, key=self.key)
 
-    def lock_ledger(self) -> LedgerLock:
+    def lock_ledger_once_submitted(self, job_ids: list[str]) -> LedgerLock:
+        """Lock the ledger once the jobs' vendor tasks exist (the submit journals them in the same DB), so
+        the jobs go on generating and rehosting and stop at their settle."""
+        for job_id in job_ids:
+            self.stack.wait_for(job_id, lambda job: job["stage"] in ("generating", "rehosting"), 30, self.key)
         self.locks.append(LedgerLock(self.stack.data_dir / "accounts.db"))
         return self.locks[-1]
 
@@ -135,7 +139,8 @@ class Deploy:
     def check_all_succeeded(self) -> dict[str, dict[str, Any]]:
         """Every job succeeded with one vendor task, one complete video and one settlement."""
         jobs = {job_id: self.stack.wait_final(job_id, 60, self.key) for job_id in self.jobs}
-        assert {job_id: job["state"] for job_id, job in jobs.items()} == dict.fromkeys(jobs, "succeeded")
+        ended = {job_id: (job["state"], self.jobs[job_id], job["error"]) for job_id, job in jobs.items()}
+        assert [state for state, _, _ in ended.values()] == ["succeeded"] * len(jobs), ended
         local = [job_id for job_id, job in jobs.items() if job["vendor"] == "local"]
         stats = self.stack.vendor_stats()
         assert [stats["by_idempotency_key"].get(f"{job_id}-0") for job_id in local] == [1] * len(local)
@@ -229,7 +234,7 @@ def _hold_jobs_at_every_stage(deploy: Deploy, hook: str) -> tuple[str, str, str,
     deploy.wait_stage(generating, "generating")
 
     settling = deploy.start("settling", LOCAL_JOB)
-    lock = deploy.lock_ledger()
+    lock = deploy.lock_ledger_once_submitted([settling])
     wait_until(lambda: deploy.settle_scheduled(settling), what="the settle under way on build A")
     return hooked, rehosting, generating, settling, lock
 
@@ -263,7 +268,7 @@ def test_an_unpatched_change_strands_jobs_until_rolled_back_and_none_is_lost(dep
     generating = deploy.start("generating", RUNWAY_JOB)
     deploy.wait_stage(generating, "generating")
     settling = [deploy.start(f"settling {n}", LOCAL_JOB) for n in range(2)]
-    lock = deploy.lock_ledger()
+    lock = deploy.lock_ledger_once_submitted(settling)
     wait_until(lambda: all(map(deploy.settle_scheduled, settling)), what="the settles under way on A")
 
     deploy.run_build("B", "unpatched")
