@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     # or CLI; unset, the endpoint is off. CORS admits the UI origins (default: the embedded Temporal UI's).
     codec_operator_token: SecretStr | None = None
     codec_cors_origins: str = ""
+    # Deploys (docs/operations/deploys.md): the image's build id (set at build time) is reported on every
+    # workflow task, so history and `BuildIds` queries show which build ran a job. Worker Deployment
+    # Versioning is opt-in: on, this worker is version <deployment name>.<build id> and takes jobs only
+    # once an operator makes that version current (`temporal worker deployment set-current-version`).
+    build_id: str = "dev"
+    deployment_name: str = "infrai-video"
+    worker_versioning: bool = False
 
     # API
     api_host: str = "127.0.0.1"
