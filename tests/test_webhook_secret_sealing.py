@@ -105,6 +105,8 @@ def test_a_sealed_secret_opens_only_for_its_own_project() -> None:
         (f"{_key('k1')},{_key('k1')}", "twice"),
         (" , ", "holds no key"),
     ],
+    # Fixed ids: the keys are random, and xdist workers must collect the same test names.
+    ids=["no-colon", "not-base64", "short-key", "repeated-id", "empty"],
 )
 def test_a_malformed_key_setting_refuses_to_open_the_store_without_echoing_it(
     value: str, message: str
