@@ -25,6 +25,10 @@ _MEDIA_CONTENT = {"video/mp4": _BINARY, "image/*": _BINARY}
 
 INVALID_SIGNATURE = "invalid_signature"
 EXPIRED_URL = "expired_url"
+# The URLs we sign expire within the hour, so their ``exp`` is a unix time of 10 digits. 12 digits reach
+# the year 33658; anything longer was never signed by us, and is refused before ``int`` meets it (a few
+# thousand digits would be past Python's int-from-string limit, a ValueError).
+MAX_EXP_DIGITS = 12
 
 
 async def get_media_storage(request: Request) -> MediaStorage:
@@ -75,7 +79,11 @@ def _check_signature(storage: LocalMediaStorage, key: str, exp: str | None, sig:
         raise ProblemError(
             403, INVALID_SIGNATURE, "This media URL is not signed; ask the API for a fresh one."
         )
-    status = storage.verify_signature(key, int(exp), sig)
+    status = (
+        storage.verify_signature(key, int(exp), sig)
+        if len(exp) <= MAX_EXP_DIGITS
+        else MediaSignatureStatus.INVALID
+    )
     if status is MediaSignatureStatus.INVALID:
         raise ProblemError(403, INVALID_SIGNATURE, "This media URL's signature is not valid.")
     if status is MediaSignatureStatus.EXPIRED:
