@@ -436,6 +436,7 @@ def test_openai_create_with_a_huge_json_number_of_seconds_is_a_400(live_stack: S
     with live_stack.client() as client:
         response = client.post("/v1/videos", content=content, headers={"Content-Type": "application/json"})
     _assert_openai_error(response, 400, "invalid_input", "body")
+    assert "5000 digits" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("last_event_id", [HUGE, "-" + HUGE, "1e999", "\u0661\u0662"])
