@@ -50,8 +50,10 @@ def run(argv: Sequence[str], *, env: dict[str, str] | None = None) -> subprocess
 
 
 def assert_all_node_tests_passed(tap: str) -> None:
-    """node --test's summary: some tests ran, and none failed, was cancelled, skipped or left to do."""
-    counts = {name: int(n) for name, n in re.findall(r"^# (\w+) (\d+)$", tap, re.MULTILINE)}
+    """node --test's summary: some tests ran, and none failed, was cancelled, skipped or left to do.
+
+    Off a terminal Node 20 prints it as TAP (``# pass 7``), Node 24 as spec (``\u2139 pass 7``)."""
+    counts = {name: int(n) for name, n in re.findall(r"^(?:#|\u2139) (\w+) (\d+)$", tap, re.MULTILINE)}
     assert counts.get("pass", 0) > 0, tap
     assert [name for name in ("fail", "cancelled", "skipped", "todo") if counts.get(name) != 0] == [], tap
 
