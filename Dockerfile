@@ -18,7 +18,11 @@ RUN /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.lo
 
 
 FROM ${PYTHON_IMAGE} AS runtime
-ENV PATH=/opt/venv/bin:$PATH \
+# The build's id (e.g. `--build-arg INFRAI_BUILD_ID=$(git rev-parse --short HEAD)`): workers report it on
+# every workflow task, and it names the Worker Deployment Version when versioning is on (deploys.md).
+ARG INFRAI_BUILD_ID=dev
+ENV INFRAI_BUILD_ID=${INFRAI_BUILD_ID} \
+    PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     INFRAI_DATA_DIR=/var/lib/infrai \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 
 class AccountsError(Exception):
@@ -27,11 +28,14 @@ class AccountsUnavailable(AccountsError):
 
 
 class ActivationRateLimited(AccountsError):
-    """This client address has used up its anonymous activations for the current hour."""
+    """Anonymous activations are used up for now: this client's (``scope="address"``: its IPv4 address or
+    IPv6 /64) or everyone's (``scope="global"``, the installation-wide hourly cap)."""
 
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(f"too many activations from this address; retry in {retry_after_seconds}s")
+    def __init__(self, retry_after_seconds: int, *, scope: Literal["address", "global"] = "address") -> None:
+        whose = "this address" if scope == "address" else "all addresses"
+        super().__init__(f"too many activations from {whose}; retry in {retry_after_seconds}s")
         self.retry_after_seconds = retry_after_seconds
+        self.scope = scope
 
 
 class HoldConflict(AccountsError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -62,6 +63,29 @@ def hashes_match(stored_hash: str, presented_hash: str) -> bool:
     return hmac.compare_digest(stored_hash.encode(), presented_hash.encode())
 
 
+# One IPv6 subscriber usually holds a whole /64 (SLAAC, privacy addresses), so counting per IPv6 address
+# would give one machine unlimited trials; an IPv4 address is the unit a subscriber gets.
+IPV6_ACTIVATION_PREFIX = 64
+
+
+def activation_bucket(client_address: str) -> str:
+    """What one activation limit counts: the IPv4 address, or the IPv6 address's /64 network.
+
+    IPv4-mapped IPv6 addresses (``::ffff:192.0.2.1``, from dual-stack sockets) count as their IPv4
+    address. Anything that is not an IP address (``"unknown"``, a Unix socket) is its own bucket.
+    """
+    try:
+        address = ipaddress.ip_address(client_address.strip().split("%", 1)[0])  # drop an IPv6 zone id
+    except ValueError:
+        return client_address
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_ACTIVATION_PREFIX), strict=False))
+    return str(address)
+
+
 def client_address_hash(client_address: str) -> str:
-    """What the activation rate limit stores instead of the caller's IP address."""
-    return hashlib.sha256(b"infrai-activation\0" + client_address.encode()).hexdigest()
+    """What the activation rate limit stores instead of the caller's IP address: a hash of its bucket."""
+    bucket = activation_bucket(client_address)
+    return hashlib.sha256(b"infrai-activation\0" + bucket.encode()).hexdigest()

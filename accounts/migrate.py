@@ -26,17 +26,22 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection
 
+    from accounts.sealing import SecretSealer
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "accounts_alembic_version"
-HEAD_REVISION = "0004_vendor_submits"
+HEAD_REVISION = "0005_webhook_secret_encryption"
+# ``config.attributes`` key under which a revision that seals existing rows finds the ``SecretSealer``.
+SEALER_ATTRIBUTE = "secret_sealer"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, sealer: SecretSealer | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes[SEALER_ATTRIBUTE] = sealer
     return config
 
 
@@ -51,11 +56,13 @@ async def _at_head(database: Database) -> bool:
     return [row[0] for row in rows] == [HEAD_REVISION]
 
 
-async def upgrade_to_head(database: Database) -> None:
+async def upgrade_to_head(database: Database, sealer: SecretSealer | None = None) -> None:
+    """Migrate to head. ``sealer`` seals the secrets older revisions stored in plain text; without it
+    those rows stay as they are (they are still read correctly) until a migration with one runs."""
     if await _at_head(database):
         return
     from alembic import command
 
     async with database.write() as conn:
         await database.lock_name(conn, "infrai-accounts-migrations")
-        await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
+        await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn, sealer), "head"))

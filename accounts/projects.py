@@ -120,10 +120,33 @@ async def account_view(conn: AsyncConnection, project_id: str) -> AccountView:
     )
 
 
+async def check_global_activation_allowance(
+    db: Database, conn: AsyncConnection, limit: int, now: datetime
+) -> None:
+    """Raise ``ActivationRateLimited(scope="global")`` when ``limit`` projects were activated anonymously
+    in the last hour, from anywhere: a bound on trial credits given away however many addresses ask."""
+    if limit <= 0:
+        return
+    # Taken before any address lock (same order everywhere: no deadlock); it serialises activations,
+    # which are rare. The ids grow with time under this lock, so the limit-th newest row is found through
+    # the primary key: at most ``limit`` rows read, no index on created_at needed.
+    await db.lock_name(conn, "activation:global")
+    limit_th_newest = await conn.scalar(
+        select(activations.c.created_at)
+        .order_by(activations.c.activation_id.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    if limit_th_newest is not None and as_utc(limit_th_newest) > now - ACTIVATION_WINDOW:
+        frees_at = as_utc(limit_th_newest) + ACTIVATION_WINDOW
+        raise ActivationRateLimited(max(1, math.ceil((frees_at - now).total_seconds())), scope="global")
+
+
 async def check_activation_allowance(
     db: Database, conn: AsyncConnection, client_hash: str, limit: int, now: datetime
 ) -> None:
-    """Raise ``ActivationRateLimited`` when this address activated ``limit`` projects in the last hour."""
+    """Raise ``ActivationRateLimited`` when this address (its bucket: ``keys.activation_bucket``)
+    activated ``limit`` projects in the last hour."""
     if limit <= 0:
         return
     # Without this lock two simultaneous activations from one address on PostgreSQL could both count

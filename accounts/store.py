@@ -23,6 +23,7 @@ from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
+from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
@@ -63,25 +64,35 @@ class VerifiedKeyCache:
 
 
 class AccountStore:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, sealer: SecretSealer | None = None) -> None:
         self._db = database
         self._settings = settings
         self._verified = VerifiedKeyCache(settings.api_key_cache_seconds)
+        self._sealer = sealer or SecretSealer.from_settings(settings)
 
     @classmethod
     async def open(cls, database_url: str, *, settings: Settings) -> Self:
+        sealer = SecretSealer.from_settings(settings)  # first: a bad key setting stops before any DB work
         database = Database(
             database_url,
             connect_timeout=settings.database_connect_timeout_seconds,
             pool_size=settings.database_pool_size,
             retry_after=settings.accounts_retry_after_seconds,
         )
+        if settings.accounts_encryption_keys is None and not database.is_sqlite:
+            # A shared database usually means processes on several machines, each with its own data folder.
+            logger.warning(
+                "INFRAI_ACCOUNTS_ENCRYPTION_KEYS is unset: webhook secrets are sealed with the key in %s, "
+                "which API and worker processes not sharing that folder cannot open; set the same keys "
+                "on all of them",
+                settings.data_dir,
+            )
         try:
-            await upgrade_to_head(database)
+            await upgrade_to_head(database, sealer)
         except BaseException:
             await database.aclose()
             raise
-        return cls(database, settings)
+        return cls(database, settings, sealer)
 
     async def aclose(self) -> None:
         await self._db.aclose()
@@ -124,6 +135,8 @@ class AccountStore:
         client_hash = client_address_hash(client_address)
         now = utc_now()
         async with self._db.write() as conn:
+            global_limit = self._settings.activate_global_limit_per_hour
+            await projects.check_global_activation_allowance(self._db, conn, global_limit, now)
             limit = self._settings.activate_rate_limit_per_hour
             await projects.check_activation_allowance(self._db, conn, client_hash, limit, now)
             project_id = await projects.create_project(
@@ -237,7 +250,8 @@ class AccountStore:
         async with self._db.write() as conn:
             if (await projects.find_project(conn, project_id)) is None:
                 raise ProjectNotFound(project_id)
-            return SecretStr(await webhooks.get_or_create_secret(self._db, conn, project_id, utc_now()))
+            secret = await webhooks.get_or_create_secret(self._db, conn, self._sealer, project_id, utc_now())
+            return SecretStr(secret)
 
     async def record_webhook_attempt(self, attempt: WebhookAttempt) -> None:
         async with self._db.write() as conn:

@@ -81,13 +81,14 @@ activations = Table(
     Index(None, "client_hash", "created_at"),
 )
 
-# A project's webhook signing secret (Standard Webhooks ``whsec_...``). Unlike an API key it is stored as
-# is: we need it to sign, and the project may read it again at GET /v1/account/webhook-secret.
+# A project's webhook signing secret (Standard Webhooks ``whsec_...``). Unlike an API key it cannot be a
+# hash: we need it to sign, and the project may read it again at GET /v1/account/webhook-secret. So it is
+# sealed (accounts/sealing.py: ``sealed:v1:<key id>:<base64>``, ~180 chars at most).
 webhook_secrets = Table(
     "webhook_secrets",
     metadata,
     Column("project_id", String(40), ForeignKey("projects.project_id"), primary_key=True),
-    Column("secret", String(100), nullable=False),
+    Column("secret", String(400), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

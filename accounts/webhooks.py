@@ -2,7 +2,8 @@
 
 The secret is made the first time anything needs it (the account route, a generate with a webhook, or a
 delivery) and never changes after, so every reader sees the same one. Two first readers at once both try
-to insert; the primary key keeps one and both read it back.
+to insert; the primary key keeps one and both read it back. It is stored sealed (``accounts.sealing``,
+bound to its project); rows written before sealing existed read as they are.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.database import Database
+from accounts.sealing import SecretSealer
 from accounts.tables import as_utc, webhook_deliveries, webhook_secrets
 from core.models import WebhookAttempt
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
+SEALING_PURPOSE = "webhook-secret"
 SECRET_BYTES = 32  # the Standard Webhooks spec asks for 24-64 random bytes
 _ERROR_CHARS = 300
 
@@ -27,16 +30,19 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-async def get_or_create_secret(db: Database, conn: AsyncConnection, project_id: str, now: datetime) -> str:
+async def get_or_create_secret(
+    db: Database, conn: AsyncConnection, sealer: SecretSealer, project_id: str, now: datetime
+) -> str:
+    sealed = sealer.seal(SEALING_PURPOSE, project_id, new_webhook_secret())
     await conn.execute(
         db.insert_or_ignore(webhook_secrets, "project_id").values(
-            project_id=project_id, secret=new_webhook_secret(), created_at=now
+            project_id=project_id, secret=sealed, created_at=now
         )
     )
-    secret = await conn.scalar(
+    stored = await conn.scalar(
         select(webhook_secrets.c.secret).where(webhook_secrets.c.project_id == project_id)
     )
-    return str(secret)
+    return sealer.open(SEALING_PURPOSE, project_id, str(stored))
 
 
 async def record_attempt(conn: AsyncConnection, attempt: WebhookAttempt, now: datetime) -> None:

@@ -98,8 +98,10 @@ def parse_size(size: str | None) -> tuple[Aspect, Resolution]:
 
 
 def parse_seconds(seconds: str | int | None) -> int:
+    # The length is checked before ``int``: a few thousand digits are past Python's int-from-string limit
+    # (a ValueError, which was a 500). "060" is still 60; zeros past a handful are not a real request.
     text = str(DEFAULT_SECONDS if seconds is None else seconds).strip()
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 60):
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= 60):
         raise OpenAIRequestError("seconds", "seconds must be a whole number of seconds from 1 to 60")
     return int(text)
 

@@ -41,12 +41,19 @@ async def fetch_reference_image(url: str | None, settings: Settings) -> FetchedI
 async def with_stored_reference(
     spec: VideoSpec, image: FetchedImage | None, storage: MediaStorage, project_id: str, job_id: str
 ) -> VideoSpec:
-    """``spec`` carrying our stored copy of ``image`` instead of the customer's URL (as is without one)."""
+    """``spec`` carrying our stored copy of ``image`` instead of the customer's URL (as is without one).
+
+    A copy already stored for the job id is kept, not overwritten: the id names one request (its key and
+    fingerprint), so that copy is this request's image, stored by a concurrent twin of it or by an earlier
+    attempt that died before starting the job, and a started job may already render from it.
+    """
     if image is None:
         return spec
     key = reference_image_key(project_id, job_id, image.content_type)
     try:
-        stored = await storage.put_stream(key, _one_chunk(image.data), image.content_type)
+        stored = await storage.head(key)
+        if stored is None:
+            stored = await storage.put_stream(key, _one_chunk(image.data), image.content_type)
     except StorageError as err:
         raise ProblemError(
             503,

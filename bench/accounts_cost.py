@@ -9,6 +9,7 @@ transaction before the workflow starts. Rounds rotate over the three so drift hi
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -18,6 +19,7 @@ from bench.report import Row
 from bench.sampling import Latency, drive, interleaved
 from bench.services import BenchRun, lean_client
 from tests.fixtures.accounts import DatabaseFactory
+from tests.fixtures.embedded_services import DEFAULT_POSTGRES_URL, POSTGRESQL, Service
 from tests.fixtures.stack import Stack
 
 
@@ -49,7 +51,9 @@ async def _latencies(stacks: dict[str, Stack], concurrency: int, requests: int) 
 
 async def accounts_rows(run: BenchRun) -> list[Row]:
     requests = {1: 60, 32: 320} if run.quick else {1: 300, 32: 960}
-    databases = DatabaseFactory(run.folder("accounts-db"))
+    url = os.environ.get("INFRAI_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    server = Service(POSTGRESQL, "found", url, "the bench's PostgreSQL (INFRAI_TEST_POSTGRES_URL)")
+    databases = DatabaseFactory(run.folder("accounts-db"), server)
     rows: list[Row] = []
     with ExitStack() as exits:
         exits.callback(databases.drop_all)

@@ -7,14 +7,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.models import JobTimings
 
+# The shortest operator token or signing secret we accept: 32 characters of token_urlsafe are 192 bits.
+MIN_SECRET_CHARS = 32
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INFRAI_", extra="ignore")
+    # hide_input_in_errors: a refused secret (too short, say) must not be echoed into a start-up traceback.
+    model_config = SettingsConfigDict(env_prefix="INFRAI_", extra="ignore", hide_input_in_errors=True)
 
     # Where the embedded stack keeps its state (Temporal SQLite file, accounts DB, local media).
     data_dir: Path = Path(".infrai")
@@ -36,6 +40,13 @@ class Settings(BaseSettings):
     # or CLI; unset, the endpoint is off. CORS admits the UI origins (default: the embedded Temporal UI's).
     codec_operator_token: SecretStr | None = None
     codec_cors_origins: str = ""
+    # Deploys (docs/operations/deploys.md): the image's build id (set at build time) is reported on every
+    # workflow task, so history and `BuildIds` queries show which build ran a job. Worker Deployment
+    # Versioning is opt-in: on, this worker is version <deployment name>.<build id> and takes jobs only
+    # once an operator makes that version current (`temporal worker deployment set-current-version`).
+    build_id: str = "dev"
+    deployment_name: str = "infrai-video"
+    worker_versioning: bool = False
 
     # API
     api_host: str = "127.0.0.1"
@@ -60,11 +71,17 @@ class Settings(BaseSettings):
     # Credits a new anonymous project starts with, and the development project of the embedded launcher.
     trial_credits_usd: Decimal = Decimal("5.00")
     dev_credits_usd: Decimal = Decimal("100.00")
-    # Anonymous activations per client address in a sliding hour; 0 turns the limit off.
+    # Anonymous activations per client address (IPv4 address, IPv6 /64) in a sliding hour, and from all
+    # addresses together (a bound on trial credits given away per hour); 0 turns either limit off.
     activate_rate_limit_per_hour: int = 5
+    activate_global_limit_per_hour: int = 100
     # How long a verified API key is trusted in-process before the next DB lookup. Revocation through the
     # same process is immediate; other processes see it within this many seconds.
     api_key_cache_seconds: float = 30.0
+    # Keys sealing the secrets the accounts DB must give back (webhook signing secrets), in the format of
+    # payload_encryption_keys; the first seals, all open. Unset: a key generated into the data folder,
+    # which serves only processes sharing that folder (accounts/sealing.py). Never logged (SecretStr).
+    accounts_encryption_keys: SecretStr | None = None
     # Retry-After the API sends with 503 while the accounts DB is unreachable.
     accounts_retry_after_seconds: int = 5
     database_connect_timeout_seconds: float = 5.0
@@ -197,6 +214,20 @@ class Settings(BaseSettings):
             host, sep, port = item.rpartition(":")
             if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
                 raise ValueError(f"INFRAI_URL_ALLOWLIST entries are host:port, not {item!r}")
+        return value
+
+    @field_validator("codec_operator_token", "media_signing_secret")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Set but empty (``INFRAI_X=``) or short is a mistake, not "off": a short HMAC secret or bearer
+        # token can be guessed, so refuse to start rather than run with it. Unset (None) keeps its meaning.
+        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
+            name = f"INFRAI_{(info.field_name or '').upper()}"
+            raise ValueError(
+                f"{name} must be at least {MIN_SECRET_CHARS} characters when set (it is empty or shorter); "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+                "or unset it"
+            )
         return value
 
     @property

@@ -2,6 +2,9 @@
 
 pytest_plugins = [
     "tests.fixtures.ports",
+    "tests.fixtures.browser",
+    # Before the fixtures that read its decisions: finds or embeds PostgreSQL and Node.js for the run.
+    "tests.fixtures.embedded_services",
     "tests.fixtures.temporal",
     "tests.fixtures.stack",
     "tests.fixtures.priced_stack",
@@ -12,6 +15,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.otlp",
     "tests.fixtures.webhook_receiver",
-    "tests.fixtures.browser",
     "tests.fixtures.survival",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts.errors import AccountsUnavailable, ActivationRateLimited, LastActiveKey
-from accounts.keys import hash_api_key, new_api_key
+from accounts.keys import activation_bucket, client_address_hash, hash_api_key, new_api_key
 from accounts.store import AccountStore
 from tests.fixtures.accounts import accounts_test_settings, database_contents
 from tests.fixtures.ports import free_port
@@ -20,8 +20,9 @@ OpenStore = Callable[..., Awaitable[AccountStore]]
 
 
 def _address() -> str:
-    """A client address no other test uses, so rate-limit counts never leak between tests."""
-    return "fd00::" + ":".join(secrets.token_hex(2) for _ in range(4))
+    """A client address in a /64 no other test uses (IPv6 is limited per /64), so rate-limit counts
+    never leak between tests."""
+    return "fd00:" + ":".join(secrets.token_hex(2) for _ in range(3)) + "::" + secrets.token_hex(2)
 
 
 async def test_activation_returns_a_key_that_authenticates_as_the_new_project(
@@ -182,3 +183,19 @@ async def test_opening_a_store_on_a_closed_port_raises_accounts_unavailable(tmp_
         await AccountStore.open(closed, settings=settings)
 
     assert unavailable.value.retry_after_seconds == 7
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_activation_counts_against_the_ipv4_address_or_the_ipv6_64(address: str, bucket: str) -> None:
+    assert activation_bucket(address) == bucket
+    assert client_address_hash(address) == client_address_hash(bucket)

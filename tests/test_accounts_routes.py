@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from sqlalchemy.engine import make_url
 
 from accounts.store import AccountStore
 from api.deps import CurrentProject, get_accounts
@@ -18,7 +19,7 @@ from api.problems import install_problem_handlers
 from api.routes.accounts import install_account_error_handlers, router
 from core.ids import new_job_id
 from core.settings import Settings
-from tests.fixtures.accounts import TcpRelay, accounts_test_settings
+from tests.fixtures.accounts import DatabaseFactory, TcpRelay, accounts_test_settings
 
 OpenStore = Callable[..., Awaitable[AccountStore]]
 MONEY = re.compile(r"^\d+\.\d{2,6}$")
@@ -41,8 +42,13 @@ def build_app(store: AccountStore, settings: Settings) -> FastAPI:
     return app
 
 
+def unused_ipv6_network() -> str:
+    """The first 64 bits of an IPv6 address no other test uses (``fd00:1:2:3``): IPv6 is limited per /64."""
+    return "fd00:" + ":".join(secrets.token_hex(2) for _ in range(3))
+
+
 def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
-    address = address or "fd00::" + secrets.token_hex(2)
+    address = address or unused_ipv6_network() + "::1"
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://infrai.test")
 
@@ -90,13 +96,72 @@ async def test_activation_past_the_hourly_limit_is_429_with_retry_after(
 ) -> None:
     settings = accounts_test_settings(tmp_path, activate_rate_limit_per_hour=1)
     app = build_app(await open_store(activate_rate_limit_per_hour=1), settings)
-    async with client_for(app, address="fd00::1:" + secrets.token_hex(2)) as client:
+    async with client_for(app, address=unused_ipv6_network() + "::1") as client:
         assert (await client.post("/v1/accounts/activate")).status_code == 201
 
         response = await client.post("/v1/accounts/activate")
 
     assert_problem(response, 429, "rate_limit_exceeded")
+    assert response.json()["limit_scope"] == "address"
     assert 0 < int(response.headers["retry-after"]) <= 3600
+
+
+async def activate_from(app: FastAPI, address: str) -> httpx.Response:
+    async with client_for(app, address=address) as client:
+        return await client.post("/v1/accounts/activate")
+
+
+async def test_addresses_of_one_ipv6_64_share_one_activation_limit(
+    open_store: OpenStore, tmp_path: Any
+) -> None:
+    settings = accounts_test_settings(tmp_path, activate_rate_limit_per_hour=1)
+    app = build_app(await open_store(activate_rate_limit_per_hour=1), settings)
+    network = unused_ipv6_network()
+    assert (await activate_from(app, f"{network}::1")).status_code == 201
+
+    same_64 = await activate_from(app, f"{network}:ffff:{secrets.token_hex(2)}:{secrets.token_hex(2)}:9")
+    other_64 = await activate_from(app, f"{unused_ipv6_network()}::1")
+
+    assert_problem(same_64, 429, "rate_limit_exceeded")
+    assert 0 < int(same_64.headers["retry-after"]) <= 3600
+    assert other_64.status_code == 201, other_64.text
+
+
+async def test_ipv4_addresses_are_limited_one_by_one(open_store: OpenStore, tmp_path: Any) -> None:
+    settings = accounts_test_settings(tmp_path, activate_rate_limit_per_hour=1)
+    app = build_app(await open_store(activate_rate_limit_per_hour=1), settings)
+    subnet = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
+    assert (await activate_from(app, f"{subnet}.1")).status_code == 201
+
+    neighbour = await activate_from(app, f"{subnet}.2")
+    again = await activate_from(app, f"{subnet}.1")
+    mapped = await activate_from(app, f"::ffff:{subnet}.1")  # a dual-stack socket's view of the same
+
+    assert neighbour.status_code == 201, neighbour.text
+    assert_problem(again, 429, "rate_limit_exceeded")
+    assert_problem(mapped, 429, "rate_limit_exceeded")
+
+
+async def test_past_the_global_hourly_cap_every_address_gets_429_with_retry_after(
+    accounts_database_url: str, database_factory: DatabaseFactory, tmp_path: Any
+) -> None:
+    # A database of its own: the global cap counts every activation in it, other tests' included.
+    backend = make_url(accounts_database_url).get_backend_name()
+    settings = accounts_test_settings(tmp_path, activate_global_limit_per_hour=2)
+    store = await AccountStore.open(database_factory.new(backend), settings=settings)
+    try:
+        app = build_app(store, settings)
+        first = await activate_from(app, f"{unused_ipv6_network()}::1")
+        second = await activate_from(app, f"10.{secrets.randbelow(256)}.0.1")
+
+        third = await activate_from(app, f"{unused_ipv6_network()}::1")
+    finally:
+        await store.aclose()
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    body = assert_problem(third, 429, "rate_limit_exceeded")
+    assert body["limit_scope"] == "global"
+    assert 3590 <= int(third.headers["retry-after"]) <= 3600  # the oldest of the two frees a slot in ~1 h
 
 
 async def test_the_account_shows_balance_holds_and_usage_as_money_strings(

@@ -368,3 +368,101 @@ def test_a_valid_key_after_hostile_attempts_still_starts_exactly_one_job(live_st
     again, _, payload_again = _raw_generate(live_stack, f"Idempotency-Key: {key}\r\n".encode(), body)
     assert (first, again) == (202, 200)
     assert json.loads(payload)["job_id"] == json.loads(payload_again)["job_id"]
+
+
+# -- numbers past Python's int-from-string limit (4300 digits) ---------------------------------------------
+
+HUGE = "9" * 5000
+
+
+@pytest.fixture(scope="module")
+def finished_job(stack: Stack) -> dict[str, Any]:
+    stack.ensure_running()
+    response = stack.generate(prompt="a lighthouse at dusk")
+    assert response.status_code == 202, response.text
+    return stack.wait_final(response.json()["job_id"])
+
+
+def test_a_huge_prefer_wait_on_an_unknown_job_is_the_usual_404(live_stack: Stack) -> None:
+    with live_stack.client() as client:
+        response = client.get(
+            "/v1/video/jobs/vid_00000000000000000000000000", headers={"Prefer": f"wait={HUGE}"}
+        )
+    _assert_problem(response, 404, "not_found")
+
+
+def test_a_huge_prefer_wait_counts_as_the_longest_wait_allowed(
+    live_stack: Stack, finished_job: dict[str, Any]
+) -> None:
+    # delta-seconds too large to represent are the largest we can (RFC 9111 1.2.2): here the 60 s cap.
+    with live_stack.client() as client:
+        response = client.get(f"/v1/video/jobs/{finished_job['job_id']}", headers={"Prefer": f"wait={HUGE}"})
+    assert response.status_code == 200, response.text
+    assert response.headers["preference-applied"] == "wait=60"
+    assert response.json()["state"] == "succeeded"
+
+
+def test_a_media_url_with_a_huge_exp_is_a_403_invalid_signature(
+    live_stack: Stack, finished_job: dict[str, Any]
+) -> None:
+    url = httpx.URL(finished_job["video_url"])
+    forged = url.copy_set_param("exp", HUGE)
+    _assert_problem(httpx.get(forged, timeout=30), 403, "invalid_signature")
+    assert httpx.get(url, timeout=30).status_code == 200  # the URL as signed still works
+
+
+def _assert_openai_error(response: httpx.Response, status: int, code: str, param: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"], error["type"]) == (code, param, "invalid_request_error"), error
+    assert error["message"]
+
+
+@pytest.mark.parametrize("encoding", ["multipart", "urlencoded", "json"])
+def test_openai_create_with_huge_seconds_is_a_400_naming_seconds(live_stack: Stack, encoding: str) -> None:
+    fields = {"prompt": "a kite", "seconds": HUGE}
+    with live_stack.client() as client:
+        if encoding == "multipart":
+            response = client.post("/v1/videos", files={key: (None, value) for key, value in fields.items()})
+        elif encoding == "urlencoded":
+            response = client.post("/v1/videos", data=fields)
+        else:
+            response = client.post("/v1/videos", json=fields)
+    _assert_openai_error(response, 400, "invalid_input", "seconds")
+
+
+def test_openai_create_with_a_huge_json_number_of_seconds_is_a_400(live_stack: Stack) -> None:
+    content = b'{"prompt": "a kite", "seconds": ' + HUGE.encode() + b"}"
+    with live_stack.client() as client:
+        response = client.post("/v1/videos", content=content, headers={"Content-Type": "application/json"})
+    _assert_openai_error(response, 400, "invalid_input", "body")
+    assert "5000 digits" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("last_event_id", [HUGE, "-" + HUGE, "1e999", "\u0661\u0662"])
+def test_a_last_event_id_that_is_not_ours_restarts_the_stream(
+    live_stack: Stack, finished_job: dict[str, Any], last_event_id: str
+) -> None:
+    with live_stack.client() as client:
+        response = client.get(
+            f"/v1/video/jobs/{finished_job['job_id']}/events",
+            headers={"Last-Event-ID": last_event_id.encode()},
+        )
+    assert response.status_code == 200, response.text
+    assert "event: job" in response.text and '"state":"succeeded"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ({"limit": HUGE}, 422, "invalid_input"),
+        ({"limit": "-" + HUGE}, 422, "invalid_input"),
+        ({"after": HUGE}, 400, "invalid_cursor"),
+    ],
+)
+def test_huge_listing_parameters_are_4xx_problems(
+    live_stack: Stack, query: dict[str, str], status: int, code: str
+) -> None:
+    with live_stack.client() as client:
+        response = client.get("/v1/video/jobs", params=query)
+    _assert_problem(response, status, code)

@@ -4,6 +4,7 @@ download_content, list and delete map onto ordinary jobs."""
 from __future__ import annotations
 
 import io
+import secrets
 import time
 import warnings
 from collections.abc import Iterator
@@ -164,3 +165,24 @@ def test_json_bodies_are_accepted_too(live_stack: Stack) -> None:
         timeout=30,
     )
     assert response.status_code == 200 and response.json()["status"] in ("queued", "in_progress")
+
+
+def test_replaying_the_key_of_a_deleted_video_answers_deleted_not_the_video(
+    client: openai.OpenAI, live_stack: Stack
+) -> None:
+    key = {"Idempotency-Key": "deleted-replay-" + secrets.token_hex(4)}
+    video = client.videos.create(prompt="a short-lived clip", seconds="1", extra_headers=key)
+    _completed(client, video.id)
+    client.videos.delete(video.id)
+
+    with pytest.raises(openai.NotFoundError) as replayed:
+        client.videos.create(prompt="a short-lived clip", seconds="1", extra_headers=key)
+    with live_stack.client() as native:
+        status = native.get(f"/v1/video/jobs/{video.id}")
+        generate = native.post("/v1/video/generate", headers=key, json={"prompt": "another body"})
+
+    assert replayed.value.code == "job_deleted"
+    assert status.status_code == 404  # the deleted job's status: 404 too, so both agree it is gone
+    assert generate.status_code == 404, generate.text  # any body: the key's job is gone, not in conflict
+    assert generate.headers["content-type"].startswith("application/problem+json")
+    assert (generate.json()["code"], generate.json()["job_id"]) == ("job_deleted", video.id)

@@ -9,6 +9,7 @@ allowlist (``INFRAI_URL_ALLOWLIST``) and another that is not.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -146,3 +147,28 @@ async def _workflows_of(stack: Stack, project_id: str) -> int:
     client = await connect(Settings(temporal_address=stack.temporal.address))
     result = await client.count_workflows(f"InfraiProject = '{project_id}'")
     return result.count
+
+
+def test_an_idempotent_replay_neither_refetches_nor_overwrites_the_stored_image(
+    guarded: GuardedStack,
+) -> None:
+    path = f"/replay-{secrets.token_hex(4)}.png"
+    guarded.allowed.image(path, IMAGE)
+    body = {"prompt": "replay me", "reference_image_url": guarded.allowed.url(path)}
+    body["idempotency_key"] = "replay-" + secrets.token_hex(4)
+    first = guarded.stack.generate(**body)
+    assert first.status_code == 202, first.text
+    job_id = first.json()["job_id"]
+    stored = next((guarded.stack.data_dir / "media" / "references").rglob(f"{job_id}/reference.png"))
+    written = stored.stat()
+    guarded.allowed.image(path, png((200, 30, 200), (96, 54)))  # the URL now serves something else
+
+    replay = guarded.stack.generate(**body)
+    guarded.stack.wait_final(job_id)
+    different = guarded.stack.generate(**{**body, "prompt": "replay me, differently"})
+
+    assert (replay.status_code, replay.json()["job_id"]) == (200, job_id), replay.text
+    assert different.status_code == 409 and different.json()["code"] == "idempotency_conflict"
+    assert guarded.allowed.paths_seen().count(path) == 1  # only the first request fetched it
+    assert stored.read_bytes() == IMAGE
+    assert (stored.stat().st_ino, stored.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)

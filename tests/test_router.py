@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from api.schemas import MAX_PROMPT_CHARS
 from core.errors import ErrorCode
 from core.models import Aspect, Prefer, Resolution, VideoSpec
-from vendors.catalog import load_catalog
-from vendors.router import NoRouteError, balanced_score, plan_route
+from vendors.catalog import DEFAULT_MAX_PROMPT_CHARS, load_catalog, parse_catalog, prompt_length
+from vendors.router import PROMPT_TOO_LONG, NoRouteError, balanced_score, plan_route
 
 ALL = {"local", "google", "runway", "luma", "replicate", "fal", "minimax", "kling"}
 IMAGE = "https://images.example/first.png"
@@ -270,3 +271,99 @@ def test_portrait_routes_exist_for_every_resolution_somewhere() -> None:
             ALL,
         )
         assert route, resolution
+
+
+# --- prompt length: a model whose limit is below the prompt is dropped, never tried and failed over ---
+
+LIMITS_CATALOG = """
+schema_version = 1
+updated = 2026-12-07
+[vendors.short]
+name = "Short"
+key_env = []
+docs_url = "x"
+[[vendors.short.models]]
+id = "terse"
+name = "Terse"
+resolutions = ["720p"]
+aspects = ["16:9"]
+durations = [5]
+max_prompt_chars = 100
+quality = 90
+quality_source = "test"
+typical_latency_seconds = 10
+[vendors.short.models.prices.720p]
+usd_per_second = "0.01"
+source = "test"
+as_of = 2026-12-07
+[vendors.long]
+name = "Long"
+key_env = []
+docs_url = "x"
+[[vendors.long.models]]
+id = "roomy"
+name = "Roomy"
+resolutions = ["720p"]
+aspects = ["16:9"]
+durations = [5]
+max_prompt_chars = 500
+quality = 50
+quality_source = "test"
+typical_latency_seconds = 10
+[vendors.long.models.prices.720p]
+usd_per_second = "0.10"
+source = "test"
+as_of = 2026-12-07
+"""
+
+
+def _limits_route(prompt: str, vendor: str | None = None) -> list[str]:
+    catalog = parse_catalog(LIMITS_CATALOG)
+    route = plan_route(spec(prompt=prompt), Prefer.CHEAPEST, vendor, None, catalog, {"short", "long"})
+    return [f"{c.vendor}/{c.model}" for c in route]
+
+
+def test_a_model_whose_prompt_limit_is_below_the_prompt_is_left_off_the_route() -> None:
+    assert _limits_route("p" * 100) == ["short/terse", "long/roomy"]  # at the limit: still routed
+    assert _limits_route("p" * 101) == ["long/roomy"]
+
+
+def test_a_prompt_longer_than_every_candidate_takes_is_prompt_too_long_naming_the_limit() -> None:
+    with pytest.raises(NoRouteError) as refused:
+        _limits_route("p" * 501)
+
+    error = refused.value
+    assert (error.code, error.constraint, error.max_prompt_chars) == (PROMPT_TOO_LONG, "prompt_length", 500)
+    assert "501" in error.detail and "500" in error.detail
+    assert "long/roomy (prompts up to 500 characters)" in error.alternatives
+
+
+def test_the_limit_named_is_that_of_the_asked_vendor() -> None:
+    with pytest.raises(NoRouteError) as refused:
+        _limits_route("p" * 101, vendor="short")
+
+    assert (refused.value.code, refused.value.max_prompt_chars) == (PROMPT_TOO_LONG, 100)
+    assert "long/roomy (without vendor=short)" in refused.value.alternatives
+
+
+def test_prompts_are_measured_in_utf16_units_so_emoji_count_twice() -> None:
+    assert prompt_length("\U0001f3ac" * 50) == 100 and prompt_length("é" * 50) == 50
+    assert _limits_route("\U0001f3ac" * 51) == ["long/roomy"]
+
+
+def test_runway_takes_1000_units_per_its_docs_and_undocumented_models_default_as_conservatively() -> None:
+    catalog = load_catalog()
+    limits = {f"{v.id}/{m.id}": m.max_prompt_chars for v, m in catalog.pairs()}
+    assert limits["runway/gen4.5"] == limits["runway/gen4_turbo"] == 1000
+    assert limits["local/local-preview"] == 2 * MAX_PROMPT_CHARS  # the API's own cap, emoji included
+    assert all(
+        limit <= DEFAULT_MAX_PROMPT_CHARS for pair, limit in limits.items() if pair != "local/local-preview"
+    )
+
+
+def test_over_every_paid_limit_the_router_refuses_rather_than_picking_the_local_renderer() -> None:
+    with pytest.raises(NoRouteError) as refused:
+        plan_route(spec(prompt="p" * 1001), Prefer.BALANCED, None, None, load_catalog(), ALL)
+
+    assert (refused.value.code, refused.value.max_prompt_chars) == (PROMPT_TOO_LONG, 1000)
+    assert any(a.startswith("local/local-preview (preview renderer") for a in refused.value.alternatives)

@@ -51,7 +51,7 @@ async def stream_that_breaks(after_bytes: int) -> AsyncIterator[bytes]:
 @pytest.fixture(params=["local", "s3"])
 async def media_storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MediaStorage]:
     if request.param == "local":
-        storage = build_storage(Settings(data_dir=tmp_path, media_signing_secret="test-secret"))
+        storage = build_storage(Settings(data_dir=tmp_path, media_signing_secret="test-secret-" + "s" * 32))
     else:
         moto: MotoS3 = request.getfixturevalue("moto_s3")
         storage = build_storage(moto.settings(moto.new_bucket(), tmp_path, s3_part_size_mb=PART_MB))

@@ -27,7 +27,7 @@ NEIGHBOUR = "videos/p1/job1/video.mp4.x"  # a key whose temporaries share the pr
 @pytest.fixture(params=["local", "s3"])
 def storage_fields(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     if request.param == "local":
-        return {"data_dir": str(tmp_path), "media_signing_secret": "test-secret"}
+        return {"data_dir": str(tmp_path), "media_signing_secret": "test-secret-" + "s" * 32}
     moto: MotoS3 = request.getfixturevalue("moto_s3")
     return {
         "data_dir": str(tmp_path),

@@ -137,13 +137,14 @@ def test_processes_starting_together_agree_on_one_signing_key(tmp_path: Path) ->
 
 
 def test_build_storage_uses_the_configured_secret(tmp_path: Path) -> None:
-    storage = build_storage(Settings(data_dir=tmp_path, media_signing_secret="configured"))
+    configured = "configured-" + "c" * 32
+    storage = build_storage(Settings(data_dir=tmp_path, media_signing_secret=configured))
     assert isinstance(storage, LocalMediaStorage)
 
     url = storage.signed_url("a.mp4", 60)
 
     exp = int(url.split("exp=")[1].split("&")[0])
-    assert url.endswith(f"sig={sign_media_path('a.mp4', exp, b'configured')}")
+    assert url.endswith(f"sig={sign_media_path('a.mp4', exp, configured.encode())}")
     assert not (tmp_path / SIGNING_KEY_FILENAME).exists()
 
 

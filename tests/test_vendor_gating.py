@@ -3,12 +3,14 @@ names the constraint and what would serve it — never a silent downgrade, and n
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from core.ids import job_id_for_key
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
@@ -82,3 +84,38 @@ def test_an_explicit_model_without_the_resolution_is_422(emulated: EmulatedVendo
     body = problem(emulated.stack.generate(prompt="a glacier", **request))
     assert (body["code"], body["constraint"]) == ("unsupported_resolution", "resolution")
     assert "luma/ray-3.2 (offers 720p, 1080p)" in body["alternatives"]
+
+
+def test_a_prompt_over_the_asked_vendors_limit_is_422_prompt_too_long_before_any_job(
+    api_without_4k_vendors: Stack,
+) -> None:
+    key = "prompt-too-long-" + secrets.token_hex(4)
+    response = api_without_4k_vendors.generate(
+        prompt="p" * 1001, vendor="runway", model="gen4.5", duration_seconds=5, idempotency_key=key
+    )
+
+    body = problem(response)
+    assert (body["code"], body["constraint"], body["max_prompt_chars"]) == (
+        "prompt_too_long",
+        "prompt_length",
+        1000,
+    )
+    assert "1001" in body["detail"] and "1000" in body["detail"]
+    with api_without_4k_vendors.client() as client:
+        account = client.get("/v1/account")
+        project_id = account.json()["project_id"]
+        job = client.get(f"/v1/video/jobs/{job_id_for_key(project_id, key)}")
+    assert job.status_code == 404  # nothing was started, so nothing can fail over at submit
+    assert account.json()["held_usd"] in ("0", "0.00")
+
+
+def test_a_prompt_over_every_paid_limit_is_refused_not_sent_to_the_local_renderer(
+    api_without_4k_vendors: Stack,
+) -> None:
+    body = problem(api_without_4k_vendors.generate(prompt="p" * 1001, duration_seconds=5))
+
+    assert (body["code"], body["max_prompt_chars"]) == ("prompt_too_long", 1000)
+    assert (
+        "local/local-preview (preview renderer, only when asked for with vendor=local)"
+        in body["alternatives"]
+    )

@@ -22,6 +22,17 @@ CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
 DurationFormat = Literal["int", "string", "seconds_suffix"]
 
+# The prompt limit of a model whose vendor documents none we could read: Runway's documented 1000, the
+# lowest of any vendor we know, so an undocumented limit is never assumed to be roomier than that.
+DEFAULT_MAX_PROMPT_CHARS = 1000
+
+
+def prompt_length(prompt: str) -> int:
+    """A prompt's length as vendors count it: UTF-16 code units (Runway's unit). Never less than the
+    number of characters (characters outside the BMP, emoji, count twice), so it errs on the safe side
+    for vendors that count characters."""
+    return len(prompt.encode("utf-16-le")) // 2
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -60,6 +71,9 @@ class ModelEntry(_Frozen):
     # What the vendor's per-job usage report counts (fal's ``x-fal-billable-units``), when its unit is known
     # to be our price unit: the settled cost is then that count x the price per second, not the estimate.
     billable_unit: Literal["", "second"] = ""
+    # The longest prompt the model takes, in ``prompt_length`` units; the router drops a model whose
+    # limit is below the prompt rather than let the vendor refuse it at submit.
+    max_prompt_chars: int = Field(default=DEFAULT_MAX_PROMPT_CHARS, gt=0)
     notes: str = ""
 
     @model_validator(mode="before")

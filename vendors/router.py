@@ -2,8 +2,10 @@
 
 Filtering: a candidate must match the explicit ``vendor``/``model`` (when given), render the asked resolution
 and aspect, allow the exact duration (no silent rounding), take a reference image when one is given (and
-not need one when none is), and belong to a configured vendor. Fallback-only vendors (the local renderer)
-are routed automatically only when no other vendor is configured; asked for by name, they always are.
+not need one when none is), take a prompt this long (the catalog's ``max_prompt_chars``: a vendor refusing
+it at submit would fail the job over quietly, or fail it), and belong to a configured vendor.
+Fallback-only vendors (the local renderer) are routed automatically only when no other vendor is
+configured; asked for by name, they always are.
 
 Ordering by ``prefer`` (ties broken by lower cost, higher quality, lower latency, then name):
 
@@ -26,10 +28,12 @@ from decimal import Decimal
 
 from core.errors import ErrorCode
 from core.models import Prefer, RouteCandidate, VideoSpec
-from vendors.catalog import Catalog, ModelEntry, VendorEntry
+from vendors.catalog import Catalog, ModelEntry, VendorEntry, prompt_length
 from vendors.registry import missing_configuration
 
 BALANCED_COST_FLOOR_USD = Decimal("0.50")
+# The problem code when the prompt is longer than every otherwise fitting candidate takes.
+PROMPT_TOO_LONG = "prompt_too_long"
 
 Pair = tuple[VendorEntry, ModelEntry]
 
@@ -37,12 +41,22 @@ Pair = tuple[VendorEntry, ModelEntry]
 class NoRouteError(Exception):
     """No configured vendor/model can serve the request. The API answers 422 with these fields."""
 
-    def __init__(self, code: ErrorCode, constraint: str, detail: str, alternatives: list[str]) -> None:
+    def __init__(
+        self,
+        code: str,
+        constraint: str,
+        detail: str,
+        alternatives: list[str],
+        *,
+        max_prompt_chars: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.constraint = constraint
         self.detail = detail
         self.alternatives = alternatives
+        # With PROMPT_TOO_LONG: the longest prompt any otherwise fitting candidate takes.
+        self.max_prompt_chars = max_prompt_chars
 
     def __repr__(self) -> str:
         return f"NoRouteError({self.code!s}, {self.constraint!r}, {self.detail!r})"
@@ -54,6 +68,7 @@ _CHECKS: list[tuple[str, Callable[[ModelEntry, VideoSpec], bool]]] = [
     ("aspect", lambda m, s: s.aspect in m.aspects),
     ("duration", lambda m, s: s.duration_seconds in _durations(m, s)),
     ("reference_image", lambda m, s: m.image_input if s.has_reference_image else m.text_input),
+    ("prompt_length", lambda m, s: prompt_length(s.prompt) <= m.max_prompt_chars),
 ]
 
 
@@ -183,6 +198,14 @@ def _no_route(
             for v, m in scope
             if v.fallback_only and v.id in configured and (v, m) not in usable and _fits(m, spec)
         ]
+    if constraint == "prompt_length":
+        # The limit that matters: the roomiest of the candidates that fit everything but the prompt.
+        limit = max(m.max_prompt_chars for _, m in usable if _failed_checks(m, spec) == {constraint})
+        detail = (
+            f"The prompt is {prompt_length(spec.prompt)} characters; the longest any configured "
+            f"vendor/model{_scope_text(vendor, model)} for this request takes is {limit}. Shorten it."
+        )
+        return NoRouteError(PROMPT_TOO_LONG, constraint, detail, alternatives, max_prompt_chars=limit)
     code = ErrorCode.UNSUPPORTED_RESOLUTION if constraint == "resolution" else ErrorCode.NO_ROUTE
     return NoRouteError(
         code, constraint, _detail(constraint, spec, vendor, model, alternatives), alternatives
@@ -212,6 +235,8 @@ def _offer(model: ModelEntry, spec: VideoSpec, constraint: str) -> str:
         return "durations " + _seconds(model.allowed_durations(spec.resolution))
     if constraint == "reference_image":
         return "needs a reference image" if not model.text_input else "takes no reference image"
+    if constraint == "prompt_length":
+        return f"prompts up to {model.max_prompt_chars} characters"
     return constraint
 
 
@@ -219,6 +244,10 @@ def _seconds(durations: tuple[int, ...]) -> str:
     if len(durations) > 4 and list(durations) == list(range(durations[0], durations[-1] + 1)):
         return f"{durations[0]}-{durations[-1]} s"
     return ", ".join(str(d) for d in durations) + " s"
+
+
+def _scope_text(vendor: str | None, model: str | None) -> str:
+    return f" ({_explicit_text(vendor, model)})" if vendor or model else ""
 
 
 def _explicit_text(vendor: str | None, model: str | None) -> str:
@@ -236,7 +265,7 @@ def _detail(
         "reference_image": "a reference image" if spec.has_reference_image else "text-only input",
         "configured": "the requested vendor" if vendor or model else "this request",
     }[constraint]
-    scope = f" ({_explicit_text(vendor, model)})" if vendor or model else ""
+    scope = _scope_text(vendor, model)
     hint = " See alternatives." if alternatives else ""
     if constraint == "configured":
         return f"No configured vendor can serve {asked}{scope}: its key is not set.{hint}"

@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
 from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     Interceptor,
@@ -30,6 +31,7 @@ from temporalio.worker import (
     PollerBehaviorAutoscaling,
     PollerBehaviorSimpleMaximum,
     Worker,
+    WorkerDeploymentConfig,
 )
 
 from accounts.store import AccountStore
@@ -51,6 +53,8 @@ from workflows.webhook_delivery import WebhookDeliveryWorkflow
 logger = logging.getLogger(__name__)
 
 ROLES = ("workflows", "poll", "rehost")
+# What the "workflows" role runs; the rolling-upgrade tests start a worker with a next release's variant.
+JOB_WORKFLOWS: tuple[type, ...] = (VideoJobWorkflow, WebhookDeliveryWorkflow)
 
 
 def worker_roles(settings: Settings) -> list[str]:
@@ -94,7 +98,21 @@ def _common(settings: Settings, interceptors: Sequence[Interceptor]) -> dict[str
         "interceptors": interceptors,
         "workflow_task_poller_behavior": _pollers(settings, settings.worker_workflow_task_pollers),
         "activity_task_poller_behavior": _pollers(settings, settings.worker_activity_task_pollers),
+        "deployment_config": deployment_config(settings),
     }
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig:
+    """This build's version, always reported; with versioning on, running jobs follow the current version
+    (auto-upgrade), so a workflow change still needs ``workflow.patched`` (docs/operations/deploys.md)."""
+    version = WorkerDeploymentVersion(settings.deployment_name, settings.build_id)
+    if not settings.worker_versioning:
+        return WorkerDeploymentConfig(version=version, use_worker_versioning=False)
+    return WorkerDeploymentConfig(
+        version=version,
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
 
 
 async def build_workers(
@@ -103,6 +121,8 @@ async def build_workers(
     stack: AsyncExitStack,
     *,
     interceptors: Sequence[Interceptor] = (),
+    workflows: Sequence[type] = JOB_WORKFLOWS,
+    extra_activities: Sequence[Callable[..., object]] = (),
 ) -> list[Worker]:
     """The workers of this process's roles, sharing one set of clients (closed by ``stack``)."""
     roles = worker_roles(settings)
@@ -128,13 +148,14 @@ async def build_workers(
             Worker(
                 client,
                 task_queue=queue,
-                workflows=[VideoJobWorkflow, WebhookDeliveryWorkflow],
+                workflows=list(workflows),
                 activities=[
                     submits.submit_to_vendor,
                     vendor_tasks.stop_vendor_task,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
                     webhooks.deliver_webhook,
+                    *extra_activities,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
                 max_cached_workflows=settings.worker_max_cached_workflows,
@@ -166,11 +187,24 @@ async def build_workers(
                 **common,  # type: ignore[arg-type]
             )
         )
-    logger.info("worker roles %s on %s (queue %s)", ",".join(roles), settings.temporal_address, queue)
+    logger.info(
+        "worker roles %s on %s (queue %s, build %s%s)",
+        ",".join(roles),
+        settings.temporal_address,
+        queue,
+        settings.build_id,
+        f", versioned in deployment {settings.deployment_name}" if settings.worker_versioning else "",
+    )
     return workers
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    workflows: Sequence[type] = JOB_WORKFLOWS,
+    extra_activities: Sequence[Callable[..., object]] = (),
+) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM); in-flight activities get the graceful timeout."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -185,7 +219,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         metrics = WorkerMetrics()
         serve_metrics(settings, metrics, stack)
         client = await connect(settings, runtime=sdk_runtime(settings))
-        workers = await build_workers(settings, client, stack, interceptors=[ActivityObserver(metrics)])
+        workers = await build_workers(
+            settings,
+            client,
+            stack,
+            interceptors=[ActivityObserver(metrics)],
+            workflows=workflows,
+            extra_activities=extra_activities,
+        )
         for worker in workers:
             await stack.enter_async_context(worker)
         if settings.worker_graceful_shutdown_seconds < settings.submit_timeout_seconds:

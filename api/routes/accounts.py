@@ -2,8 +2,10 @@
 
 - ``POST /v1/accounts/activate`` needs no credentials: it creates a project with trial credits and
   returns its API key, the only time the key is ever shown. Rate-limited per client address
-  (``INFRAI_ACTIVATE_RATE_LIMIT_PER_HOUR``); behind a proxy run uvicorn with ``--forwarded-allow-ips`` so
-  the address is the caller's, not the proxy's.
+  (``INFRAI_ACTIVATE_RATE_LIMIT_PER_HOUR``; an IPv6 caller counts by its /64, an IPv4 caller by its
+  address) and for all callers together (``INFRAI_ACTIVATE_GLOBAL_LIMIT_PER_HOUR``), both ``429`` +
+  ``Retry-After``; behind a proxy run uvicorn with ``--forwarded-allow-ips`` so the address is the
+  caller's, not the proxy's.
 - ``GET /v1/account``: balance, held and available credits, usage totals, the project's keys.
 - ``POST /v1/account/keys`` mints another key; ``DELETE /v1/account/keys/{key_id}`` revokes one. Revoking
   the key making the request is allowed (rotation from the old key). Revoking the project's last active
@@ -93,7 +95,12 @@ class NewKeyResponse(BaseModel):
     "/v1/accounts/activate",
     status_code=201,
     responses=problem_responses(
-        429, 503, described={429: "Too many activations from this address; retry after Retry-After."}
+        429,
+        503,
+        described={
+            429: "Too many activations from this address (IPv6: its /64), or from everyone this hour; "
+            "retry after Retry-After."
+        },
     ),
 )
 async def activate_account(request: Request, response: Response, accounts: Accounts) -> ActivationResponse:
@@ -102,11 +109,17 @@ async def activate_account(request: Request, response: Response, accounts: Accou
     try:
         activation = await accounts.activate_anonymous(client_address)
     except ActivationRateLimited as error:
+        detail = (
+            "Too many accounts activated from this address; try again later."
+            if error.scope == "address"
+            else "Trial activations are paused for everyone this hour; try again later."
+        )
         raise ProblemError(
             429,
             ErrorCode.RATE_LIMIT_EXCEEDED,
-            "Too many accounts activated from this address; try again later.",
+            detail,
             headers={"Retry-After": str(error.retry_after_seconds)},
+            extra={"limit_scope": error.scope},
         ) from error
     response.headers.update(_NO_STORE)
     return ActivationResponse(

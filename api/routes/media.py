@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
@@ -25,6 +26,33 @@ _MEDIA_CONTENT = {"video/mp4": _BINARY, "image/*": _BINARY}
 
 INVALID_SIGNATURE = "invalid_signature"
 EXPIRED_URL = "expired_url"
+# The URLs we sign expire within the hour, so their ``exp`` is a unix time of 10 digits. 12 digits reach
+# the year 33658; anything longer was never signed by us, and is refused before ``int`` meets it (a few
+# thousand digits would be past Python's int-from-string limit, a ValueError).
+MAX_EXP_DIGITS = 12
+INVALID_RANGE = "invalid_range"
+RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+
+
+class MediaFileResponse(FileResponse):
+    """``FileResponse`` whose refusals of a ``Range`` header are problem JSON like every other error of the
+    API, not Starlette's plain text. They are raised before the first byte is sent, so the app's problem
+    handler answers them."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader as err:
+            # e.g. "bytes=0-<5000 digits>": Starlette skips a range int() cannot read, leaving none.
+            raise ProblemError(400, INVALID_RANGE, f"{err.content} (got {http_range[:100]!r})") from None
+        except RangeNotSatisfiable as err:
+            raise ProblemError(
+                416,
+                RANGE_NOT_SATISFIABLE,
+                f"The range starts past the end of the {err.max_size}-byte object.",
+                headers={"Content-Range": f"bytes */{err.max_size}"},
+            ) from None
 
 
 async def get_media_storage(request: Request) -> MediaStorage:
@@ -35,13 +63,23 @@ async def get_media_storage(request: Request) -> MediaStorage:
 @router.api_route(
     "/v1/media/{key:path}",
     methods=["GET", "HEAD"],
-    response_class=FileResponse,
+    response_class=MediaFileResponse,
     summary="Download a stored video or thumbnail through its signed URL",
     responses={
         200: {"description": "The object", "content": _MEDIA_CONTENT},
         206: {"description": "The requested byte range", "content": _MEDIA_CONTENT},
         **problem_responses(
-            403, 404, 422, described={403: "Bad or expired signature", 404: "No such object"}
+            400,
+            403,
+            404,
+            416,
+            422,
+            described={
+                400: "A malformed Range header",
+                403: "Bad or expired signature",
+                404: "No such object",
+                416: "The Range starts past the end of the object",
+            },
         ),
     },
 )
@@ -50,7 +88,7 @@ async def get_media(
     storage: Annotated[MediaStorage, Depends(get_media_storage)],
     exp: str | None = None,
     sig: str | None = None,
-) -> FileResponse:
+) -> MediaFileResponse:
     if not isinstance(storage, LocalMediaStorage):
         raise _not_found(key)
     expires_at = _check_signature(storage, key, exp, sig)
@@ -63,7 +101,7 @@ async def get_media(
         raise _not_found(key)
     # The URL itself expires, so caches may keep the bytes at most until then, and only privately.
     max_age = max(0, expires_at - int(time.time()))
-    return FileResponse(
+    return MediaFileResponse(
         path,
         media_type=stored.content_type,
         headers={"Cache-Control": f"private, max-age={max_age}"},
@@ -75,7 +113,11 @@ def _check_signature(storage: LocalMediaStorage, key: str, exp: str | None, sig:
         raise ProblemError(
             403, INVALID_SIGNATURE, "This media URL is not signed; ask the API for a fresh one."
         )
-    status = storage.verify_signature(key, int(exp), sig)
+    status = (
+        storage.verify_signature(key, int(exp), sig)
+        if len(exp) <= MAX_EXP_DIGITS
+        else MediaSignatureStatus.INVALID
+    )
     if status is MediaSignatureStatus.INVALID:
         raise ProblemError(403, INVALID_SIGNATURE, "This media URL's signature is not valid.")
     if status is MediaSignatureStatus.EXPIRED:

@@ -11,6 +11,7 @@ ordinary jobs (the same ids work on ``/v1/video/jobs``) and the other way round.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, BinaryIO, Literal
 
@@ -47,6 +48,7 @@ _CHUNK = 1024 * 1024
 _ERROR_TYPES = {401: "authentication_error", 402: "insufficient_quota", 429: "rate_limit_error"}
 VIDEO_NOT_READY = "video_not_ready"
 VIDEO_NOT_FINISHED = "video_not_finished"
+MAX_JSON_INT_DIGITS = 20
 
 
 def openai_error(
@@ -178,10 +180,22 @@ async def _form_fields(request: Request, max_image_bytes: int) -> dict[str, Any]
     return fields
 
 
+def _json_int(digits: str) -> int:
+    """Integers of the JSON body, refused past any length a field could need: Python's own limit (4300
+    digits) would otherwise call a valid document "not valid JSON"."""
+    if len(digits.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise OpenAIRequestError(
+            "body", f"a number in the body has {len(digits)} digits; no field takes that"
+        )
+    return int(digits)
+
+
 async def _json_fields(request: Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(await request.body(), parse_int=_json_int)
+    except OpenAIRequestError:
+        raise
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError both are
         raise OpenAIRequestError("body", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise OpenAIRequestError("body", "the body must be a JSON object")

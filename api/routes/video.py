@@ -41,11 +41,14 @@ from core.webhook_targets import vet_webhook_url
 from vendors.router import NoRouteError, plan_route
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
+# A keyed generate whose job the project deleted (the OpenAI-compatible DELETE): 404 like its status.
+JOB_DELETED = "job_deleted"
 
 _ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
 _GENERATE_ERRORS = problem_responses(
-    400, 401, 402, 409, 413, 422, 503,
+    400, 401, 402, 404, 409, 413, 422, 503,
     described={
+        404: "The job this idempotency key names was deleted (`job_deleted`)",
         409: "Idempotency key reused with a different request",
         422: "Invalid field, no vendor serves the request, or unsafe reference URL (`reason`)",
     },
@@ -90,12 +93,10 @@ def _route(request: Request, body: GenerateRequest, spec: VideoSpec) -> list[Rou
             request.app.state.configured,
         )
     except NoRouteError as err:
-        raise ProblemError(
-            422,
-            err.code,
-            err.detail,
-            extra={"constraint": err.constraint, "alternatives": err.alternatives},
-        ) from None
+        extra: dict[str, object] = {"constraint": err.constraint, "alternatives": err.alternatives}
+        if err.max_prompt_chars is not None:
+            extra["max_prompt_chars"] = err.max_prompt_chars
+        raise ProblemError(422, err.code, err.detail, extra=extra) from None
 
 
 @router.post(
@@ -133,6 +134,10 @@ async def create_job(
     job_id = job_id_for_key(project_id, key) if key else new_job_id()
     fingerprint = body.fingerprint()
     try:
+        if key:
+            replayed = await _replay(request, body, project_id, job_id, fingerprint)
+            if replayed is not None:
+                return replayed
         try:
             # No look-up first, even with a key: the hold is keyed by job id (a repeat holds nothing more)
             # and the start finds the existing workflow if there is one, then compares fingerprints.
@@ -151,6 +156,26 @@ async def create_job(
             "This idempotency key was already used for a different request; use a new key.",
             extra={"job_id": job_id},
         ) from None
+
+
+async def _replay(
+    request: Request, body: GenerateRequest, project_id: str, job_id: str, fingerprint: str
+) -> StartedJob | None:
+    """What a keyed request answers before anything is fetched or held: ``404 job_deleted`` when its job
+    was deleted (a status of it is 404 too; found nowhere else once Temporal removes the execution), and
+    with a reference image the job it already started, so a replay neither fetches the customer's URL
+    again nor writes over the copy the job renders from. Otherwise None: go on and start (or find) it."""
+    jobs = _jobs(request)
+    if await jobs.deleted_among([job_id]):
+        raise ProblemError(
+            404,
+            JOB_DELETED,
+            "The job this idempotency key names was deleted; use a new key for a new job.",
+            extra={"job_id": job_id},
+        )
+    if body.reference_image_url is None:
+        return None  # nothing to refetch: the start itself finds an existing job (no extra round trip)
+    return await jobs.find_existing(job_id, project_id, fingerprint)
 
 
 async def _start(

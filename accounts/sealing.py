@@ -1,0 +1,166 @@
+"""Secrets the accounts DB has to give back (webhook signing secrets), sealed with AES-GCM at rest.
+
+An API key is stored as a hash, but a webhook secret must be read again to sign, so it is encrypted
+instead: a copy of the database (a backup, a replica, a dump in a ticket) then holds nothing that can
+forge our webhooks.
+
+Keys: ``INFRAI_ACCOUNTS_ENCRYPTION_KEYS`` = ``id:base64key[,id:base64key...]`` (16-, 24- or 32-byte AES
+keys, the format of ``INFRAI_PAYLOAD_ENCRYPTION_KEYS``; ``workflows.encryption.new_key_entry`` makes one).
+The first seals, every listed key opens (rotation: put the new key first, keep the old ones listed).
+Unset, a 256-bit key is generated into the data folder, which serves every process sharing that folder
+(the embedded stack); API and worker processes on different machines must all be given the same keys.
+
+A sealed value reads ``sealed:v1:<key id>:<base64 nonce + ciphertext>``. The key id, the purpose and the
+row's owner (the project) are authenticated, so a sealed value moved to another project's row does not
+open. A value without the prefix was stored before sealing existed and is returned as is (migration
+0005 seals those rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.settings import Settings
+
+SEALED_PREFIX = "sealed:v1:"
+KEY_FILENAME = "accounts-encryption.key"
+_KEY_BYTES = 32
+_NONCE_BYTES = 12
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class SealingError(ValueError):
+    """A sealed value could not be opened: its key is not configured here, or it was altered."""
+
+
+@dataclass(frozen=True)
+class SealingKey:
+    key_id: str
+    secret: bytes = field(repr=False)  # never in a repr, a log line or an error message
+
+
+def parse_sealing_keys(value: str) -> list[SealingKey]:
+    """``id:base64key,...`` as keys, current first. Errors name the entry's position, never its content."""
+    keys: list[SealingKey] = []
+    for position, entry in enumerate((part.strip() for part in value.split(",")), start=1):
+        if not entry:
+            continue
+        key_id, sep, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not sep or not _KEY_ID.fullmatch(key_id):
+            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS entry #{position}: expected id:base64key")
+        try:
+            secret = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS key {key_id!r} is not valid base64") from None
+        if len(secret) not in (16, 24, 32):
+            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS key {key_id!r}: an AES key is 16/24/32 bytes")
+        if any(key.key_id == key_id for key in keys):
+            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS lists key {key_id!r} twice")
+        keys.append(SealingKey(key_id, secret))
+    if not keys:
+        raise ValueError("INFRAI_ACCOUNTS_ENCRYPTION_KEYS is set but holds no key")
+    return keys
+
+
+class SecretSealer:
+    """Seals and opens short secrets for one purpose (``"webhook-secret"``), bound to their owner."""
+
+    def __init__(self, keys: list[SealingKey]) -> None:
+        if not keys:
+            raise ValueError("a sealer needs at least one key")
+        self._current = keys[0].key_id
+        self._ciphers = {key.key_id: AESGCM(key.secret) for key in keys}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretSealer:
+        configured = settings.accounts_encryption_keys
+        if configured is not None:
+            return cls(parse_sealing_keys(configured.get_secret_value()))
+        return cls([data_folder_key(settings.data_dir)])
+
+    @property
+    def current_key_id(self) -> str:
+        return self._current
+
+    def seal(self, purpose: str, owner: str, plaintext: str) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._ciphers[self._current].encrypt(
+            nonce, plaintext.encode(), _associated(purpose, owner, self._current)
+        )
+        return f"{SEALED_PREFIX}{self._current}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def open(self, purpose: str, owner: str, stored: str) -> str:
+        """The plaintext of ``stored``; a value stored before sealing (no prefix) is returned as is."""
+        if not is_sealed(stored):
+            return stored
+        key_id, _, encoded = stored[len(SEALED_PREFIX) :].partition(":")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise SealingError(
+                f"a stored {purpose} is sealed with key {key_id[:64]!r}, which this process does not have: "
+                "give every API and worker process the same INFRAI_ACCOUNTS_ENCRYPTION_KEYS"
+            )
+        try:
+            data = base64.b64decode(encoded, validate=True)
+            associated = _associated(purpose, owner, key_id)
+            opened = cipher.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], associated)
+        except (binascii.Error, ValueError, InvalidTag):
+            raise SealingError(f"a stored {purpose} failed to open (wrong key, or altered)") from None
+        return opened.decode()
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(SEALED_PREFIX)
+
+
+def _associated(purpose: str, owner: str, key_id: str) -> bytes:
+    return f"infrai-sealed-v1\0{purpose}\0{owner}\0{key_id}".encode()
+
+
+def data_folder_key(data_dir: Path) -> SealingKey:
+    """The installation's generated key (``data_dir/accounts-encryption.key``), created when absent.
+
+    Processes starting together must end up with one key: it is written in full under a temporary name
+    and hard-linked into place, and ``link`` fails when the name exists, so one creator wins. Its id is
+    derived from the key, so a process holding another folder's key is told so by name, not by a failed
+    tag.
+    """
+    path = data_dir / KEY_FILENAME
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _create_exclusively(path, secrets.token_bytes(_KEY_BYTES))
+    secret = path.read_bytes()
+    if len(secret) != _KEY_BYTES:
+        raise ValueError(f"{path} holds {len(secret)} bytes, not {_KEY_BYTES}; it is not a key this wrote")
+    return SealingKey("local-" + hashlib.sha256(b"infrai-key-id\0" + secret).hexdigest()[:12], secret)
+
+
+def _create_exclusively(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+            os.link(tmp, path)
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the link itself survives a crash
+            finally:
+                os.close(directory)
+    finally:
+        tmp.unlink(missing_ok=True)

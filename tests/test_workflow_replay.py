@@ -1,0 +1,104 @@
+"""Every recorded history replays against today's workflow code: jobs of earlier releases still in flight
+when this code deploys will continue on it without a non-determinism error.
+
+The corpus is ``tests/histories/<release>/*.json`` (``python -m tests.histories.record``); one test per
+history. The last tests prove the check has teeth: a next release that adds an activity before settling
+fails every history unless the addition is guarded by ``workflow.patched``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from core.settings import Settings
+from tests.histories import RECORDING_ENCRYPTION_KEYS, RecordedHistory, recorded_histories
+from tests.histories.next_build import PatchedNextJob, UnpatchedNextJob
+from workflows.connection import data_converter
+from workflows.video_job import VideoJobWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
+
+HISTORIES = recorded_histories()
+CURRENT = (VideoJobWorkflow, WebhookDeliveryWorkflow)
+
+GUIDANCE = (
+    "The workflow code no longer makes the commands this history recorded, so every job of that release "
+    "still running would fail its next workflow task after the deploy. Guard the change with "
+    '`if workflow.patched("<change-id>"):` (keep the old path in the else branch) or bump the workflow\'s '
+    "version, as docs/operations/deploys.md describes; never re-record or delete a history to make this pass"
+)
+
+
+def _replayer(recorded: RecordedHistory, workflows: tuple[type, ...]) -> Replayer:
+    keys = RECORDING_ENCRYPTION_KEYS if recorded.encrypted else None
+    settings = Settings(payload_encryption_keys=keys)
+    return Replayer(workflows=list(workflows), data_converter=data_converter(settings))
+
+
+async def replay_problem(recorded: RecordedHistory, workflows: tuple[type, ...] = CURRENT) -> str | None:
+    """None when ``recorded`` replays against ``workflows``; otherwise what broke and what to do."""
+    history: WorkflowHistory = recorded.load()
+    result = await _replayer(recorded, workflows).replay_workflow(history, raise_on_replay_failure=False)
+    if result.replay_failure is None:
+        return None
+    # The SDK wraps core's one-line reason ("[TMPRL1100] Nondeterminism error: ...") in a Rust debug dump.
+    reason = re.search(r'message: "([^"]+)"', str(result.replay_failure))
+    return (
+        f"recorded history {recorded.name} does not replay: "
+        f"{reason.group(1) if reason else result.replay_failure}. {GUIDANCE}."
+    )
+
+
+def test_the_corpus_covers_every_path_of_the_first_release() -> None:
+    first = {h.path for h in HISTORIES if h.release == "2026-12-v1"}
+    assert {
+        "succeeded",
+        "content_policy_at_submit",
+        "content_policy_after_generation",
+        "vendor_error_after_acceptance",
+        "ambiguous_submit_timeout",
+        "storage_error",
+        "no_route",
+        "invalid_input_at_every_vendor",
+        "rehost_output_expired",
+        "cancelled_submitting",
+        "cancelled_generating",
+        "cancelled_rehosting",
+        "failover_after_503",
+        "webhook_after_retries",
+        "webhook_after_retries.delivery",
+        "encrypted_succeeded",
+    } <= first
+
+
+@pytest.mark.parametrize("recorded", HISTORIES, ids=lambda h: h.name)
+async def test_recorded_history_replays_on_the_current_workflow(recorded: RecordedHistory) -> None:
+    problem = await replay_problem(recorded)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
+def _job_histories() -> list[RecordedHistory]:
+    return [h for h in HISTORIES if not h.path.endswith(".delivery")]
+
+
+async def test_an_unpatched_extra_activity_before_settle_is_caught_with_guidance() -> None:
+    recorded = next(h for h in HISTORIES if h.path == "succeeded")
+    problem = await replay_problem(recorded, (UnpatchedNextJob, WebhookDeliveryWorkflow))
+    assert problem is not None
+    print(problem)  # the message a developer sees (pytest -s)
+    assert "Nondeterminism" in problem and recorded.name in problem
+    assert "workflow.patched" in problem and "docs/operations/deploys.md" in problem
+
+
+async def test_every_job_history_catches_the_unpatched_change() -> None:
+    broken = [h.name for h in _job_histories() if await replay_problem(h, (UnpatchedNextJob,)) is not None]
+    assert broken == [h.name for h in _job_histories()]  # every path settles, so every one breaks
+
+
+async def test_the_same_change_guarded_by_a_patch_replays_every_history() -> None:
+    problems = [await replay_problem(h, (PatchedNextJob, WebhookDeliveryWorkflow)) for h in HISTORIES]
+    assert [p for p in problems if p is not None] == []
