@@ -12,13 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleActionStartWorkflow
+from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
 
 from accounts.store import AccountStore
 from core.ids import new_job_id
 from core.settings import Settings
 from tests.fixtures.accounts import fetch_all
+from tests.fixtures.housekeeping import run_housekeeping
 from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 from tests.wait import wait_until
@@ -47,33 +48,6 @@ def _queue(stack: Stack) -> str:
 
 async def _client(stack: Stack) -> Client:
     return await connect(Settings(temporal_address=stack.temporal.address))
-
-
-async def run_housekeeping(client: Client, task_queue: str, timeout: float = 60.0) -> HousekeepingReport:
-    """Trigger the schedule (as the UI's *Trigger* button does) and wait for that round's report."""
-    handle = client.get_schedule_handle(housekeeping_schedule_id(task_queue))
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            before = (await handle.describe()).info.num_actions
-            break
-        except RPCError as error:  # the worker creates the schedule as it starts
-            if error.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-    await handle.trigger()
-    while True:
-        described = await handle.describe()
-        if described.info.num_actions > before and described.info.recent_actions:
-            break
-        assert time.monotonic() < deadline, "the triggered round never started"
-        await asyncio.sleep(0.1)
-    action = described.info.recent_actions[-1].action
-    assert isinstance(action, ScheduleActionExecutionStartWorkflow)
-    run = client.get_workflow_handle(
-        action.workflow_id, run_id=action.first_execution_run_id, result_type=HousekeepingReport
-    )
-    return await asyncio.wait_for(run.result(), timeout)
 
 
 def test_the_worker_schedules_housekeeping_and_a_restart_keeps_an_operators_pause(hk_stack: Stack) -> None:
