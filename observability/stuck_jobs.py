@@ -128,6 +128,7 @@ class StuckJobWatch:
         self._timeout = timeout
         self._jobs: list[StuckJob] = []
         self._checked_at = 0.0  # time.time() of the last successful check; 0: never
+        self._attempted_at = 0.0  # of the last check, successful or not
         self._lock = asyncio.Lock()
 
     @property
@@ -138,6 +139,7 @@ class StuckJobWatch:
         """Fresh enough stuck jobs; raises when Temporal cannot be asked right now."""
         async with self._lock:
             if time.time() - self._checked_at > self._max_age:
+                self._attempted_at = time.time()
                 async with asyncio.timeout(self._timeout):
                     self._jobs = await find_stuck_jobs(self._client, self._task_queue)
                 self._checked_at = time.time()
@@ -145,7 +147,10 @@ class StuckJobWatch:
 
     async def current_or_last(self) -> list[StuckJob]:
         """For the metrics: the last known answer when Temporal cannot be asked (the check's timestamp
-        gauge then goes stale, which an alert can watch)."""
+        gauge then goes stale, which an alert can watch). After a failed check, scrapes do not try
+        again for ``max_age``: an unreachable Temporal must not slow every scrape by the timeout."""
+        if time.time() - self._attempted_at <= self._max_age:
+            return self._jobs
         try:
             return await self.current()
         except Exception as error:
