@@ -150,6 +150,7 @@ class HousekeepingActivities:
         self, prefix: str, cutoff: datetime, running: dict[str, bool], expiry: MediaExpiry
     ) -> None:
         async for listed in self._storage.list_objects(prefix):
+            activity.heartbeat(listed.key)  # throttled by the SDK; a long listing is alive too
             parts = listed.key.split("/")
             if listed.modified >= cutoff or len(parts) < 4:
                 continue  # young, or not laid out as a job's object: not ours to judge
@@ -163,7 +164,6 @@ class HousekeepingActivities:
             await self._storage.delete(listed.key)
             expiry.deleted += 1
             expiry.deleted_bytes += listed.size_bytes
-            activity.heartbeat(listed.key)
 
     # -- stuck jobs ------------------------------------------------------------------------------------
 
