@@ -1,12 +1,13 @@
 """Housekeeping on the real stack: the worker schedules it, and a triggered round releases stranded holds
-and deletes media past retention while keeping newer media and the media of running jobs."""
+and deletes media past retention while keeping newer media and the media of running jobs (local files on
+the stack; S3 through moto with the activity run on its own)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,12 +15,16 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 
 from accounts.store import AccountStore
+from activities.housekeeping import HousekeepingActivities
 from core.ids import new_job_id
 from core.settings import Settings
+from storage import build_storage
 from tests.fixtures.accounts import fetch_all
 from tests.fixtures.housekeeping import run_housekeeping
+from tests.fixtures.s3 import MotoS3
 from tests.fixtures.stack import Stack, started_stack
 from tests.fixtures.temporal import TemporalServer
 from tests.wait import wait_until
@@ -183,3 +188,42 @@ def test_nothing_is_deleted_while_retention_is_off(temporal_server: TemporalServ
 
     assert report.media is not None and report.media.deleted == 0
     assert ancient.exists()
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def test_retention_on_s3_deletes_old_objects_of_finished_jobs_only(
+    moto_s3: MotoS3, temporal_client: Client, tmp_path: Path
+) -> None:
+    retention_seconds = 2.0  # S3 keeps whole seconds: objects written apart by more than that
+    days = retention_seconds / DAY
+    settings = moto_s3.settings(
+        moto_s3.new_bucket(), tmp_path, media_retention_days=days, reference_image_retention_days=days
+    )
+    storage = build_storage(settings)
+    accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
+    finished, running, young = new_job_id(), new_job_id(), new_job_id()  # finished: its workflow is gone
+    handle = await temporal_client.start_workflow(
+        "VideoJob", "input", id=running, task_queue=f"nobody-polls-{running}"
+    )
+    try:
+        old = [f"videos/proj_a/{finished}/video.mp4", f"references/proj_a/{finished}/reference.png"]
+        running_keys = [f"videos/proj_a/{running}/video.mp4", f"references/proj_a/{running}/reference.png"]
+        for key in old + running_keys:
+            await storage.put_stream(key, _one_chunk(b"media"), "application/octet-stream")
+        await asyncio.sleep(retention_seconds + 1.2)
+        young_key = f"videos/proj_a/{young}/video.mp4"
+        await storage.put_stream(young_key, _one_chunk(b"media"), "video/mp4")
+        housekeeping = HousekeepingActivities(temporal_client, accounts, storage, settings)
+
+        expiry = await ActivityEnvironment().run(housekeeping.expire_media)
+
+        assert (expiry.deleted, expiry.deleted_bytes, expiry.kept_running) == (2, 10, 2)
+        remaining = {item.key async for item in storage.list_objects("")}
+        assert remaining == {*running_keys, young_key}
+    finally:
+        await handle.terminate(reason="test over")
+        await accounts.aclose()
+        await storage.aclose()
