@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "accounts_alembic_version"
-HEAD_REVISION = "0003_deleted_jobs"
+HEAD_REVISION = "0004_vendor_submits"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -23,6 +23,7 @@ from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
+from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from core.models import ProjectIdentity, WebhookAttempt
@@ -93,6 +94,10 @@ class AccountStore:
     @property
     def is_sqlite(self) -> bool:
         return self._db.is_sqlite
+
+    def submit_journal(self) -> SubmitJournal:
+        """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""
+        return SubmitJournal(self._db)
 
     async def authenticate(self, api_key: str) -> ProjectIdentity | None:
         """The project of a valid, unrevoked key; None for anything else (all failures look alike)."""

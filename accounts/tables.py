@@ -119,6 +119,27 @@ deleted_jobs = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=False),
 )
 
+# One row per vendor submit (job, route candidate): written *before* the request goes out and again when
+# its answer is known, so a retried submit knows whether an earlier attempt may have created a task
+# (``sending``/``unknown``) and never sends blindly again. ``unknown`` rows are the possible orphans
+# operators look at (GET /ops/possible-orphans, metric ``infrai_possible_orphan_vendor_tasks``).
+vendor_submits = Table(
+    "vendor_submits",
+    metadata,
+    Column("attempt_key", String(100), primary_key=True),
+    Column("job_id", String(64), nullable=False),
+    Column("vendor", String(40), nullable=False),
+    Column("model", String(120), nullable=False),
+    Column("state", String(16), nullable=False),  # sending | accepted | not_created | unknown
+    Column("task", String(4000), nullable=True),  # the VendorTask as JSON, once accepted
+    Column("attempts", Integer, nullable=False),
+    Column("detail", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("state IN ('sending', 'accepted', 'not_created', 'unknown')", name="known_state"),
+    Index(None, "state", "updated_at"),
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=metrics,
             tombstones=accounts,
             rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
+            cancel_wait=timedelta(seconds=settings.cancel_wait_seconds),
         )
         app.state.watches = JobWatchHub(app.state.jobs, settings.job_watch_interval_seconds)
         app.state.lister = JobLister(client, app.state.jobs)

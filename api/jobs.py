@@ -7,13 +7,15 @@
   running job answers from the query, with the vendor's progress from the poll activity's last heartbeat
   in the description; a closed one from the final snapshot the workflow put in its memo, which is then
   kept in memory (``ClosedJobCache``) so the next status of that job needs no Temporal call at all.
-- Cancel: workflow cancellation; the workflow stops the vendor task and settles.
+- Cancel: workflow cancellation; the workflow stops the vendor task and settles, and the answer waits a
+  moment for how the job ended (a task the vendor had already finished is delivered, not cancelled).
 - Every call carries an ``rpc_timeout``, and an unreachable Temporal is a ``503`` (``api.temporal_outages``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Collection
 from contextlib import AbstractAsyncContextManager
@@ -29,6 +31,7 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryRejectedError,
 )
@@ -101,8 +104,10 @@ class JobService:
         rpc_timeout: timedelta,
         metrics: ApiMetrics | None = None,
         tombstones: Tombstones | None = None,
+        cancel_wait: timedelta = timedelta(seconds=5),
     ) -> None:
         self._client = client
+        self._cancel_wait = cancel_wait
         self._task_queue = task_queue
         self._query_timeout = query_timeout
         self._metrics = metrics or ApiMetrics()
@@ -260,14 +265,28 @@ class JobService:
     # -- cancel ----------------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
+        """``(ok, state)``: ok when the job ended (or is ending) cancelled. The workflow decides: a cancel
+        that reaches a task the vendor already finished delivers the video (``False, succeeded``). So the
+        answer waits up to ``cancel_wait`` for the job to end; a job still running then (a vendor with no
+        cancel, watched to its end) answers ``True, running`` with its cancel under way."""
         async with self._outages_translated():
-            return await self._cancel(job_id, project_id)
+            requested, answer = await self._cancel(job_id, project_id)
+        if not requested:
+            return answer
+        try:
+            snapshot = await asyncio.wait_for(
+                self._closed_after_cancel(job_id), self._cancel_wait.total_seconds()
+            )
+        except (TimeoutError, RPCError):
+            return answer  # still ending (or Temporal slow to say): the cancel was delivered
+        return snapshot.state is JobState.CANCELLED, snapshot.state
 
-    async def _cancel(self, job_id: str, project_id: str) -> tuple[bool, JobState]:
+    async def _cancel(self, job_id: str, project_id: str) -> tuple[bool, tuple[bool, JobState]]:
+        """Whether a cancel was requested now, and the answer as it stands."""
         desc = await self._owned(job_id, project_id)
         if desc.status in _CLOSED_STATES:
             snapshot = await _closed_snapshot(desc)
-            return snapshot.state is JobState.CANCELLED, snapshot.state
+            return False, (snapshot.state is JobState.CANCELLED, snapshot.state)
         handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
         try:
             await handle.cancel(rpc_timeout=self._rpc_timeout)
@@ -276,9 +295,15 @@ class JobService:
                 raise
             # It closed between describe and cancel: answer with how it ended.
             snapshot = await _closed_snapshot(await self._describe(job_id))
-            return snapshot.state is JobState.CANCELLED, snapshot.state
+            return False, (snapshot.state is JobState.CANCELLED, snapshot.state)
         state_value = desc.typed_search_attributes.get(sa.STATE)
-        return True, JobState(state_value) if state_value else JobState.RUNNING
+        return True, (True, JobState(state_value) if state_value else JobState.RUNNING)
+
+    async def _closed_after_cancel(self, job_id: str) -> JobSnapshot:
+        handle = self._client.get_workflow_handle(job_id)
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result(rpc_timeout=self._cancel_wait)
+        return await _closed_snapshot(await self._describe(job_id))
 
     # -- delete (the OpenAI-compatible API's DELETE) ---------------------------------------------------
 

@@ -117,6 +117,9 @@ class JobTimings(BaseModel):
     """Timeouts and poll pacing, read from settings by the API and frozen into the workflow input."""
 
     submit_timeout_seconds: float = 60.0
+    # A submit heartbeats while its request is in flight, so a worker that dies mid-submit is noticed in
+    # seconds (its retry then reads the submit journal before sending anything).
+    submit_heartbeat_timeout_seconds: float = 15.0
     poll_heartbeat_timeout_seconds: float = 60.0
     poll_timeout_seconds: float = 3 * 3600.0
     rehost_timeout_seconds: float = 1800.0
@@ -206,13 +209,16 @@ class VendorCancel(StrEnum):
     """What a vendor-side cancel achieved; the workflow decides the charge from it (design §2).
 
     - ``stopped``: the vendor stopped the task before it finished; nothing was made, nothing is billed.
-    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``, a DELETE that removed a
-      finished task): poll it to learn how it ended, and treat it as a finished job.
+    - ``requested``: the vendor took the request but the task may still finish (fal signals a running
+      request's runner, which decides; a Replicate prediction still ``processing``): watch it to its end.
+    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``; Runway and Luma are
+      read first so a finished task is never deleted): poll it to learn how it ended, a finished job.
     - ``unsupported``: the vendor has no cancel (Veo, MiniMax, Kling, Luma Agents): the task runs to its
       end, and is watched there so the charge follows what the vendor billed.
     """
 
     STOPPED = "stopped"
+    REQUESTED = "requested"
     FINISHED = "finished"
     UNSUPPORTED = "unsupported"
 
@@ -269,6 +275,8 @@ class JobSnapshot(BaseModel):
     error: ErrorInfo | None = None
     media: StoredVideo | None = None
     attempts: list[VendorAttempt] = Field(default_factory=list)
+    # A cancel arrived; the job still runs while the vendor's answer decides how it ends (design §2).
+    cancel_requested: bool = False
 
 
 class ProjectIdentity(BaseModel):

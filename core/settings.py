@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 10 * 1024 * 1024
     status_query_timeout_seconds: float = 2.0
+    # How long POST .../cancel waits for the job to end, so it can answer how it ended (a task the vendor
+    # had already finished is delivered: ok false, succeeded); a job still ending answers ok true, running.
+    cancel_wait_seconds: float = 5.0
     # Every other API call to Temporal (start, describe, cancel): past it the API answers 503, not a hang.
     temporal_rpc_timeout_seconds: float = 10.0
 
@@ -124,13 +127,17 @@ class Settings(BaseSettings):
     worker_workflow_task_pollers: int = 5
     worker_activity_task_pollers: int = 5
     worker_poller_autoscaling: bool = False
-    worker_graceful_shutdown_seconds: float = 20.0
+    # On SIGTERM in-flight activities get this long: enough for a whole submit (submit_timeout_seconds), so
+    # a deploy never cuts one off mid-request (the submit journal would then fail the job rather than risk
+    # a second vendor task). Polls hand off at once; a rehost cut off restarts on another worker.
+    worker_graceful_shutdown_seconds: float = 70.0
     worker_max_heartbeat_throttle_seconds: float = 5.0
     poll_initial_interval_seconds: float = 1.0
     poll_max_interval_seconds: float = 15.0
 
     # Job timing, frozen into each workflow's input at start
     submit_timeout_seconds: float = 60.0
+    submit_heartbeat_timeout_seconds: float = 15.0
     poll_heartbeat_timeout_seconds: float = 60.0
     poll_timeout_seconds: float = 3 * 3600.0
     rehost_timeout_seconds: float = 1800.0
@@ -220,6 +227,7 @@ class Settings(BaseSettings):
     def job_timings(self) -> JobTimings:
         return JobTimings(
             submit_timeout_seconds=self.submit_timeout_seconds,
+            submit_heartbeat_timeout_seconds=self.submit_heartbeat_timeout_seconds,
             poll_heartbeat_timeout_seconds=self.poll_heartbeat_timeout_seconds,
             poll_timeout_seconds=self.poll_timeout_seconds,
             rehost_timeout_seconds=self.rehost_timeout_seconds,

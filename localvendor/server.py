@@ -36,8 +36,13 @@ Read a generation
     ``render_crashed``). Output URLs are built from the request's own base URL and do not expire.
 
 Cancel
-    ``POST /v1/generations/{id}/cancel`` → ``200`` and the generation: ``cancelled`` if it had not
-    finished (a render in progress stops at its next frame), unchanged if it had.
+    ``POST /v1/generations/{id}/cancel`` → ``200`` and the generation, whose ``status`` says what the cancel
+    found, decided atomically against the render finishing:
+
+    - ``cancelled``: it had not finished, and is stopped (a render in progress stops at its next frame; no
+      output is kept), now or by an earlier cancel;
+    - ``succeeded`` / ``failed``: it had already finished when the cancel arrived and is left exactly as it
+      was (a succeeded generation keeps its output).
 
 Media
     ``GET /v1/generations/{id}/video.mp4`` (``video/mp4``, H.264, fast-start) and ``/thumbnail.jpg``

@@ -54,6 +54,12 @@ class ApiMetrics:
             ["vendor"], registry=self.registry,
         )  # fmt: skip
 
+        self.possible_orphans = Gauge(
+            "infrai_possible_orphan_vendor_tasks",
+            "Vendor submits whose outcome stayed unknown: a task may run at the vendor that no job polls "
+            "(list them at GET /ops/possible-orphans)",
+            registry=self.registry,
+        )
         self.stuck_jobs = Gauge(
             "infrai_stuck_jobs", "Running jobs whose workflow task keeps failing (observability.stuck_jobs)",
             registry=self.registry,

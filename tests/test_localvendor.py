@@ -286,8 +286,9 @@ async def test_tasks_queue_fifo_and_a_queued_task_can_be_cancelled(
     dropped = await local_vendor.submit(_spec("dropped while queued", seconds=1), LOCAL_MODEL, _key())
 
     assert (await local_vendor.poll(waiting)).state == "pending"  # one render process: it must wait
-    await local_vendor.cancel(dropped)
-    await local_vendor.cancel(long)
+    assert await local_vendor.cancel(dropped) is VendorCancel.STOPPED
+    assert await local_vendor.cancel(dropped) is VendorCancel.STOPPED  # a retried cancel: still stopped
+    assert await local_vendor.cancel(long) is VendorCancel.STOPPED
 
     final = await _final_status(local_vendor, waiting)
     assert final.state == "succeeded"
@@ -295,14 +296,18 @@ async def test_tasks_queue_fifo_and_a_queued_task_can_be_cancelled(
     assert dropped_task["status"] == "cancelled" and dropped_task["attempts"] == 0
 
 
-async def test_cancel_after_success_leaves_the_task_unchanged(local_vendor: LocalVendor) -> None:
+async def test_cancel_after_success_says_finished_and_leaves_the_task_unchanged(
+    local_vendor: LocalVendor,
+) -> None:
     task = await local_vendor.submit(_spec("done already", seconds=1), LOCAL_MODEL, _key())
     await _final_status(local_vendor, task)
 
-    assert await local_vendor.cancel(task) is VendorCancel.STOPPED
+    assert await local_vendor.cancel(task) is VendorCancel.FINISHED
 
     status = await local_vendor.poll(task)
     assert status.state == "succeeded" and status.output_url is not None
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(status.output_url)).status_code == 200
 
 
 @pytest.mark.parametrize("crash", [True, False], ids=["sigkill", "sigterm"])

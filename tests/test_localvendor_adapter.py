@@ -11,7 +11,7 @@ import json
 import pytest
 
 from core.errors import ErrorCode, VendorError
-from core.models import VendorTask, VideoSpec
+from core.models import VendorCancel, VendorTask, VideoSpec
 from tests.fixtures.localvendor import CannedResponse, LoopbackHTTPServer
 from tests.fixtures.ports import free_port
 from vendors.local import LOCAL_MODEL, LocalVendor
@@ -116,3 +116,37 @@ async def test_poll_of_a_failed_task_carries_the_vendor_error() -> None:
 
     assert status.state == "failed" and status.error is not None
     assert status.error.code == ErrorCode.VENDOR_ERROR and "encoder exploded" in status.error.message
+
+
+@pytest.mark.parametrize(
+    ("vendor_status", "answer"),
+    [
+        ("cancelled", VendorCancel.STOPPED),
+        ("succeeded", VendorCancel.FINISHED),
+        ("failed", VendorCancel.FINISHED),
+    ],
+)
+async def test_cancel_reads_what_the_vendor_found(vendor_status: str, answer: VendorCancel) -> None:
+    with LoopbackHTTPServer() as emulator:
+        emulator.routes[("POST", "/v1/generations/gen_abc/cancel")] = CannedResponse(
+            200, _generation(status=vendor_status)
+        )
+        vendor = LocalVendor(emulator.base_url)
+        found = await vendor.cancel(TASK)
+        await vendor.aclose()
+
+    assert found is answer
+
+
+async def test_a_cancel_answered_with_an_unfinished_task_is_a_retryable_error() -> None:
+    with LoopbackHTTPServer() as emulator:
+        emulator.routes[("POST", "/v1/generations/gen_abc/cancel")] = CannedResponse(
+            200, _generation(status="running")
+        )
+        vendor = LocalVendor(emulator.base_url)
+        with pytest.raises(VendorError) as raised:
+            await vendor.cancel(TASK)
+        await vendor.aclose()
+
+    assert raised.value.code is ErrorCode.VENDOR_ERROR
+    assert raised.value.retryable and raised.value.accepted

@@ -1,16 +1,18 @@
-"""fal adapter specifics: per-app inputs, image-to-video sub-paths, and the queue URLs kept on the task."""
+"""fal adapter specifics: per-app inputs, image-to-video sub-paths, the queue URLs on the task, cancel."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx
 import pytest
 
-from core.models import Resolution, VideoSpec
+from core.models import Resolution, VendorCancel, VendorTask, VideoSpec
 from tests.emulators import fal
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.base import TaskFinder
 from vendors.fal import FalVendor
 
 
@@ -72,3 +74,60 @@ async def test_billed_units_in_an_unknown_unit_leave_the_estimate(
     spec = VideoSpec(prompt="p", duration_seconds=5, resolution=Resolution.P1080)
     task = await adapter.submit(spec, "fal-ai/kling-video/v2.5-turbo/pro", "k")
     assert (await poll_to_end(adapter, task))[-1].cost_usd is None
+
+
+def _raw_status(task: VendorTask) -> str:
+    headers = {"Authorization": f"Key {fal.FAL_KEY}"}
+    return str(httpx.get(task.links["status_url"], headers=headers).json()["status"])
+
+
+async def test_cancelling_a_queued_request_takes_it_off_the_queue(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(polls_to_finish=5)
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=8), "fal-ai/veo3/fast", "k")
+
+    assert await adapter.cancel(task) is VendorCancel.STOPPED
+
+    assert emulator.stats()["cancels"] == 1 and _raw_status(task) == "CANCELED"
+
+
+async def test_cancelling_a_running_request_says_requested(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(polls_to_finish=5)
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=8), "fal-ai/veo3/fast", "k")
+    await adapter.poll(task)
+    assert (await adapter.poll(task)).state == "running"
+
+    assert await adapter.cancel(task) is VendorCancel.REQUESTED  # fal answered CANCELLATION_REQUESTED
+
+    assert (await adapter.poll(task)).state == "cancelled"
+
+
+async def test_cancelling_a_completed_request_says_finished_and_keeps_its_result(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=8), "fal-ai/veo3/fast", "k")
+    assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
+
+    assert await adapter.cancel(task) is VendorCancel.FINISHED  # fal answered 400 ALREADY_COMPLETED
+
+    status = await adapter.poll(task)
+    assert status.state == "succeeded" and status.output_url is not None
+    assert httpx.get(status.output_url).status_code == 200
+
+
+async def test_a_request_fal_does_not_know_is_answered_finished(
+    adapter: FalVendor, emulator: EmulatorServer
+) -> None:
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=8), "fal-ai/veo3/fast", "k")
+    gone = task.model_copy(
+        update={"links": {**task.links, "cancel_url": f"{emulator.url}/fal-ai/veo3/requests/nope/cancel"}}
+    )
+
+    assert await adapter.cancel(gone) is VendorCancel.FINISHED  # NOT_FOUND: left the queue for good
+
+
+def test_fal_offers_no_way_to_find_a_request_by_our_key(adapter: FalVendor) -> None:
+    assert not isinstance(adapter, TaskFinder)

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.errors import ErrorCode, VendorError
-from core.models import Aspect, Resolution, VideoSpec
+from core.models import Aspect, Resolution, VendorCancel, VideoSpec
 from tests.emulators import google
 from tests.emulators.media import sample_png
 from tests.emulators.server import EmulatorServer
-from tests.fixtures.vendor_emulators import TEST_OPTIONS, vendor_emulators  # noqa: F401
+from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.base import TaskFinder
 from vendors.google import GoogleVeoVendor
 from vendors.http_vendor import VendorOptions
 
@@ -104,3 +105,18 @@ async def test_the_api_key_goes_only_to_the_api_host_for_downloads(
     own_file = emulator.base_url + "files/abc:download?alt=media"
     assert veo.download_headers(task, own_file) == {"x-goog-api-key": google.API_KEY}
     assert veo.download_headers(task, "https://elsewhere.example/files/abc.mp4") == {}
+
+
+async def test_veo_has_no_cancel_so_the_operation_runs_to_its_end(
+    veo: GoogleVeoVendor, emulator: EmulatorServer
+) -> None:
+    task = await veo.submit(VideoSpec(prompt="p", duration_seconds=8), "veo-3.1", "k")
+
+    assert await veo.cancel(task) is VendorCancel.UNSUPPORTED
+
+    assert emulator.stats()["cancels"] == 0
+    assert (await poll_to_end(veo, task))[-1].state == "succeeded"
+
+
+def test_veo_offers_no_way_to_find_an_operation_by_our_key(veo: GoogleVeoVendor) -> None:
+    assert not isinstance(veo, TaskFinder)

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import jwt
 import pytest
 
-from core.models import Resolution, VideoSpec
+from core.models import Resolution, VendorCancel, VideoSpec
 from tests.emulators import kling
 from tests.emulators.media import sample_png
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.base import TaskFinder
 from vendors.kling import KlingVendor
 
 
@@ -68,4 +69,28 @@ async def test_a_task_is_found_again_by_its_external_task_id(
     found = await adapter.find_task(spec, "kling-v2-5-turbo", "vid_abc-0")
     assert found is not None and (found.task_id, found.links) == (created.task_id, created.links)
     assert await adapter.find_task(spec, "kling-v2-5-turbo", "vid_never-0") is None
+    assert emulator.stats()["accepted"] == 1
+
+
+async def test_kling_has_no_cancel_so_the_task_runs_to_its_end(
+    adapter: KlingVendor, emulator: EmulatorServer
+) -> None:
+    task = await adapter.submit(VideoSpec(prompt="p"), "kling-v2-5-turbo", "k")
+
+    assert await adapter.cancel(task) is VendorCancel.UNSUPPORTED
+
+    assert emulator.stats()["cancels"] == 0
+    assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
+
+
+async def test_an_image_task_is_found_again_in_its_own_family(
+    adapter: KlingVendor, emulator: EmulatorServer
+) -> None:
+    assert isinstance(adapter, TaskFinder)
+    spec = VideoSpec(prompt="p", reference_image_url="https://x.example/a.png")
+    created = await adapter.submit(spec, "kling-v2-5-turbo", "vid_img-0")
+
+    found = await adapter.find_task(spec, "kling-v2-5-turbo", "vid_img-0")
+
+    assert found is not None and (found.task_id, found.links) == (created.task_id, {"family": "image2video"})
     assert emulator.stats()["accepted"] == 1

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.models import Resolution, VideoSpec
+from core.models import Resolution, VendorCancel, VideoSpec
 from tests.emulators import minimax
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.base import TaskFinder
 from vendors.minimax import MiniMaxVendor
 
 
@@ -54,3 +55,18 @@ async def test_1080p_and_a_first_frame_image(adapter: MiniMaxVendor, emulator: E
     await adapter.submit(spec, "MiniMax-Hailuo-02", "k")
     sent = emulator.last_submit()
     assert (sent["resolution"], sent["first_frame_image"]) == ("1080P", "https://x.example/a.png")
+
+
+async def test_minimax_has_no_cancel_so_the_task_runs_to_its_end(
+    adapter: MiniMaxVendor, emulator: EmulatorServer
+) -> None:
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=6), "MiniMax-Hailuo-02", "k")
+
+    assert await adapter.cancel(task) is VendorCancel.UNSUPPORTED
+
+    assert emulator.stats()["cancels"] == 0
+    assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
+
+
+def test_minimax_offers_no_way_to_find_a_task_by_our_key(adapter: MiniMaxVendor) -> None:
+    assert not isinstance(adapter, TaskFinder)

@@ -1,15 +1,17 @@
-"""Replicate adapter specifics: each model's own input names and formats, and the prediction's URLs."""
+"""Replicate adapter specifics: each model's own input names and formats, the prediction's URLs, cancel."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
-from core.models import VideoSpec
+from core.models import VendorCancel, VideoSpec
 from tests.emulators import replicate
 from tests.emulators.server import EmulatorServer
-from tests.fixtures.vendor_emulators import TEST_OPTIONS, vendor_emulators  # noqa: F401
+from tests.fixtures.vendor_emulators import TEST_OPTIONS, poll_to_end, vendor_emulators  # noqa: F401
+from vendors.base import TaskFinder
 from vendors.replicate import ReplicateVendor
 
 
@@ -51,3 +53,45 @@ async def test_the_predictions_get_and_cancel_urls_are_kept(
         "get": f"{emulator.url}/v1/predictions/{task.task_id}",
         "cancel": f"{emulator.url}/v1/predictions/{task.task_id}/cancel",
     }
+
+
+async def test_cancelling_a_running_prediction_stops_it(
+    adapter: ReplicateVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(polls_to_finish=5)
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=4), "google/veo-3.1-fast", "k")
+    assert (await adapter.poll(task)).state in ("pending", "running")
+
+    assert await adapter.cancel(task) is VendorCancel.STOPPED
+
+    assert emulator.stats()["cancels"] == 1
+    assert (await adapter.poll(task)).state == "cancelled"
+    assert await adapter.cancel(task) is VendorCancel.STOPPED  # a retried cancel: still stopped
+
+
+async def test_cancelling_a_succeeded_prediction_says_finished_and_keeps_its_output(
+    adapter: ReplicateVendor, emulator: EmulatorServer
+) -> None:
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=4), "google/veo-3.1-fast", "k")
+    assert (await poll_to_end(adapter, task))[-1].state == "succeeded"
+
+    assert await adapter.cancel(task) is VendorCancel.FINISHED
+
+    status = await adapter.poll(task)
+    assert status.state == "succeeded" and status.output_url is not None
+    assert httpx.get(status.output_url).status_code == 200
+
+
+async def test_cancelling_a_failed_prediction_says_finished(
+    adapter: ReplicateVendor, emulator: EmulatorServer
+) -> None:
+    emulator.configure(outcome="fail")
+    task = await adapter.submit(VideoSpec(prompt="p", duration_seconds=4), "google/veo-3.1-fast", "k")
+    assert (await poll_to_end(adapter, task))[-1].state == "failed"
+
+    assert await adapter.cancel(task) is VendorCancel.FINISHED
+    assert (await adapter.poll(task)).state == "failed"
+
+
+def test_replicate_offers_no_way_to_find_a_prediction_by_our_key(adapter: ReplicateVendor) -> None:
+    assert not isinstance(adapter, TaskFinder)

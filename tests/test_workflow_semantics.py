@@ -33,6 +33,7 @@ from core.models import (
     SettleResult,
     StoredVideo,
     SubmitRequest,
+    VendorCancel,
     VendorOutcome,
     VendorTask,
     VideoSpec,
@@ -56,6 +57,14 @@ class Script:
     )
     poll_forever: bool = False
     rehost_error: ApplicationError | None = None
+    # What the vendor's cancel achieves, and how a task the cancel did not stop ends when watched.
+    stop_answer: VendorCancel = VendorCancel.STOPPED
+    outcome_after_cancel: VendorOutcome | None = None
+    # Hold a submit (or rehost) open until the test releases it: the instants a cancel must survive.
+    submit_gate: asyncio.Event | None = None
+    submit_started: asyncio.Event = field(default_factory=asyncio.Event)
+    rehost_gate: asyncio.Event | None = None
+    rehost_started: asyncio.Event = field(default_factory=asyncio.Event)
     submits: list[SubmitRequest] = field(default_factory=list)
     cancels: list[CancelVendorRequest] = field(default_factory=list)
     settles: list[SettleRequest] = field(default_factory=list)
@@ -69,6 +78,9 @@ class StandIns:
     @activity.defn(name="submit_to_vendor")
     async def submit(self, req: SubmitRequest) -> VendorTask:
         self.script.submits.append(req)
+        self.script.submit_started.set()
+        if self.script.submit_gate is not None:
+            await self.script.submit_gate.wait()
         error = self.script.submit_errors.get(req.vendor)
         if error is not None:
             raise application_error(error)
@@ -78,18 +90,23 @@ class StandIns:
     @activity.defn(name="poll_vendor")
     async def poll(self, req: PollRequest) -> VendorOutcome:
         self.script.poll_started.set()
+        if self.script.cancels:  # watching a task the cancel did not stop
+            return self.script.outcome_after_cancel or self.script.outcome
         while self.script.poll_forever:
             activity.heartbeat()
             await asyncio.sleep(0.1)
         return self.script.outcome
 
-    @activity.defn(name="cancel_vendor_task")
-    async def cancel(self, req: CancelVendorRequest) -> bool:
+    @activity.defn(name="stop_vendor_task")
+    async def cancel(self, req: CancelVendorRequest) -> VendorCancel:
         self.script.cancels.append(req)
-        return True
+        return self.script.stop_answer
 
     @activity.defn(name="rehost_video")
     async def rehost(self, req: RehostRequest) -> StoredVideo:
+        self.script.rehost_started.set()
+        if self.script.rehost_gate is not None:
+            await self.script.rehost_gate.wait()
         if self.script.rehost_error is not None:
             raise self.script.rehost_error
         return StoredVideo(video_key=f"videos/{req.job_id}/video.mp4", size_bytes=10, sha256="0" * 64)
@@ -258,3 +275,110 @@ async def test_an_output_gone_before_rehost_fails_the_job_as_a_vendor_error(harn
     failure = await _failure(handle)
     assert failure.type == "vendor_error" and "403" in failure.message
     assert harness.script.settles[-1].charge_usd == Decimal(0)
+
+
+async def _final(harness: Harness, job_id: str) -> JobSnapshot:
+    described = await harness.client.get_workflow_handle(job_id).describe()
+    snapshot = await described.memo_value("job", type_hint=JobSnapshot)
+    assert isinstance(snapshot, JobSnapshot)
+    return snapshot
+
+
+async def _cancelled(handle: object) -> None:
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()  # type: ignore[attr-defined]
+    assert isinstance(caught.value.cause, CancelledError)
+
+
+async def test_cancel_during_a_submit_waits_for_its_outcome_and_stops_the_task_it_created(
+    harness: Harness,
+) -> None:
+    harness.script.submit_gate = asyncio.Event()
+    job_id, handle = await harness.start()
+    await asyncio.wait_for(harness.script.submit_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    await asyncio.sleep(0.5)
+    assert harness.script.settles == []  # nothing ends while the submit's outcome is unknown
+    harness.script.submit_gate.set()  # the vendor answers: it did create the task
+    await _cancelled(handle)
+    assert [c.task.task_id for c in harness.script.cancels] == [f"task-{job_id}-0"]
+    assert [s.vendor for s in harness.script.submits] == ["alpha"]
+    assert [(s.outcome, s.charge_usd) for s in harness.script.settles] == [(JobState.CANCELLED, Decimal(0))]
+    final = await _final(harness, job_id)
+    assert final.state is JobState.CANCELLED and final.error is not None and not final.error.billed
+
+
+async def test_cancel_during_a_rejected_submit_never_tries_the_next_vendor(harness: Harness) -> None:
+    harness.script.submit_gate = asyncio.Event()
+    harness.script.submit_errors["alpha"] = VendorError(ErrorCode.VENDOR_UNAVAILABLE, "503", accepted=False)
+    _, handle = await harness.start()
+    await asyncio.wait_for(harness.script.submit_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    harness.script.submit_gate.set()
+    await _cancelled(handle)
+    assert [s.vendor for s in harness.script.submits] == ["alpha"]
+    assert harness.script.cancels == []  # no task was created, so none to stop
+    assert harness.script.settles[-1].charge_usd == Decimal(0)
+
+
+async def test_cancel_that_reaches_a_finished_task_delivers_the_video_and_charges(harness: Harness) -> None:
+    harness.script.poll_forever = True
+    harness.script.stop_answer = VendorCancel.FINISHED  # fal ALREADY_COMPLETED: the vendor bills it
+    _, handle = await harness.start()
+    await asyncio.wait_for(harness.script.poll_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.SUCCEEDED and snapshot.media is not None
+    assert snapshot.cancel_requested is True
+    assert [(s.outcome, s.charge_usd) for s in harness.script.settles] == [
+        (JobState.SUCCEEDED, Decimal("2.00"))
+    ]
+
+
+async def test_a_task_that_cannot_be_stopped_and_is_refused_refunds_the_hold(harness: Harness) -> None:
+    harness.script.poll_forever = True
+    harness.script.stop_answer = VendorCancel.UNSUPPORTED  # Veo, MiniMax, Kling: no cancel
+    harness.script.outcome_after_cancel = VendorOutcome(
+        state=JobState.FAILED,
+        error=ErrorInfo(code=ErrorCode.CONTENT_POLICY, message="filtered", billed=False),
+    )
+    job_id, handle = await harness.start()
+    await asyncio.wait_for(harness.script.poll_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    await _cancelled(handle)
+    assert [(s.outcome, s.charge_usd) for s in harness.script.settles] == [(JobState.CANCELLED, Decimal(0))]
+    final = await _final(harness, job_id)
+    assert final.error is not None and "unbilled" in final.error.message and not final.error.billed
+
+
+async def test_a_task_that_cannot_be_stopped_and_fails_billed_is_charged(harness: Harness) -> None:
+    harness.script.poll_forever = True
+    harness.script.stop_answer = VendorCancel.UNSUPPORTED
+    harness.script.outcome_after_cancel = VendorOutcome(
+        state=JobState.FAILED, error=ErrorInfo(code=ErrorCode.VENDOR_ERROR, message="crashed", billed=True)
+    )
+    job_id, handle = await harness.start()
+    await asyncio.wait_for(harness.script.poll_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    await _cancelled(handle)
+    assert [(s.outcome, s.charge_usd) for s in harness.script.settles] == [
+        (JobState.CANCELLED, Decimal("2.00"))
+    ]
+    final = await _final(harness, job_id)
+    assert final.state is JobState.CANCELLED and final.error is not None and final.error.billed
+
+
+async def test_a_cancel_after_the_vendor_made_the_video_changes_nothing(harness: Harness) -> None:
+    harness.script.rehost_gate = asyncio.Event()
+    job_id, handle = await harness.start()
+    await asyncio.wait_for(harness.script.rehost_started.wait(), 30)
+    await handle.cancel()  # type: ignore[attr-defined]
+    await asyncio.sleep(0.5)
+    harness.script.rehost_gate.set()
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.SUCCEEDED and snapshot.media is not None
+    assert harness.script.cancels == []  # nothing to stop: the video exists
+    assert [(s.outcome, s.charge_usd) for s in harness.script.settles] == [
+        (JobState.SUCCEEDED, Decimal("2.00"))
+    ]
+    assert (await _final(harness, job_id)).state is JobState.SUCCEEDED

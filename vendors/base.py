@@ -34,6 +34,9 @@ class VideoVendor(Protocol):
 
     name: str
     reference_image_form: ReferenceImageForm
+    # True where the vendor itself answers a repeated submit under the same key with the same task (the
+    # local vendor's Idempotency-Key): a retried submit may then simply send again.
+    idempotent_submit: bool
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         """Create the vendor task. Raises ``VendorError`` (``accepted=False``) when nothing was created."""
@@ -60,6 +63,8 @@ class TaskFinder(Protocol):
     """An adapter that can find a task it created by our idempotency key (Kling's ``external_task_id``).
 
     Only such vendors get an ambiguous submit retried: the retry looks the task up before creating another.
+    Kling is the only one today; every other adapter's docstring says why its vendor offers no reliable
+    lookup (the local vendor needs none: its ``Idempotency-Key`` makes a repeated submit return the task).
     """
 
     async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:

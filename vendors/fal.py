@@ -12,6 +12,18 @@ Cost: the result answer carries ``x-fal-billable-units``, the quantity fal bille
 (third-party integrations read it the same way; one observed 3.008 units for a 3 s clip with audio, i.e.
 the output's real length). Where the catalog says that unit is a second, the task's cost is those units x
 the catalog's per-second price (read on fal's own model page); elsewhere the estimate stands.
+
+Cancel: ``PUT {cancel_url}`` answers ``{"status": ...}``: ``OK`` (taken off the queue) is ``stopped``;
+``CANCELLATION_REQUESTED`` (the runner was signalled, the app decides) is ``requested``, watched to its
+end; ``ALREADY_COMPLETED`` is ``finished``.
+``NOT_FOUND`` is ``finished`` too: we only cancel requests fal accepted (we hold the cancel URL it returned),
+so one fal no longer knows has left the queue for good; the workflow's follow-up poll reads whatever fal
+still says about it, and charges only what that shows was billed.
+
+No TaskFinder: the queue API takes no idempotency key (the ``X-Fal-*`` request headers are timeouts,
+priority and runner hints) and has no lookup of requests by anything of ours, only by fal's ``request_id``.
+An ambiguous submit is therefore not retried; the activity ends the job unbilled and records a possible
+orphan.
 """
 
 from __future__ import annotations
@@ -56,7 +68,7 @@ class FalVendor(HttpVendor):
         return {"Authorization": f"Key {self._api_key}"}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # The queue API takes no idempotency key; the workflow never repeats an accepted submit.
+        # The queue API takes no idempotency key (see the module docstring: no TaskFinder either).
         app = self.wire_model(model, with_image=spec.reference_image_url is not None)
         response = await self.http.send(
             "POST",
@@ -145,13 +157,24 @@ class FalVendor(HttpVendor):
         response = await self.http.send(
             "PUT", task.links["cancel_url"], phase="cancel", headers=self._headers()
         )
-        # 202 CANCELLATION_REQUESTED / 200 OK: stopped. 400 ALREADY_COMPLETED (and 404 NOT_FOUND): the request
-        # already ran, and fal bills it: the workflow polls it to learn how it ended.
-        if response.status_code < 300:
+        # fal's documented answers are the body's ``status``; the HTTP codes beside them are third-party.
+        answer = _cancel_answer(response)
+        if answer == "OK":  # taken off the queue before a runner picked it up
             return VendorCancel.STOPPED
-        if response.status_code in (400, 404):
+        if answer == "CANCELLATION_REQUESTED" or (not answer and response.is_success):
+            return VendorCancel.REQUESTED  # the runner was signalled; the app decides, and may still bill
+        if answer in ("ALREADY_COMPLETED", "NOT_FOUND") or (not answer and response.status_code == 404):
             return VendorCancel.FINISHED
         raise error_for_status(self.name, response, "cancel")
+
+
+def _cancel_answer(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    status = body.get("status") if isinstance(body, dict) else None
+    return status if isinstance(status, str) else ""
 
 
 def _app_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:

@@ -5,6 +5,13 @@ is ``{"instances": [{prompt, image}], "parameters": {...}}``, the answer a long-
 ``name`` we poll until ``done``. Images must be inline base64 on this API (no URLs), so the adapter fetches
 the reference image itself. A moderation block is an operation that is done with no samples and a
 ``raiMediaFilteredCount``; Google's own message says such attempts are not charged.
+
+Cancel: ``unsupported``. python-genai has no video cancel; the generic long-running-operation ``:cancel`` is
+unconfirmed for Veo, so we do not call it: the operation runs to its end and the charge follows its outcome.
+
+No TaskFinder: ``predictLongRunning`` takes no idempotency key or request id, and operations can only be read
+by the name Google returns (no list filtered by anything of ours), so an ambiguous submit is not retried; the
+activity ends the job unbilled and records a possible orphan.
 """
 
 from __future__ import annotations
@@ -53,8 +60,7 @@ class GoogleVeoVendor(HttpVendor):
         return {"x-goog-api-key": self._api_key}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # predictLongRunning takes no idempotency key, and an operation cannot be found again by anything we
-        # choose; the workflow guarantees submit is not repeated once an operation name came back.
+        # predictLongRunning takes no idempotency key (see the module docstring: no TaskFinder either).
         instance: dict[str, Any] = {"prompt": spec.prompt}
         image = await self.reference_image_bytes(spec)
         if image is not None:

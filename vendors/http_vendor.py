@@ -69,6 +69,7 @@ class HttpVendor(ABC):
     name: str  # set by each subclass; the vendor id used in routes and the catalog
     # How the vendor takes a reference image: inline as a data URI (most do) or as a URL it fetches.
     reference_image_form: ReferenceImageForm = "data_uri"
+    idempotent_submit = False  # no paid vendor documents a deduplicating key (shared/vendors.md)
 
     def __init__(
         self,

@@ -8,6 +8,14 @@ same submit → poll → rehost path as a paid vendor. Error translation, once, 
 - poll / cancel: connection failure or 5xx → ``VENDOR_UNAVAILABLE`` (retryable, accepted); 404 →
   ``VENDOR_ERROR`` (the vendor lost the task).
 - any answer that is not the documented JSON → ``VENDOR_ERROR`` (retryable: it may be a proxy hiccup).
+
+Cancel answers the generation: ``cancelled`` → ``stopped``; ``succeeded``/``failed`` → ``finished`` (it had
+ended before the cancel arrived and keeps its output).
+
+Not a ``TaskFinder``, and it needs none: every submit carries our key as ``Idempotency-Key``, and the server
+answers a repeated key with the task it already created, so a retried submit (after any failure, ambiguous
+or not) cannot create a second task. A lookup would add nothing but a way for an unreachable server to turn
+a plain "unavailable" (which fails over) into an "ambiguous" submit (which does not).
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ class _Generation(BaseModel):
 
 class LocalVendor:
     name = "local"
+    idempotent_submit = True  # the server answers a repeated Idempotency-Key with the task it created
     reference_image_form: ReferenceImageForm = "data_uri"  # so the local vendor never fetches a URL
 
     def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
@@ -122,8 +131,17 @@ class LocalVendor:
         return status
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
-        await self._request("POST", f"{self._task_url(task.task_id)}/cancel")
-        return VendorCancel.STOPPED
+        generation = _parse(await self._request("POST", f"{self._task_url(task.task_id)}/cancel"))
+        if generation.status == "cancelled":
+            return VendorCancel.STOPPED
+        if generation.status in ("succeeded", "failed"):
+            return VendorCancel.FINISHED
+        raise VendorError(
+            ErrorCode.VENDOR_ERROR,
+            f"cancel answered an unfinished status {generation.status!r}",
+            retryable=True,
+            accepted=True,
+        )
 
     def download_headers(self, task: VendorTask, url: str) -> dict[str, str]:
         return {}  # outputs are public on the local vendor

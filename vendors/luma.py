@@ -11,6 +11,20 @@ Agents API (lumalabs/luma-agents-python): ``POST /generations`` with ``type: "vi
 (resolution, duration, ``start_frame`` as a URL or raw base64 + ``media_type``); states queued → processing
 → completed (``output[].url``, presigned for 1 h) | failed with a ``failure_code`` (``content_moderated``
 is a refusal). The SDK has no cancel or delete for generations.
+
+Cancel (Dream Machine): ``DELETE /generations/{id}`` removes the generation whatever its state (there is no
+cancelled state), so on a completed one it would throw away the video. ``cancel`` reads the generation first:
+completed or failed → ``finished``, left whole; queued or dreaming → DELETE → ``stopped``. A generation that
+is already gone (404 on the read or the DELETE) is answered ``stopped``: we never delete a finished one, so
+the usual way one disappears mid-flight is our own DELETE whose answer was lost and whose cancel is being
+retried. Two windows remain that Luma's API cannot close: a generation that completes between our read and
+our DELETE is deleted although we answer ``stopped``, and whether Luma bills a generation deleted mid-way
+is not documented. On the Agents API there is nothing to call: ``unsupported``.
+
+No TaskFinder: neither API takes an idempotency key, and the create bodies carry no field of ours that a
+lookup could match (``GET /generations`` lists generations, but not by anything we choose; Agents' opaque
+``user_id`` names an end user, not a request, and has no documented lookup). An ambiguous submit is therefore
+not retried; the activity ends such a job unbilled and records a possible orphan.
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask,
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
-from vendors.transport import error_for_status
+from vendors.transport import error_for_status, read_json_object
 
 DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
 DEFAULT_AGENTS_BASE_URL = "https://agents.lumalabs.ai/v1"
@@ -75,7 +89,7 @@ class LumaVendor(HttpVendor):
         return f"{self._agents_base_url}/{path.lstrip('/')}"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # Neither Luma API takes an idempotency key; the workflow never repeats an accepted submit.
+        # Neither Luma API takes an idempotency key (see the module docstring: no TaskFinder either).
         entry = self.model_entry(model)
         wire = self.wire_model(model, with_image=spec.reference_image_url is not None)
         if entry is not None and entry.api_surface == AGENTS:
@@ -180,9 +194,19 @@ class LumaVendor(HttpVendor):
     async def cancel(self, task: VendorTask) -> VendorCancel:
         if task.links.get("surface") == AGENTS:
             return VendorCancel.UNSUPPORTED  # the Agents API has no cancel or delete
-        response = await self.http.send(
-            "DELETE", self.url(f"/generations/{task.task_id}"), phase="cancel", headers=self._headers()
-        )
+        # Read first: DELETE on a completed generation would remove its video (see the module docstring).
+        url = self.url(f"/generations/{task.task_id}")
+        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        if response.status_code == 404:
+            return VendorCancel.STOPPED  # already removed: an earlier DELETE of ours got through
+        if response.status_code >= 400:
+            raise error_for_status(self.name, response, "cancel")
+        state = str(read_json_object(self.name, response, "cancel").get("state", ""))
+        if state in ("completed", "failed"):
+            return VendorCancel.FINISHED
+        if state not in _DREAM_STATES:
+            raise self.missing_field(f"known state (got {state!r})", "cancel")
+        response = await self.http.send("DELETE", url, phase="cancel", headers=self._headers())
         if response.status_code < 300 or response.status_code == 404:
             return VendorCancel.STOPPED
         raise error_for_status(self.name, response, "cancel")

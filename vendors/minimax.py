@@ -4,7 +4,12 @@ Wire format from MiniMax's OpenAPI document and MiniMax-AI/MiniMax-MCP ``client.
 as HTTP 200 with ``base_resp.status_code`` ≠ 0 (1002 rate limited, 1026 input sensitive, 1027 output
 sensitive, 2013 invalid parameters, ...). Task status: Preparing/Queueing/Processing → Success (``file_id``)
 | Fail. The video URL is not in the task: ``GET /v1/files/retrieve?file_id=`` gives ``file.download_url``.
-There is no cancel endpoint on v1.
+There is no cancel endpoint on v1: cancel is ``unsupported``, the task runs to its end.
+
+No TaskFinder: v1 takes no idempotency key and its query reads one task by MiniMax's ``task_id`` only. (The
+newer v2 API has a paged task list, but it is not filterable by anything of ours and v2 is not what we call.)
+An ambiguous submit is therefore not retried; the activity ends the job unbilled and records a possible
+orphan.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class MiniMaxVendor(HttpVendor):
         return {"Authorization": f"Bearer {self._api_key}"}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # v1 takes no idempotency key; the workflow never repeats an accepted submit.
+        # v1 takes no idempotency key (see the module docstring: no TaskFinder either).
         entry = self.model_entry(model)
         body: dict[str, Any] = {
             "model": self.wire_model(model, with_image=spec.reference_image_url is not None),

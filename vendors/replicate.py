@@ -5,6 +5,13 @@ Wire format from replicate/replicate-python (``client.py``, ``prediction.py``): 
 formats ``duration``). Status: starting → processing → succeeded (``output``: a URL or a list of URLs) |
 failed (``error``: free text) | canceled. Progress only exists as tqdm-style lines in ``logs``, which the
 SDK parses the same way. Outputs of API predictions are deleted after an hour, so rehost promptly.
+
+Cancel: ``POST /v1/predictions/{id}/cancel`` answers the prediction. One that had already succeeded or failed
+is left as it was (``finished``); otherwise it is ``canceled`` or on its way there (``stopped``).
+
+No TaskFinder: predictions take no idempotency key and cannot be looked up by anything of ours (only by
+Replicate's id), so an ambiguous submit is not retried; the activity ends the job unbilled and records a
+possible orphan.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ class ReplicateVendor(HttpVendor):
         return {"Authorization": f"Bearer {self._api_token}"}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # Replicate takes no idempotency key on predictions; the workflow never repeats an accepted submit.
+        # Replicate takes no idempotency key on predictions (see the module docstring: no TaskFinder either).
         entry = self.model_entry(model)
         wire = self.wire_model(model, with_image=spec.reference_image_url is not None)
         prediction = await self.http.send_json(
@@ -93,9 +100,13 @@ class ReplicateVendor(HttpVendor):
         url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
         body = await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
         # The answer is the prediction: one that had already succeeded or failed was not stopped.
-        if isinstance(body, dict) and body.get("status") in ("succeeded", "failed"):
+        status = str(body.get("status", ""))
+        if status in ("succeeded", "failed"):
             return VendorCancel.FINISHED
-        return VendorCancel.STOPPED
+        if status not in _STATES:
+            raise self.missing_field(f"known status (got {status!r})", "cancel")
+        # "canceled" at once, or still "starting"/"processing" while the cancel goes through: watch it.
+        return VendorCancel.STOPPED if status == "canceled" else VendorCancel.REQUESTED
 
 
 def _model_input(spec: VideoSpec, entry: ModelEntry | None) -> dict[str, Any]:

@@ -4,6 +4,18 @@ Wire format from runwayml/sdk-python (``_client.py``, ``types/*_create_params.py
 ``task_retrieve_response``): Bearer key plus the required ``X-Runway-Version`` header, camelCase bodies,
 ratios as pixel sizes. Tasks go PENDING/THROTTLED → RUNNING (``progress`` 0-1) → SUCCEEDED (``output`` URLs,
 valid 24-48 h) | FAILED (``failureCode``, e.g. ``SAFETY.INPUT.TEXT``) | CANCELLED.
+
+Cancel: ``DELETE /v1/tasks/{id}`` cancels a pending/throttled/running task (it then reads CANCELLED) but
+*deletes* a finished one (it then reads 404, its output gone). So ``cancel`` reads the task first and only
+deletes one that has not finished; a finished task is left whole and answered ``finished``, for the workflow
+to deliver or refund. A 404 is answered ``finished`` too: we never delete an unfinished task (a cancelled one
+stays readable as CANCELLED), so a task that is gone had finished and was deleted (by someone else, or by
+Runway's retention). One window remains that the API cannot close: a task that finishes between our read
+and our DELETE is deleted although we answer ``stopped``.
+
+No TaskFinder: Runway's create endpoints take no idempotency key and the API has no way to list or look up
+tasks by anything of ours (only ``GET /v1/tasks/{id}`` by Runway's own id), so an ambiguous submit cannot be
+retried safely; the activity ends such a job unbilled and records a possible orphan.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from core.models import Aspect, ErrorInfo, Resolution, VendorCancel, VendorTask,
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog
 from vendors.http_vendor import HttpVendor, VendorOptions
-from vendors.transport import error_for_status
+from vendors.transport import error_for_status, read_json_object
 
 DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
@@ -55,7 +67,7 @@ class RunwayVendor(HttpVendor):
         return {"Authorization": f"Bearer {self._api_key}", "X-Runway-Version": API_VERSION}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
-        # Runway's task endpoints take no idempotency key; the workflow never repeats an accepted submit.
+        # Runway's task endpoints take no idempotency key (see the module docstring: no TaskFinder either).
         ratio = _RATIOS.get((spec.resolution, spec.aspect))
         if ratio is None:
             raise _unsupported(f"{spec.resolution.value} {spec.aspect.value}")
@@ -97,15 +109,27 @@ class RunwayVendor(HttpVendor):
         return VendorStatus(state=_STATES[status], progress=percent)
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
-        # DELETE cancels a pending/running task and deletes a finished one; 404 means nothing is left to stop.
+        # Read first: DELETE on a finished task would delete it and its output (see the module docstring).
+        url = self.url(f"/v1/tasks/{task.task_id}")
+        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        if response.status_code == 404:
+            return VendorCancel.FINISHED  # gone: it had finished and was deleted
+        if response.status_code >= 400:
+            raise error_for_status(self.name, response, "cancel")
+        status = str(read_json_object(self.name, response, "cancel").get("status", ""))
+        if status in ("SUCCEEDED", "FAILED"):
+            return VendorCancel.FINISHED
+        if status == "CANCELLED":
+            return VendorCancel.STOPPED  # already stopped, e.g. by an earlier attempt of this cancel
+        if status not in _STATES:
+            raise self.missing_field(f"known status (got {status!r})", "cancel")
         response = await self.http.send(
-            "DELETE",
-            self.url(f"/v1/tasks/{task.task_id}"),
-            phase="cancel",
-            headers={**self._headers(), "Accept": "*/*"},
+            "DELETE", url, phase="cancel", headers={**self._headers(), "Accept": "*/*"}
         )
-        if response.status_code < 300 or response.status_code == 404:
+        if response.status_code < 300:
             return VendorCancel.STOPPED
+        if response.status_code == 404:
+            return VendorCancel.FINISHED  # finished and deleted by someone else since our read
         raise error_for_status(self.name, response, "cancel")
 
 

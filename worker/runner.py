@@ -39,6 +39,7 @@ from activities.housekeeping import HousekeepingActivities
 from activities.ledger import LedgerActivities
 from activities.reference_images import ReferenceImages
 from activities.rehost import RehostActivities
+from activities.vendor_submit import VendorSubmitActivities
 from activities.vendor_tasks import VendorTaskActivities
 from activities.webhooks import WebhookActivities
 from core.settings import Settings
@@ -121,7 +122,8 @@ async def build_workers(
         storage = build_storage(settings)  # submit hands vendors the jobs' stored reference images
         stack.push_async_callback(storage.aclose)
         references = ReferenceImages(storage, settings.media_url_ttl_seconds)
-        vendor_tasks = VendorTaskActivities(vendors, references)
+        submits = VendorSubmitActivities(vendors, accounts.submit_journal(), references)
+        vendor_tasks = VendorTaskActivities(vendors)
         ledger = LedgerActivities(accounts)
         webhook_http = _webhook_client()
         stack.push_async_callback(webhook_http.aclose)
@@ -133,7 +135,8 @@ async def build_workers(
                 task_queue=queue,
                 workflows=[VideoJobWorkflow, WebhookDeliveryWorkflow, HousekeepingWorkflow],
                 activities=[
-                    vendor_tasks.submit_to_vendor,
+                    submits.submit_to_vendor,
+                    vendor_tasks.stop_vendor_task,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
                     webhooks.deliver_webhook,
@@ -196,6 +199,13 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         workers = await build_workers(settings, client, stack, interceptors=[ActivityObserver(metrics)])
         for worker in workers:
             await stack.enter_async_context(worker)
+        if settings.worker_graceful_shutdown_seconds < settings.submit_timeout_seconds:
+            logger.warning(
+                "INFRAI_WORKER_GRACEFUL_SHUTDOWN_SECONDS (%s) is shorter than a submit (%s s): a SIGTERM can "
+                "cut one off, and its job then fails unbilled rather than risk a second vendor task",
+                settings.worker_graceful_shutdown_seconds,
+                settings.submit_timeout_seconds,
+            )
         await stop.wait()
         grace = settings.worker_graceful_shutdown_seconds
         logger.info("worker stopping: in-flight activities get %ss", grace)

@@ -7,27 +7,37 @@ and of activity results, and replays deterministically.
 Failure semantics (design §2):
 - A vendor that rejected the task, was unavailable, or stayed rate-limited before accepting it cost
   nothing: move to the next candidate on the route (how often one vendor is retried first is the submit
-  activity's call, see ``activities/vendor_tasks.py``).
+  activity's call, see ``activities/vendor_submit.py``).
 - Once a vendor accepted, never submit elsewhere: poll that task to its end.
-- A submit whose outcome is unknown (the vendor may have created the task, e.g. a read timeout) is not a
-  rejection: the job fails ``timeout``/``vendor_error``, unbilled, and is not sent to another vendor, which
-  could double the spend. (Vendors that can look a task up by our key retry inside the activity instead.)
+- A submit whose outcome is unknown (the vendor may have created the task: a read timeout, a worker that
+  died mid-request) is not a rejection: the job fails ``timeout``, unbilled, is not sent to another vendor
+  (which could double the spend), and the submit journal keeps it as a possible orphan for operators.
 - A content-policy refusal is final (``failed`` / ``content_policy``), never silently retried elsewhere.
 - The vendor's output gone or unplayable at rehost (expired URL) fails the job ``vendor_error``.
-- Cancel: stop the vendor task where the vendor can, settle what was billed, end ``cancelled``.
+
+Cancellation, at every instant (the ``every-instant-safe`` patch; older jobs run ``video_job_v1``):
+- During a submit: the submit is not interrupted. Its outcome is awaited, then the task it created is
+  stopped, so no vendor task is left running unrecorded.
+- During generation: the vendor is asked to stop the task (``stop_vendor_task``). ``stopped``: nothing
+  billed, the job ends ``cancelled``. ``requested`` (the vendor may still finish it), ``finished`` (too
+  late) or ``unsupported`` (no cancel at that vendor): the task is watched to its real end; a video the
+  vendor made (and billed) is delivered and the job ends ``succeeded``, charged; a task the vendor failed
+  or refused ends ``cancelled``, charged only if the vendor billed it.
+- Once the vendor made the video, and once ``succeeded`` or ``failed`` is decided, a cancel changes
+  nothing: rehost, settle and the webhook starts run to their end (``_until_done``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import ErrorCode
@@ -47,11 +57,22 @@ with workflow.unsafe.imports_passed_through():
         StoredVideo,
         SubmitRequest,
         VendorAttempt,
+        VendorCancel,
         VendorOutcome,
         VendorTask,
     )
     from workflows import search_attributes as sa
+    from workflows.job_failures import (
+        ActivityFailure,
+        JobCancelled,
+        JobFailed,
+        error_from_activity,
+        not_sent_elsewhere,
+    )
+    from workflows.video_job_v1 import VideoJobV1
     from workflows.webhook_delivery import JobWebhooks
+
+T = TypeVar("T")
 
 WORKFLOW_NAME = "VideoJob"
 STATUS_QUERY = "status"
@@ -64,77 +85,21 @@ REHOST_QUEUE_SUFFIX = "-rehost"
 # Activity names: the worker registers implementations under exactly these names.
 SUBMIT = "submit_to_vendor"
 POLL = "poll_vendor"
-CANCEL_VENDOR = "cancel_vendor_task"
+STOP_VENDOR = "stop_vendor_task"
+CANCEL_VENDOR = "cancel_vendor_task"  # the v1 form of STOP_VENDOR
 REHOST = "rehost_video"
 SETTLE = "settle_job"
 
-# Submit failures after which the next candidate may be tried — provided the vendor provably never took
-# the task (neither accepted nor ambiguous): unavailable, rate-limited after retries, or rejected (bad input
-# for that vendor, our key or credit there). Content policy is deliberately absent: a refusal is final.
-_FAILOVER_CODES = {
-    ErrorCode.VENDOR_UNAVAILABLE,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.INVALID_INPUT,
-    ErrorCode.TIMEOUT,
-    ErrorCode.VENDOR_ERROR,
-}
+# Workflow versions (docs/operations/deploys.md): each change to the command sequence is a patch; jobs
+# started before it replay the frozen code they started on.
+PATCH_EVERY_INSTANT_SAFE = "every-instant-safe"
 
-
-def _not_sent_elsewhere(error: ErrorInfo) -> ErrorInfo:
-    message = (
-        f"{error.message}; the vendor may have started the video anyway, so the job was not sent to "
-        "another vendor (nothing was charged; retry the request)"
-    )
-    return error.model_copy(update={"message": message, "retryable": True, "billed": False})
-
-
-class JobFailed(Exception):
-    """Ends the job ``failed`` with ``error``; raised inside the workflow only."""
-
-    def __init__(self, error: ErrorInfo) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-@dataclass(frozen=True)
-class ActivityFailure:
-    """How an activity failed: the taxonomy error, and what it means for the vendor task."""
-
-    error: ErrorInfo
-    accepted: bool = False  # the vendor had accepted the task
-    ambiguous: bool = False  # it may have: the request reached the vendor, the answer never came back
-
-    @property
-    def allows_failover(self) -> bool:
-        return not self.accepted and not self.ambiguous and self.error.code in _FAILOVER_CODES
-
-
-def _error_from_activity(err: ActivityError) -> ActivityFailure:
-    cause = err.cause
-    if isinstance(cause, TimeoutError):
-        # The attempt outlived its deadline (a dead or stuck worker): whatever it sent may have landed.
-        error = ErrorInfo(code=ErrorCode.TIMEOUT, message=f"{err.activity_type} timed out", retryable=True)
-        return ActivityFailure(error, ambiguous=True)
-    if isinstance(cause, ApplicationError):
-        details: dict[str, Any] = (
-            cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        )
-        info = details.get("error")
-        error = (
-            ErrorInfo.model_validate(info)
-            if info
-            else ErrorInfo(code=cause.type or ErrorCode.VENDOR_ERROR, message=cause.message)
-        )
-        return ActivityFailure(
-            error, bool(details.get("accepted", False)), bool(details.get("ambiguous", False))
-        )
-    # A failure we did not translate (a bug, an unexpected exception): we cannot know what the vendor did.
-    error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=str(cause or err), retryable=True)
-    return ActivityFailure(error, ambiguous=True)
+# Re-exported for the modules and tests that read failures the way the workflow does.
+__all__ = ["ActivityFailure", "VideoJobWorkflow", "error_from_activity"]
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class VideoJobWorkflow:
+class VideoJobWorkflow(VideoJobV1):
     @workflow.init
     def __init__(self, job: JobInput) -> None:
         first = job.route[0] if job.route else None
@@ -158,67 +123,53 @@ class VideoJobWorkflow:
 
     @workflow.run
     async def run(self, job: JobInput) -> JobSnapshot:
+        if not workflow.patched(PATCH_EVERY_INSTANT_SAFE):
+            return await self._run_v1(job)
         self._snapshot.started_at = workflow.now()
         self._enter(JobState.RUNNING, Stage.SUBMITTING)
         try:
             task, candidate = await self._submit_along_route(job)
-            self._enter(JobState.RUNNING, Stage.GENERATING)
-            outcome = await self._poll(job, task)
-            self._billed = True
+            outcome = await self._generate(job, task)
+            self._billed = True  # the vendor made the video: from here on the job is a finished job
             self._enter(JobState.RUNNING, Stage.REHOSTING)
-            media = await self._rehost(job, task, outcome)
+            media = await self._until_done(self._rehost(job, task, outcome))
             charge = outcome.cost_usd if outcome.cost_usd is not None else candidate.estimated_cost_usd
-            await self._settle(JobState.SUCCEEDED, charge, "generated")
+            await self._until_done(self._settle(JobState.SUCCEEDED, charge, "generated"))
             self._finish(JobState.SUCCEEDED, media=media)
-            await self._webhooks.started()
-            return self._snapshot
         except JobFailed as failed:
             charge = self._snapshot.cost.estimated_usd if failed.error.billed else Decimal(0)
-            await self._settle(JobState.FAILED, charge, f"failed:{failed.error.code}")
+            await self._until_done(self._settle(JobState.FAILED, charge, f"failed:{failed.error.code}"))
             self._finish(JobState.FAILED, error=failed.error)
-            await self._webhooks.started()
+            await self._until_done(self._webhooks.started())
             raise ApplicationError(
                 failed.error.message,
                 failed.error.model_dump(mode="json"),
                 type=failed.error.code,
                 non_retryable=True,
             ) from None
-        except (asyncio.CancelledError, ActivityError) as err:
-            if not is_cancelled_exception(err):
-                raise
-            await self._cancel()
-            await self._webhooks.started()
-            raise
+        except JobCancelled as cancelled:
+            await self._until_done(self._settle(JobState.CANCELLED, cancelled.charge, cancelled.reason))
+            error = ErrorInfo(
+                code=ErrorCode.CANCELLED, message=cancelled.message, billed=cancelled.charge > 0
+            )
+            self._finish(JobState.CANCELLED, error=error)
+            await self._until_done(self._webhooks.started())
+            raise asyncio.CancelledError(cancelled.message) from None
+        await self._until_done(self._webhooks.started())
+        return self._snapshot
 
     # -- stages ----------------------------------------------------------------------------------------
 
     async def _submit_along_route(self, job: JobInput) -> tuple[VendorTask, RouteCandidate]:
         last_error: ErrorInfo | None = None
         for index, candidate in enumerate(job.route):
+            if self._snapshot.cancel_requested:
+                raise JobCancelled("the job was cancelled before a vendor accepted it")
             self._use_candidate(candidate)
             try:
-                task = await workflow.execute_activity(
-                    SUBMIT,
-                    SubmitRequest(
-                        job_id=job.job_id,
-                        attempt_key=f"{job.job_id}-{index}",
-                        spec=job.spec,
-                        vendor=candidate.vendor,
-                        model=candidate.model,
-                    ),
-                    result_type=VendorTask,
-                    start_to_close_timeout=timedelta(seconds=job.timings.submit_timeout_seconds),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(seconds=1),
-                        backoff_coefficient=2.0,
-                        maximum_interval=timedelta(seconds=30),
-                        maximum_attempts=4,
-                    ),
-                )
+                task = await self._until_done(self._submit(job, index, candidate))
             except ActivityError as err:
-                if is_cancelled_exception(err):
-                    raise
-                failure = _error_from_activity(err)
+                failure = error_from_activity(err)
                 error = failure.error
                 outcome = "unknown" if failure.ambiguous else "rejected"
                 self._snapshot.attempts.append(
@@ -227,7 +178,9 @@ class VideoJobWorkflow:
                     )
                 )
                 if failure.ambiguous:
-                    raise JobFailed(_not_sent_elsewhere(error)) from None
+                    raise JobFailed(not_sent_elsewhere(error)) from None
+                if self._snapshot.cancel_requested:
+                    raise JobCancelled("the job was cancelled; no vendor had accepted it") from None
                 if not failure.allows_failover:
                     raise JobFailed(error) from None
                 last_error = error
@@ -245,38 +198,100 @@ class VideoJobWorkflow:
             else ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route")
         )
 
-    async def _poll(self, job: JobInput, task: VendorTask) -> VendorOutcome:
+    async def _submit(self, job: JobInput, index: int, candidate: RouteCandidate) -> VendorTask:
         timings = job.timings
+        task: VendorTask = await workflow.execute_activity(
+            SUBMIT,
+            SubmitRequest(
+                job_id=job.job_id,
+                attempt_key=f"{job.job_id}-{index}",
+                spec=job.spec,
+                vendor=candidate.vendor,
+                model=candidate.model,
+            ),
+            result_type=VendorTask,
+            start_to_close_timeout=timedelta(seconds=timings.submit_timeout_seconds),
+            heartbeat_timeout=timedelta(seconds=timings.submit_heartbeat_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=4,
+            ),
+            summary=(
+                f"submit to {candidate.vendor} / {candidate.model} "
+                f"(candidate {index + 1} of {len(job.route)})"
+            ),
+        )
+        return task
+
+    async def _generate(self, job: JobInput, task: VendorTask) -> VendorOutcome:
+        """The vendor's successful outcome; a cancel on the way stops the task and watches it if need be."""
+        if self._snapshot.cancel_requested:  # it arrived while the submit was in flight
+            return await self._stop_and_watch(job, task)
+        self._enter(JobState.RUNNING, Stage.GENERATING)
         try:
-            outcome: VendorOutcome = await workflow.execute_activity(
-                POLL,
-                PollRequest(
-                    task=task,
-                    initial_interval_seconds=timings.poll_initial_interval_seconds,
-                    max_interval_seconds=timings.poll_max_interval_seconds,
-                ),
-                result_type=VendorOutcome,
-                task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
-                start_to_close_timeout=timedelta(seconds=timings.poll_timeout_seconds),
-                heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=1),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=30),
-                    maximum_attempts=10,
-                ),
-            )
+            outcome = await self._poll(job, task)
+        except asyncio.CancelledError:
+            self._cancel_requested()
+            return await self._stop_and_watch(job, task)
         except ActivityError as err:
             if is_cancelled_exception(err):
-                raise
-            await self._stop_vendor_task(task)
-            raise JobFailed(_error_from_activity(err).error) from None
+                self._cancel_requested()
+                return await self._stop_and_watch(job, task)
+            await self._until_done(self._stop_vendor_task(task))
+            raise JobFailed(error_from_activity(err).error) from None
         self._snapshot.attempts[-1].outcome = outcome.state.value
-        if outcome.state is not JobState.SUCCEEDED or not outcome.output_url:
-            raise JobFailed(
-                outcome.error
-                or ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"vendor task ended {outcome.state.value}")
-            )
+        return _succeeded(outcome)
+
+    async def _stop_and_watch(self, job: JobInput, task: VendorTask) -> VendorOutcome:
+        answer = await self._until_done(self._stop_vendor_task(task))
+        if answer is VendorCancel.STOPPED:
+            raise JobCancelled(f"the job was cancelled; {task.vendor} stopped the task before it finished")
+        # Too late, or no cancel at this vendor: the task ends on its own, and what it ends as is billed.
+        workflow.set_current_details(
+            f"cancel requested · watching {task.vendor} task {task.task_id} to its end"
+        )
+        try:
+            outcome = await self._until_done(self._poll(job, task))
+        except ActivityError as err:
+            message = f"the job was cancelled; how {task.vendor}'s task ended is unknown: {err.cause or err}"
+            raise JobCancelled(message, reason="cancelled_vendor_outcome_unknown") from None
+        self._snapshot.attempts[-1].outcome = outcome.state.value
+        if outcome.state is JobState.SUCCEEDED and outcome.output_url:
+            return outcome  # the vendor made (and billed) the video: deliver it
+        billed = outcome.error is not None and outcome.error.billed
+        charge = self._snapshot.cost.estimated_usd if billed else Decimal(0)
+        message = f"the job was cancelled; {task.vendor}'s task ended {outcome.state.value}" + (
+            " and was billed" if billed else ", unbilled"
+        )
+        raise JobCancelled(
+            message, charge=charge, reason="cancelled_after_vendor_billed" if billed else "cancelled"
+        )
+
+    async def _poll(self, job: JobInput, task: VendorTask) -> VendorOutcome:
+        timings = job.timings
+        wait = timedelta(seconds=timings.poll_timeout_seconds)
+        outcome: VendorOutcome = await workflow.execute_activity(
+            POLL,
+            PollRequest(
+                task=task,
+                initial_interval_seconds=timings.poll_initial_interval_seconds,
+                max_interval_seconds=timings.poll_max_interval_seconds,
+            ),
+            result_type=VendorOutcome,
+            task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
+            start_to_close_timeout=wait,
+            schedule_to_close_timeout=wait,  # the whole wait, retries included
+            heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=10,
+            ),
+            summary=f"poll {task.vendor} task {task.task_id}",
+        )
         return outcome
 
     async def _rehost(self, job: JobInput, task: VendorTask, outcome: VendorOutcome) -> StoredVideo:
@@ -301,48 +316,36 @@ class VideoJobWorkflow:
                     maximum_interval=timedelta(seconds=60),
                     maximum_attempts=6,
                 ),
+                summary=f"rehost {task.vendor} task {task.task_id} into our storage",
             )
-            return stored
         except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            error = _error_from_activity(err).error
+            error = error_from_activity(err).error
             # The vendor billed us, but the customer got no video: not billed to them either way.
             if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
                 raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
             raise JobFailed(
                 ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
             ) from None
-
-    async def _cancel(self) -> None:
-        """Runs after the workflow was cancelled: new activities still run, the cancel is delivered once."""
-        vendor_stopped = False
-        if self._task is not None and not self._billed:
-            vendor_stopped = await self._stop_vendor_task(self._task)
-        # Without a vendor-side cancel (or once the video exists) the vendor bills the task anyway.
-        billed = self._task is not None and (self._billed or not vendor_stopped)
-        charge = self._snapshot.cost.estimated_usd if billed else Decimal(0)
-        await self._settle(
-            JobState.CANCELLED, charge, "cancelled_after_vendor_billed" if billed else "cancelled"
+        workflow.set_current_details(
+            f"rehosted {stored.size_bytes or 0} bytes from {task.vendor} task {task.task_id}"
         )
-        self._finish(
-            JobState.CANCELLED,
-            error=ErrorInfo(code=ErrorCode.CANCELLED, message="the job was cancelled", billed=billed),
-        )
+        return stored
 
-    async def _stop_vendor_task(self, task: VendorTask) -> bool:
+    async def _stop_vendor_task(self, task: VendorTask) -> VendorCancel:
+        """What asking the vendor to stop achieved; a cancel that keeps failing counts as no cancel."""
         try:
-            stopped: bool = await workflow.execute_activity(
-                CANCEL_VENDOR,
+            answer: VendorCancel = await workflow.execute_activity(
+                STOP_VENDOR,
                 CancelVendorRequest(task=task),
-                result_type=bool,
+                result_type=VendorCancel,
                 start_to_close_timeout=timedelta(seconds=self._job.timings.cancel_timeout_seconds),
                 retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
+                summary=f"stop {task.vendor} task {task.task_id}",
             )
         except ActivityError:
             workflow.logger.warning("vendor cancel failed for %s/%s", task.vendor, task.task_id)
-            return False
-        return stopped
+            return VendorCancel.UNSUPPORTED
+        return answer
 
     async def _settle(self, outcome: JobState, charge: Decimal, reason: str) -> None:
         settled: SettleResult = await workflow.execute_activity(
@@ -364,10 +367,31 @@ class VideoJobWorkflow:
                 maximum_interval=timedelta(minutes=5),
             ),
             schedule_to_close_timeout=timedelta(days=1),
+            summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
         )
         self._snapshot.cost.settled_usd = settled.charged_usd
 
+    async def _until_done(self, step: Awaitable[T]) -> T:
+        """Run ``step`` to its end even if the job is cancelled meanwhile; the cancel is remembered.
+
+        The shield keeps the workflow's cancellation away from the activity (no cancel command is sent),
+        so a submit's outcome is learnt, a rehost finishes and a settle is never run twice.
+        """
+        future = asyncio.ensure_future(step)
+        while True:
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if future.cancelled():
+                    raise
+                self._cancel_requested()
+
     # -- state bookkeeping -----------------------------------------------------------------------------
+
+    def _cancel_requested(self) -> None:
+        if not self._snapshot.cancel_requested:
+            self._snapshot.cancel_requested = True
+            workflow.set_current_details(f"cancel requested · {self._details()}")
 
     def _use_candidate(self, candidate: RouteCandidate) -> None:
         if (candidate.vendor, candidate.model) != (self._snapshot.vendor, self._snapshot.model):
@@ -378,15 +402,19 @@ class VideoJobWorkflow:
                 [sa.VENDOR.value_set(candidate.vendor), sa.MODEL.value_set(candidate.model)]
             )
 
+    def _details(self) -> str:
+        snapshot = self._snapshot
+        task = f" · task {self._task.task_id}" if self._task else ""
+        stage = snapshot.stage.value if snapshot.stage else "-"
+        return f"{snapshot.state.value} · {stage} · {snapshot.vendor} / {snapshot.model}{task}"
+
     def _enter(self, state: JobState, stage: Stage | None) -> None:
         if state is not self._snapshot.state:
             workflow.upsert_search_attributes([sa.STATE.value_set(state.value)])
         self._snapshot.state = state
         self._snapshot.stage = stage
         self._snapshot.progress = None if stage is not Stage.REHOSTING else 100
-        workflow.set_current_details(
-            f"{state.value} · {stage.value if stage else '-'} · {self._snapshot.vendor}"
-        )
+        workflow.set_current_details(self._details())
         if not state.is_final:  # a final state is announced by _finish, once the snapshot is complete
             self._webhooks.announce(self._snapshot)
 
@@ -402,3 +430,12 @@ class VideoJobWorkflow:
         # The final snapshot lives in the memo so status of a closed job needs only `describe`.
         workflow.upsert_memo({"job": self._snapshot.model_dump(mode="json")})
         self._webhooks.announce(self._snapshot)
+
+
+def _succeeded(outcome: VendorOutcome) -> VendorOutcome:
+    if outcome.state is not JobState.SUCCEEDED or not outcome.output_url:
+        raise JobFailed(
+            outcome.error
+            or ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"vendor task ended {outcome.state.value}")
+        )
+    return outcome

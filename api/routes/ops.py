@@ -7,8 +7,12 @@ meant for the internet): ``/metrics`` for the scraper, the probes for the orches
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import contextlib
 
+from fastapi import APIRouter, Query, Request, Response
+
+from accounts.errors import AccountsUnavailable
+from accounts.store import AccountStore
 from api.problems import ProblemError
 from api.readiness import OK, check_readiness
 from core.errors import ErrorCode
@@ -61,9 +65,37 @@ async def stuck_jobs(request: Request) -> dict[str, object]:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     api_metrics: ApiMetrics = request.app.state.metrics
+    accounts: AccountStore = request.app.state.accounts
+    # Read at scrape time from the journal every worker writes, so it is the cluster's figure, not ours.
+    with contextlib.suppress(AccountsUnavailable):
+        api_metrics.possible_orphans.set(await accounts.submit_journal().count_possible_orphans())
     watch: StuckJobWatch = request.app.state.stuck_jobs
     stuck = await watch.current_or_last()
     longest = max((job.failing_seconds() for job in stuck), default=0.0)
     api_metrics.stuck_jobs_seen(len(stuck), longest, watch.checked_at)
     body, content_type = api_metrics.exposition()
     return Response(body, media_type=content_type)
+
+
+@router.get("/ops/possible-orphans")
+async def possible_orphans(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[str, object]:
+    """Vendor submits whose outcome stayed unknown (the worker died mid-request, or the answer was lost,
+    at a vendor that cannot look tasks up by our key): the job failed unbilled, but a task may run at the
+    vendor. Check each at the vendor's console with its job id and time; newest first."""
+    accounts: AccountStore = request.app.state.accounts
+    records = await accounts.submit_journal().possible_orphans(limit)  # an outage is the usual 503
+    return {
+        "possible_orphans": [
+            {
+                "job_id": record.job_id,
+                "attempt_key": record.attempt_key,
+                "vendor": record.vendor,
+                "model": record.model,
+                "attempts": record.attempts,
+                "detail": record.detail,
+                "first_sent_at": record.created_at.isoformat(),
+                "last_seen_at": record.updated_at.isoformat(),
+            }
+            for record in records
+        ]
+    }

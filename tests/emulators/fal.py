@@ -1,6 +1,9 @@
 """Emulator of fal's queue API: submit to an app path; status, result and cancel under ``{owner}/{app}``.
 
 The result answer carries ``x-fal-billable-units`` (what fal billed, in the model's unit: seconds for video).
+Cancel answers like fal's queue docs: ``OK`` for a queued request (taken off the queue),
+``CANCELLATION_REQUESTED`` (202) for a running one, ``ALREADY_COMPLETED`` (400) for a finished one (left
+as it was, result still readable) and ``NOT_FOUND`` (404) for an unknown id.
 """
 
 from __future__ import annotations
@@ -106,7 +109,10 @@ def create_app(state: EmulatorState | None = None, fal_key: str = FAL_KEY) -> Fa
             return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
         if task.state() in ("succeeded", "failed"):
             return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+        queued = task.state() == "queued"
         task.cancelled = True
+        if queued:  # taken off the queue before a runner picked it up
+            return JSONResponse({"status": "OK"}, status_code=200)
         return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
 
     @app.post("/{app_path:path}")

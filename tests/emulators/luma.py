@@ -1,4 +1,8 @@
-"""Emulator of Luma's two APIs: Dream Machine (Ray 2, with DELETE) and the Agents API (Ray 3.2)."""
+"""Emulator of Luma's two APIs: Dream Machine (Ray 2, with DELETE) and the Agents API (Ray 3.2).
+
+Dream Machine's DELETE removes a generation in any state (later reads 404, a finished one's video is gone);
+the Agents API has no delete or cancel.
+"""
 
 from __future__ import annotations
 
@@ -73,7 +77,10 @@ def create_app(state: EmulatorState | None = None, api_key: str = API_KEY) -> Fa
         task = state.tasks.get(generation_id)
         if task is None or task.deleted:
             return _error(404, "Generation not found")
-        task.deleted = task.cancelled = True
+        # Luma has no cancelled state: DELETE removes the generation, and with it a finished one's video.
+        task.deleted = True
+        if task.state() in ("queued", "running"):
+            task.cancelled = True  # nothing more is rendered
         return Response(status_code=204)
 
     @app.post(AGENTS_PATH + "/generations", status_code=201)

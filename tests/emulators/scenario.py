@@ -245,7 +245,7 @@ def install_control(app: FastAPI, state: EmulatorState) -> None:
     @router.get("/_files/{task_id}.mp4")
     async def public_file(task_id: str) -> Response:
         task = state.tasks.get(task_id)
-        if task is None:
+        if task is None or task.deleted:  # a vendor DELETE of a finished task takes its output with it
             return Response(status_code=404)
         if task.output_expires_at is not None and time.time() >= task.output_expires_at:
             state.count("expired_downloads")

@@ -1,0 +1,92 @@
+"""How an activity's failure reads inside the ``VideoJob`` workflow (shared by every workflow version).
+
+The activity side is ``activities/failures.py``: the taxonomy error travels as the ``ApplicationError``'s
+type and details, with whether the vendor had accepted the task and whether that is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from core.errors import ErrorCode
+    from core.models import ErrorInfo
+
+# Submit failures after which the next candidate may be tried — provided the vendor provably never took
+# the task (neither accepted nor ambiguous): unavailable, rate-limited after retries, or rejected (bad input
+# for that vendor, our key or credit there). Content policy is deliberately absent: a refusal is final.
+_FAILOVER_CODES = {
+    ErrorCode.VENDOR_UNAVAILABLE,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.INVALID_INPUT,
+    ErrorCode.TIMEOUT,
+    ErrorCode.VENDOR_ERROR,
+}
+
+
+def not_sent_elsewhere(error: ErrorInfo) -> ErrorInfo:
+    message = (
+        f"{error.message}; the vendor may have started the video anyway, so the job was not sent to "
+        "another vendor (nothing was charged; retry the request)"
+    )
+    return error.model_copy(update={"message": message, "retryable": True, "billed": False})
+
+
+class JobFailed(Exception):
+    """Ends the job ``failed`` with ``error``; raised inside the workflow only."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class ActivityFailure:
+    """How an activity failed: the taxonomy error, and what it means for the vendor task."""
+
+    error: ErrorInfo
+    accepted: bool = False  # the vendor had accepted the task
+    ambiguous: bool = False  # it may have: the request reached the vendor, the answer never came back
+
+    @property
+    def allows_failover(self) -> bool:
+        return not self.accepted and not self.ambiguous and self.error.code in _FAILOVER_CODES
+
+
+def error_from_activity(err: ActivityError) -> ActivityFailure:
+    cause = err.cause
+    if isinstance(cause, TimeoutError):
+        # The attempt outlived its deadline (a dead or stuck worker): whatever it sent may have landed.
+        error = ErrorInfo(code=ErrorCode.TIMEOUT, message=f"{err.activity_type} timed out", retryable=True)
+        return ActivityFailure(error, ambiguous=True)
+    if isinstance(cause, ApplicationError):
+        details: dict[str, Any] = (
+            cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        )
+        info = details.get("error")
+        error = (
+            ErrorInfo.model_validate(info)
+            if info
+            else ErrorInfo(code=cause.type or ErrorCode.VENDOR_ERROR, message=cause.message)
+        )
+        return ActivityFailure(
+            error, bool(details.get("accepted", False)), bool(details.get("ambiguous", False))
+        )
+    # A failure we did not translate (a bug, an unexpected exception): we cannot know what the vendor did.
+    error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=str(cause or err), retryable=True)
+    return ActivityFailure(error, ambiguous=True)
+
+
+class JobCancelled(Exception):
+    """Ends the job ``cancelled``, charging what the vendor billed (``charge``); raised in the workflow."""
+
+    def __init__(self, message: str, *, charge: Decimal = Decimal(0), reason: str = "cancelled") -> None:
+        super().__init__(message)
+        self.message = message
+        self.charge = charge
+        self.reason = reason
