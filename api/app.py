@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +12,6 @@ from fastapi import FastAPI
 from accounts.store import AccountStore
 from api.codec_server import build_codec_app
 from api.cursors import CursorCodec
-from api.hold_reconciler import HoldReconciler
 from api.job_listing import JobLister
 from api.job_watch import JobWatchHub
 from api.jobs import JobService
@@ -32,6 +29,7 @@ from api.routes import video as video_routes
 from api.routes import webhooks as webhook_routes
 from core.settings import Settings, get_settings
 from observability.http import ApiMetrics, HttpObservability
+from observability.stuck_jobs import StuckJobWatch
 from observability.tracing import configure_tracing
 from storage import build_storage
 from storage.build import installation_secret
@@ -72,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = accounts
         app.state.catalog = load_catalog()
         app.state.configured = configured_vendors(settings)
-        app.state.jobs = jobs = JobService(
+        app.state.jobs = JobService(
             client,
             settings.temporal_task_queue,
             query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
@@ -84,22 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.watches = JobWatchHub(app.state.jobs, settings.job_watch_interval_seconds)
         app.state.lister = JobLister(client, app.state.jobs)
         app.state.cursors = CursorCodec(installation_secret(settings))
-        reconciling: asyncio.Task[None] | None = None
-        if settings.hold_reconcile_interval_seconds > 0:
-            reconciler = HoldReconciler(
-                accounts,
-                jobs,
-                after=timedelta(seconds=settings.hold_reconcile_after_seconds),
-                interval=settings.hold_reconcile_interval_seconds,
-            )
-            reconciling = asyncio.create_task(reconciler.run_forever(), name="hold-reconciler")
+        # Stranded holds are released by the Housekeeping schedule (workflows/housekeeping.py), not here.
+        app.state.stuck_jobs = StuckJobWatch(client, settings.temporal_task_queue)
         try:
             yield
         finally:
-            if reconciling is not None:
-                reconciling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciling
             await app.state.watches.aclose()
             await accounts.aclose()
             await storage.aclose()

@@ -53,6 +53,7 @@ from core.ids import is_job_id
 from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, PollProgress, Stage, VideoSpec
 from observability.http import ApiMetrics
 from observability.logs import bind_job
+from observability.temporal_ui import job_details, job_summary
 from workflows import search_attributes as sa
 from workflows.video_job import POLL, STATUS_QUERY, WORKFLOW_NAME
 
@@ -137,6 +138,8 @@ class JobService:
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     memo=memo,
                     search_attributes=attributes,
+                    static_summary=job_summary(job),
+                    static_details=job_details(job),
                     rpc_timeout=self._rpc_timeout,
                 )
             except WorkflowAlreadyStartedError:

@@ -60,10 +60,20 @@ class Settings(BaseSettings):
     cancel_wait_seconds: float = 5.0
     # Every other API call to Temporal (start, describe, cancel): past it the API answers 503, not a hang.
     temporal_rpc_timeout_seconds: float = 10.0
-    # Stale-hold reconciler (in the API): every interval it releases holds older than ``after`` whose job
-    # never started (the API died between hold and start) or ended without settling. 0 turns it off.
-    hold_reconcile_interval_seconds: float = 60.0
+
+    # Housekeeping (workflows/housekeeping.py): a Temporal Schedule, created or updated by the worker at
+    # start, runs it once per cluster every interval (0: the worker leaves the schedule alone). A round
+    # releases holds older than ``hold_reconcile_after`` whose job never started (the API died between
+    # hold and start) or ended without settling; deletes the media of finished jobs older than the
+    # retention (days, 0: kept for good): videos with their thumbnails, and reference images apart (they
+    # are customer uploads, needed only until the vendor fetched them); and reports jobs whose workflow
+    # task keeps failing, terminating them after ``stuck_job_terminate_after_hours`` (0: never) so their
+    # holds are released.
+    housekeeping_interval_seconds: float = 300.0
     hold_reconcile_after_seconds: float = 600.0
+    media_retention_days: float = Field(default=0.0, ge=0)
+    reference_image_retention_days: float = Field(default=0.0, ge=0)
+    stuck_job_terminate_after_hours: float = Field(default=72.0, ge=0)
 
     # Accounts
     database_url: str | None = None

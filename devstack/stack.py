@@ -136,7 +136,8 @@ Infrai Video is running (Ctrl-C stops everything; run again to resume unfinished
 
   API          {api}        (OpenAPI: {api}/docs)
   Playground   {api}/        (paste the dev API key below)
-  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}
+  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}   (Schedules: {s.temporal_task_queue}-housekeeping)
+  Operations   {api}/readyz  {api}/metrics  {api}/ops/stuck-jobs
   Data folder  {self.data_dir}   (logs in {self.logs})
   Dev API key  {self.dev_key}
   Payloads     {payloads}

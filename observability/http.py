@@ -60,6 +60,24 @@ class ApiMetrics:
             "(list them at GET /ops/possible-orphans)",
             registry=self.registry,
         )
+        self.stuck_jobs = Gauge(
+            "infrai_stuck_jobs", "Running jobs whose workflow task keeps failing (observability.stuck_jobs)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.stuck_job_longest = Gauge(
+            "infrai_stuck_job_longest_failing_seconds", "How long the longest-stuck job has been failing",
+            registry=self.registry,
+        )  # fmt: skip
+        self.stuck_jobs_checked = Gauge(
+            "infrai_stuck_jobs_checked_timestamp_seconds",
+            "When the stuck-job figures were last read from Temporal (stale: Temporal unreachable)",
+            registry=self.registry,
+        )
+
+    def stuck_jobs_seen(self, count: int, longest_seconds: float, checked_at: float) -> None:
+        self.stuck_jobs.set(count)
+        self.stuck_job_longest.set(longest_seconds)
+        self.stuck_jobs_checked.set(checked_at)
 
     def job_started(self, vendor: str, model: str, estimated_usd: Decimal) -> None:
         self.jobs_started.labels(vendor, model).inc()

@@ -7,7 +7,7 @@ of a process) is imported only when something asks for it.
 
 from typing import TYPE_CHECKING, Any
 
-from storage.base import MediaStorage, StoredObject
+from storage.base import ListedObject, MediaStorage, StoredObject
 from storage.build import build_storage
 from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
 from storage.keys import reference_image_key, validate_key
@@ -16,6 +16,7 @@ from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_
 
 __all__ = [
     "InvalidObjectKeyError",
+    "ListedObject",
     "LocalMediaStorage",
     "MediaSignatureStatus",
     "MediaStorage",

@@ -6,8 +6,9 @@ Video bytes never travel through Temporal: the ``rehost`` activity streams a ven
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -24,6 +25,15 @@ class StoredObject:
     size_bytes: int
     sha256: str
     content_type: str
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """An object as a listing sees it: enough to judge its age (housekeeping's retention)."""
+
+    key: str
+    size_bytes: int
+    modified: datetime  # when it was last written, timezone-aware UTC
 
 
 class MediaStorage(Protocol):
@@ -63,6 +73,12 @@ class MediaStorage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        """Every complete object whose key starts with ``prefix`` (a whole ``/``-ended folder, e.g.
+        ``videos/``), a page or a folder at a time so memory stays bounded; no order is promised.
+        Objects written or deleted meanwhile may or may not be listed."""
         ...
 
     def signed_url(self, key: str, ttl_seconds: int) -> str:

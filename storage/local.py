@@ -12,12 +12,13 @@ import json
 import mimetypes
 import os
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
 
-from storage.base import StoredObject
+from storage.base import ListedObject, StoredObject
 from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
 from storage.keys import validate_key
 from storage.local_write import AtomicFileWrite, discard_temporaries, sidecar_path
@@ -117,6 +118,19 @@ class LocalMediaStorage:
         path = self.local_path(key)
         await run_to_completion(None, _delete_files, path)
 
+    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        # One folder per thread hop. Dot-names (temporaries, sidecars) are never objects.
+        folder, _, _ = prefix.rpartition("/")
+        pending = [self.root / folder if folder else self.root]
+        while pending:
+            directory = pending.pop()
+            files, folders = await run_to_completion(None, _scan_folder, directory)
+            pending += folders
+            for path, size, mtime in files:
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield ListedObject(key, size, datetime.fromtimestamp(mtime, UTC))
+
     def signed_url(self, key: str, ttl_seconds: int) -> str:
         validate_key(key)
         if ttl_seconds <= 0:
@@ -176,6 +190,30 @@ def _delete_files(path: Path) -> None:
         return  # a "directory" key prefix is not an object
     except OSError as exc:
         raise StorageError.from_os_error(f"cannot delete {path.name!r}", exc) from exc
+
+
+def _scan_folder(directory: Path) -> tuple[list[tuple[Path, int, float]], list[Path]]:
+    """The regular files (path, size, mtime) and the sub-folders of ``directory``, dot-names left out."""
+    files: list[tuple[Path, int, float]] = []
+    folders: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return files, folders
+    except OSError as exc:
+        raise StorageError.from_os_error(f"cannot list {directory}", exc) from exc
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            files.append((Path(entry.path), stat.st_size, stat.st_mtime))
+    return files, folders
 
 
 def _check_writable(root: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from botocore.exceptions import ClientError
 
 from core.settings import Settings
-from storage.base import StoredObject
+from storage.base import ListedObject, StoredObject
 from storage.errors import ObjectNotFoundError
 from storage.keys import validate_key
 from storage.s3_client import build_s3_client, is_not_found, translated_s3_errors
@@ -147,6 +147,16 @@ class S3MediaStorage:
         validate_key(key)
         await run_to_completion(self._executor, self._delete, key)
 
+    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        # One page (up to 1000 keys) per thread hop, in key order.
+        token: str | None = None
+        while True:
+            objects, token = await run_to_completion(self._executor, self._list_page, prefix, token)
+            for listed in objects:
+                yield listed
+            if token is None:
+                return
+
     def signed_url(self, key: str, ttl_seconds: int) -> str:
         validate_key(key)
         if not 0 < ttl_seconds <= MAX_PRESIGN_TTL_SECONDS:
@@ -215,6 +225,17 @@ class S3MediaStorage:
                         self.client.abort_multipart_upload(
                             Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
                         )
+
+    def _list_page(self, prefix: str, token: str | None) -> tuple[list[ListedObject], str | None]:
+        with translated_s3_errors(f"cannot list {prefix!r}"):
+            if token is None:
+                page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+            else:
+                page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, ContinuationToken=token)
+        objects = [
+            ListedObject(item["Key"], item["Size"], item["LastModified"]) for item in page.get("Contents", [])
+        ]
+        return objects, page.get("NextContinuationToken") if page.get("IsTruncated") else None
 
     def _delete(self, key: str) -> None:
         with translated_s3_errors(f"cannot delete {key!r}"):

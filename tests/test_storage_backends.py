@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -172,6 +173,26 @@ async def test_delete_removes_the_object_and_tolerates_missing(media_storage: Me
 
     assert await media_storage.head("gone.bin") is None
     assert leftovers(media_storage) == []
+
+
+async def test_listing_a_folder_gives_its_objects_with_size_and_age_and_nothing_else(
+    media_storage: MediaStorage,
+) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    for key in ("videos/p1/j1/video.mp4", "videos/p1/j1/thumbnail.jpg", "videos/p2/j2/video.mp4"):
+        await media_storage.put_stream(key, stream_of(b"x" * 7), "application/octet-stream")
+    await media_storage.put_stream("references/p1/j1/reference.png", stream_of(b"png"), "image/png")
+
+    listed = [item async for item in media_storage.list_objects("videos/")]
+
+    assert sorted(item.key for item in listed) == [
+        "videos/p1/j1/thumbnail.jpg",
+        "videos/p1/j1/video.mp4",
+        "videos/p2/j2/video.mp4",
+    ]
+    assert {item.size_bytes for item in listed} == {7}
+    assert all(before < item.modified <= datetime.now(UTC) + timedelta(minutes=5) for item in listed)
+    assert [item.key async for item in media_storage.list_objects("nothing/")] == []
 
 
 async def test_missing_object_has_no_head_and_no_reader(media_storage: MediaStorage) -> None:

@@ -1,8 +1,8 @@
 """Credits held for a job that never started: the API died between the hold and the workflow start.
 
 Either the client comes back with its idempotency key (the hold is reused, the job runs, settled once), or
-nobody does and the API's reconciler releases the hold once it is older than
-``INFRAI_HOLD_RECONCILE_AFTER_SECONDS`` — after which that key can no longer start a job (409).
+nobody does and housekeeping (a Temporal Schedule run by the worker) releases the hold once it is older
+than ``INFRAI_HOLD_RECONCILE_AFTER_SECONDS`` — after which that key can no longer start a job (409).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.ids import job_id_for_key, new_job_id
 from core.settings import Settings
 from tests.fixtures.accounts import fetch_all
+from tests.fixtures.housekeeping import run_housekeeping
 from tests.fixtures.survival import TRIAL_CREDITS_USD, SurvivalStack
 from tests.fixtures.tcp_relay import ThreadedRelay
 from tests.job_invariants import JobBatch
@@ -72,15 +73,15 @@ def _hold_left_by_a_dead_api(batch: JobBatch, key: str) -> tuple[dict[str, Any],
 
 
 @contextmanager
-def _api_reconciling_after(survival: SurvivalStack, seconds: float) -> Iterator[None]:
-    """The API restarted to judge holds older than ``seconds``; the normal API again afterwards."""
-    survival.stack.stop("api")
-    survival.stack.start("api", INFRAI_HOLD_RECONCILE_AFTER_SECONDS=str(seconds))
+def _reconciling_after(survival: SurvivalStack, seconds: float) -> Iterator[None]:
+    """The worker restarted so housekeeping judges holds older than ``seconds``; the normal one after."""
+    survival.stack.stop("worker")
+    survival.stack.start("worker", INFRAI_HOLD_RECONCILE_AFTER_SECONDS=str(seconds))
     try:
         yield
     finally:
-        survival.stack.stop("api")
-        survival.stack.start("api")
+        survival.stack.stop("worker")
+        survival.stack.start("worker")
 
 
 def _released_by_reconciler(survival: SurvivalStack, project_id: str, job_id: str) -> bool:
@@ -88,6 +89,20 @@ def _released_by_reconciler(survival: SurvivalStack, project_id: str, job_id: st
         (job, kind) == (job_id, "release") and reason.startswith("reconciled:")
         for job, kind, _, reason in _ledger(survival, project_id)
     )
+
+
+def _housekeep_until_released(survival: SurvivalStack, project_id: str, job_id: str) -> None:
+    """Trigger housekeeping rounds (each waited for) until one released the job's hold."""
+
+    async def one_round() -> None:
+        client = await connect(Settings(temporal_address=survival.temporal.address))
+        await run_housekeeping(client, survival.stack.env["INFRAI_TEMPORAL_TASK_QUEUE"])
+
+    def released() -> bool:
+        asyncio.run(one_round())
+        return _released_by_reconciler(survival, project_id, job_id)
+
+    wait_until(released, what="the release")
 
 
 def test_api_killed_between_hold_and_start_the_reconciler_releases_the_hold(survival: SurvivalStack) -> None:
@@ -117,8 +132,8 @@ def test_api_killed_between_hold_and_start_the_reconciler_releases_the_hold(surv
     [(job_id, kind, amount, _)] = _ledger(survival, batch.project_id)
     assert (kind, amount) == ("hold", 240_000)
 
-    with _api_reconciling_after(survival, 1):
-        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")
+    with _reconciling_after(survival, 1):
+        _housekeep_until_released(survival, batch.project_id, job_id)
 
     assert not _workflow_exists(survival, job_id)
     assert _balance(survival, batch.project_id) == (int(Decimal(TRIAL_CREDITS_USD) * 1_000_000), 0)
@@ -145,8 +160,8 @@ def test_a_client_returning_after_its_stale_hold_was_released_is_told_to_use_a_n
     key = "came-back-too-late"
     body, job_id = _hold_left_by_a_dead_api(batch, key)
 
-    with _api_reconciling_after(survival, 1):
-        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")
+    with _reconciling_after(survival, 1):
+        _housekeep_until_released(survival, batch.project_id, job_id)
         late = survival.stack.generate(batch.key, idempotency_key=key, **body)
 
     assert late.status_code == 409
@@ -169,8 +184,8 @@ def test_a_job_terminated_by_an_operator_before_it_settled_has_its_hold_released
         await client.get_workflow_handle(job_id).terminate(reason="operator")
 
     asyncio.run(terminate())
-    with _api_reconciling_after(survival, 1):
-        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, job_id), what="the release")
+    with _reconciling_after(survival, 1):
+        _housekeep_until_released(survival, batch.project_id, job_id)
 
     assert [reason for job, kind, _, reason in _ledger(survival, batch.project_id) if kind == "release"] == [
         "reconciled:workflow_terminated"
@@ -185,9 +200,9 @@ def test_the_reconciler_leaves_the_hold_of_a_running_job_alone(survival: Surviva
     batch.wait_all(lambda job: job["stage"] == "generating")
     _, stranded = _hold_left_by_a_dead_api(batch, "stranded-beside-a-running-job")
 
-    with _api_reconciling_after(survival, 1):
+    with _reconciling_after(survival, 1):
         # A round that released the stranded hold also judged the running job's (both are old enough).
-        wait_until(lambda: _released_by_reconciler(survival, batch.project_id, stranded), what="a round")
+        _housekeep_until_released(survival, batch.project_id, stranded)
         assert not _released_by_reconciler(survival, batch.project_id, running)
         with survival.stack.client(batch.key) as client:
             assert client.post(f"/v1/video/jobs/{running}/cancel").json()["ok"] is True

@@ -8,6 +8,8 @@ delivery), ``poll`` (the long heartbeating vendor polls, thousands per process) 
 Observability: every activity goes through ``ActivityObserver`` (metrics, job id and vendor on log lines);
 ``INFRAI_WORKER_METRICS_PORT`` serves those metrics and ``INFRAI_TEMPORAL_METRICS_PORT`` the SDK's own
 (task latencies, slots, pollers) from the SDK runtime; ``OTEL_TRACES_EXPORTER`` turns tracing on.
+
+A ``workflows`` worker also runs ``Housekeeping`` and creates (or updates) its schedule at start.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from temporalio.worker import (
 )
 
 from accounts.store import AccountStore
+from activities.housekeeping import HousekeepingActivities
 from activities.ledger import LedgerActivities
 from activities.reference_images import ReferenceImages
 from activities.rehost import RehostActivities
@@ -47,6 +50,7 @@ from observability.tracing import configure_tracing
 from storage import build_storage
 from vendors.registry import build_vendors
 from workflows.connection import connect
+from workflows.housekeeping import HousekeepingWorkflow, ensure_housekeeping_schedule
 from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX, VideoJobWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
@@ -144,17 +148,21 @@ async def build_workers(
         webhook_http = _webhook_client()
         stack.push_async_callback(webhook_http.aclose)
         webhooks = WebhookActivities(accounts, webhook_http, settings)
+        housekeeping = HousekeepingActivities(client, accounts, storage, settings)
         workers.append(
             Worker(
                 client,
                 task_queue=queue,
-                workflows=list(workflows),
+                workflows=[*workflows, HousekeepingWorkflow],
                 activities=[
                     submits.submit_to_vendor,
                     vendor_tasks.stop_vendor_task,
                     vendor_tasks.cancel_vendor_task,
                     ledger.settle_job,
                     webhooks.deliver_webhook,
+                    housekeeping.handle_stuck_jobs,
+                    housekeeping.release_stranded_holds,
+                    housekeeping.expire_media,
                     *extra_activities,
                 ],
                 max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -163,6 +171,9 @@ async def build_workers(
                 **common,  # type: ignore[arg-type]
             )
         )
+        if settings.housekeeping_interval_seconds > 0:  # once per cluster: a Temporal Schedule
+            every = timedelta(seconds=settings.housekeeping_interval_seconds)
+            await ensure_housekeeping_schedule(client, queue, every)
     if "poll" in roles:
         polls = VendorTaskActivities(vendors)
         workers.append(

@@ -1,4 +1,5 @@
-"""Operations endpoints, outside the public API and its auth: liveness, readiness, Prometheus metrics.
+"""Operations endpoints, outside the public API and its auth: liveness, readiness, Prometheus metrics, and
+the jobs whose workflow task keeps failing (``/ops/stuck-jobs``; docs/operations/stuck-jobs.md).
 
 Put them behind your network's policy in production (they reveal no customer data, but they are not
 meant for the internet): ``/metrics`` for the scraper, the probes for the orchestrator.
@@ -16,6 +17,7 @@ from api.problems import ProblemError
 from api.readiness import OK, check_readiness
 from core.errors import ErrorCode
 from observability.http import ApiMetrics
+from observability.stuck_jobs import StuckJobWatch
 
 router = APIRouter(tags=["ops"], include_in_schema=False)
 
@@ -43,6 +45,23 @@ async def readyz(request: Request) -> dict[str, object]:
     return {"status": "ready", "checks": checks}
 
 
+@router.get("/ops/stuck-jobs")
+async def stuck_jobs(request: Request) -> dict[str, object]:
+    """Running jobs whose workflow task keeps failing, longest-failing first (503 when Temporal cannot be
+    asked). Their credit holds stay held until housekeeping terminates them (see the docs)."""
+    watch: StuckJobWatch = request.app.state.stuck_jobs
+    try:
+        jobs = await watch.current()
+    except Exception as error:
+        raise ProblemError(
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"cannot list stuck jobs: {type(error).__name__}",
+            headers={"Retry-After": "5"},
+        ) from error
+    return {"count": len(jobs), "stuck_jobs": [job.as_json() for job in jobs]}
+
+
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     api_metrics: ApiMetrics = request.app.state.metrics
@@ -50,6 +69,10 @@ async def metrics(request: Request) -> Response:
     # Read at scrape time from the journal every worker writes, so it is the cluster's figure, not ours.
     with contextlib.suppress(AccountsUnavailable):
         api_metrics.possible_orphans.set(await accounts.submit_journal().count_possible_orphans())
+    watch: StuckJobWatch = request.app.state.stuck_jobs
+    stuck = await watch.current_or_last()
+    longest = max((job.failing_seconds() for job in stuck), default=0.0)
+    api_metrics.stuck_jobs_seen(len(stuck), longest, watch.checked_at)
     body, content_type = api_metrics.exposition()
     return Response(body, media_type=content_type)
 
