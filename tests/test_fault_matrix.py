@@ -81,21 +81,8 @@ EXPECTED: dict[tuple[str, str, str], tuple[Expected, ...]] = {
     ("cancel", "kling", "before_submit"): (CANCELLED_UNSUBMITTED,),
 }
 
-# Cells that still fail on main, with what was observed (strict: a cell that starts passing must come off).
-_CANCELLED_BEFORE_SUBMIT = (
-    "a job cancelled before its first workflow task still submits: the cancel is only noticed inside "
-    "the shielded submit (video_job.py checks cancel_requested before the submit, but the flag is set "
-    "when _until_done catches the CancelledError, which the first activation delivers at that await); "
-    "observed: {}"
-)
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
-    ("cancel", "runway", "before_submit"): _CANCELLED_BEFORE_SUBMIT.format(
-        "a Runway task created, then cancelled; job cancelled, charge 0"
-    ),
-    ("cancel", "kling", "before_submit"): _CANCELLED_BEFORE_SUBMIT.format(
-        "a Kling task created; no cancel at Kling, so watched to its end: job succeeded, charged 0.39"
-    ),
-}
+# Cells that still fail, with what was observed (strict: a cell that starts passing must come off).
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 def _cells() -> list[Any]:

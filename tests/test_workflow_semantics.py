@@ -382,3 +382,26 @@ async def test_a_cancel_after_the_vendor_made_the_video_changes_nothing(harness:
         (JobState.SUCCEEDED, Decimal("2.00"))
     ]
     assert (await _final(harness, job_id)).state is JobState.SUCCEEDED
+
+
+async def test_a_cancel_that_arrives_before_the_first_workflow_task_sends_nothing_to_a_vendor(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    # Started and cancelled while no worker polls its queue: the cancel comes with the start.
+    script = Script()
+    stand_ins = StandIns(script)
+    task_queue = f"wf-{uuid.uuid4().hex[:8]}"
+    harness = Harness(time_skipping_env.client, script, task_queue)
+    job_id, handle = await harness.start()
+    await handle.cancel()  # type: ignore[attr-defined]
+    async with (
+        Worker(
+            harness.client, task_queue=task_queue, workflows=[VideoJobWorkflow], activities=stand_ins.all()
+        ),
+        Worker(harness.client, task_queue=task_queue + POLL_QUEUE_SUFFIX, activities=[stand_ins.poll]),
+    ):
+        await _cancelled(handle)
+    assert script.submits == [] and script.cancels == []
+    assert [(s.outcome, s.charge_usd) for s in script.settles] == [(JobState.CANCELLED, Decimal(0))]
+    final = await _final(harness, job_id)
+    assert final.state is JobState.CANCELLED and final.error is not None and not final.error.billed

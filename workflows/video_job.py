@@ -163,7 +163,7 @@ class VideoJobWorkflow(VideoJobV1):
     async def _submit_along_route(self, job: JobInput) -> tuple[VendorTask, RouteCandidate]:
         last_error: ErrorInfo | None = None
         for index, candidate in enumerate(job.route):
-            if self._snapshot.cancel_requested:
+            if await self._cancel_pending():
                 raise JobCancelled("the job was cancelled before a vendor accepted it")
             self._use_candidate(candidate)
             try:
@@ -370,6 +370,16 @@ class VideoJobWorkflow(VideoJobV1):
             summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
         )
         self._snapshot.cost.settled_usd = settled.charged_usd
+
+    async def _cancel_pending(self) -> bool:
+        """Whether the job was cancelled, a cancel that is still on its way included: one that came with
+        the start (or while no worker ran the job) is delivered at the first await, so yield once (no
+        command, no timer) before anything is sent that the cancel should have prevented."""
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self._cancel_requested()
+        return self._snapshot.cancel_requested
 
     async def _until_done(self, step: Awaitable[T]) -> T:
         """Run ``step`` to its end even if the job is cancelled meanwhile; the cancel is remembered.
