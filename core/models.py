@@ -71,6 +71,21 @@ class ErrorInfo(BaseModel):
     billed: bool = False
 
 
+class FailureDetails(BaseModel):
+    """What a failed activity's ``ApplicationError`` carries as its details, for the workflow to read back.
+
+    The flags are left out of the JSON while unset, the shape recorded histories have: a final error
+    carries only ``error``, a vendor error also ``accepted``, and ``ambiguous`` only when it is true.
+    """
+
+    error: ErrorInfo
+    accepted: bool | None = None  # the vendor had accepted the task
+    ambiguous: bool | None = None  # it may have: the request reached the vendor, the answer never came back
+
+    def as_details(self) -> dict[str, object]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 # How a vendor adapter wants a job's reference image in ``VideoSpec.reference_image_url``: our stored copy
 # inline as a data URI, or a signed URL of it that the vendor fetches (vendors that take no inline images).
 ReferenceImageForm = Literal["data_uri", "url"]
