@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, FailureDetails
+from core.errors import ErrorCode, FailureDetails, VendorError
+from core.models import ErrorInfo
 
 
 def application_error(

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.models import JobTimings
+from core.job_timings import JobTimings
 
 # The shortest operator token or signing secret we accept: 32 characters of token_urlsafe are 192 bits.
 MIN_SECRET_CHARS = 32

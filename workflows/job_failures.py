@@ -14,8 +14,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import ErrorCode
-    from core.models import ErrorInfo, FailureDetails
+    from core.errors import ErrorCode, FailureDetails
+    from core.models import ErrorInfo
 
 # Submit failures after which the next candidate may be tried — provided the vendor provably never took
 # the task (neither accepted nor ambiguous): unavailable, rate-limited after retries, or rejected (bad input
