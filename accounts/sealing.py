@@ -5,8 +5,9 @@ instead: a copy of the database (a backup, a replica, a dump in a ticket) then h
 forge our webhooks.
 
 Keys: ``INFRAI_ACCOUNTS_ENCRYPTION_KEYS`` = ``id:base64key[,id:base64key...]`` (16-, 24- or 32-byte AES
-keys, the format of ``INFRAI_PAYLOAD_ENCRYPTION_KEYS``; ``workflows.encryption.new_key_entry`` makes one).
-The first seals, every listed key opens (rotation: put the new key first, keep the old ones listed).
+keys, the format of ``INFRAI_PAYLOAD_ENCRYPTION_KEYS``, both read by ``core/keys.py``;
+``workflows.encryption.new_key_entry`` makes one). The first seals, every listed key opens (rotation: put
+the new key first, keep the old ones listed).
 Unset, a 256-bit key is generated into the data folder, which serves every process sharing that folder
 (the embedded stack); API and worker processes on different machines must all be given the same keys.
 
@@ -23,61 +24,34 @@ import binascii
 import contextlib
 import hashlib
 import os
-import re
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.keys import AesKey, parse_key_setting
 from core.settings import Settings
 
 SEALED_PREFIX = "sealed:v1:"
 KEY_FILENAME = "accounts-encryption.key"
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
-_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class SealingError(ValueError):
     """A sealed value could not be opened: its key is not configured here, or it was altered."""
 
 
-@dataclass(frozen=True)
-class SealingKey:
-    key_id: str
-    secret: bytes = field(repr=False)  # never in a repr, a log line or an error message
-
-
-def parse_sealing_keys(value: str) -> list[SealingKey]:
-    """``id:base64key,...`` as keys, current first. Errors name the entry's position, never its content."""
-    keys: list[SealingKey] = []
-    for position, entry in enumerate((part.strip() for part in value.split(",")), start=1):
-        if not entry:
-            continue
-        key_id, sep, encoded = entry.partition(":")
-        key_id = key_id.strip()
-        if not sep or not _KEY_ID.fullmatch(key_id):
-            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS entry #{position}: expected id:base64key")
-        try:
-            secret = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS key {key_id!r} is not valid base64") from None
-        if len(secret) not in (16, 24, 32):
-            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS key {key_id!r}: an AES key is 16/24/32 bytes")
-        if any(key.key_id == key_id for key in keys):
-            raise ValueError(f"INFRAI_ACCOUNTS_ENCRYPTION_KEYS lists key {key_id!r} twice")
-        keys.append(SealingKey(key_id, secret))
-    if not keys:
-        raise ValueError("INFRAI_ACCOUNTS_ENCRYPTION_KEYS is set but holds no key")
-    return keys
+def parse_sealing_keys(value: str) -> list[AesKey]:
+    """``INFRAI_ACCOUNTS_ENCRYPTION_KEYS`` as keys, current first (the format is ``core/keys.py``'s)."""
+    return parse_key_setting(value, "INFRAI_ACCOUNTS_ENCRYPTION_KEYS")
 
 
 class SecretSealer:
     """Seals and opens short secrets for one purpose (``"webhook-secret"``), bound to their owner."""
 
-    def __init__(self, keys: list[SealingKey]) -> None:
+    def __init__(self, keys: list[AesKey]) -> None:
         if not keys:
             raise ValueError("a sealer needs at least one key")
         self._current = keys[0].key_id
@@ -129,7 +103,7 @@ def _associated(purpose: str, owner: str, key_id: str) -> bytes:
     return f"infrai-sealed-v1\0{purpose}\0{owner}\0{key_id}".encode()
 
 
-def data_folder_key(data_dir: Path) -> SealingKey:
+def data_folder_key(data_dir: Path) -> AesKey:
     """The installation's generated key (``data_dir/accounts-encryption.key``), created when absent.
 
     Processes starting together must end up with one key: it is written in full under a temporary name
@@ -144,7 +118,7 @@ def data_folder_key(data_dir: Path) -> SealingKey:
     secret = path.read_bytes()
     if len(secret) != _KEY_BYTES:
         raise ValueError(f"{path} holds {len(secret)} bytes, not {_KEY_BYTES}; it is not a key this wrote")
-    return SealingKey("local-" + hashlib.sha256(b"infrai-key-id\0" + secret).hexdigest()[:12], secret)
+    return AesKey("local-" + hashlib.sha256(b"infrai-key-id\0" + secret).hexdigest()[:12], secret)
 
 
 def _create_exclusively(path: Path, content: bytes) -> None:

@@ -18,12 +18,15 @@ from accounts.store import AccountStore
 from core.errors import ErrorCode
 from core.models import SettleRequest, SettleResult
 
+# The activity's name on the wire: workflows call it by method, the API and tests look it up by this name.
+SETTLE_JOB = "settle_job"
+
 
 class LedgerActivities:
     def __init__(self, store: AccountStore) -> None:
         self._store = store
 
-    @activity.defn(name="settle_job")
+    @activity.defn(name=SETTLE_JOB)
     async def settle_job(self, req: SettleRequest) -> SettleResult:
         # Not billed means the project pays nothing, whatever the estimate said: failures the vendor did
         # not bill and cancels before the vendor accepted release the whole hold.

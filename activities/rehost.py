@@ -24,6 +24,9 @@ from vendors.base import VideoVendor
 
 logger = logging.getLogger(__name__)
 
+# The activity's name on the wire: workflows call it by method, the API and tests look it up by this name.
+REHOST_VIDEO = "rehost_video"
+
 _HEARTBEAT_EVERY_SECONDS = 1.0
 # ... or every this many bytes: often enough to show progress, rarely enough to cost nothing next to the
 # copy itself (chunks arrive as the socket delivers them, ~64 KB each).
@@ -131,7 +134,7 @@ class RehostActivities:
             raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
         return stored
 
-    @activity.defn(name="rehost_video")
+    @activity.defn(name=REHOST_VIDEO)
     async def rehost_video(self, req: RehostRequest) -> StoredVideo:
         video_key, thumbnail_key = media_keys(req.project_id, req.job_id)
         if activity.info().attempt > 1:

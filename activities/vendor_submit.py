@@ -47,6 +47,9 @@ from vendors.base import TaskFinder, VideoVendor
 
 logger = logging.getLogger(__name__)
 
+# The activity's name on the wire: workflows call it by method, the API and tests look it up by this name.
+SUBMIT_TO_VENDOR = "submit_to_vendor"
+
 T = TypeVar("T")
 
 # Attempts one vendor gets for a submit failure that is known to have created nothing, before the workflow
@@ -106,7 +109,7 @@ class VendorSubmitActivities:
         self._journal = journal
         self._references = references
 
-    @activity.defn(name="submit_to_vendor")
+    @activity.defn(name=SUBMIT_TO_VENDOR)
     async def submit_to_vendor(self, req: SubmitRequest) -> VendorTask:
         async with heartbeating():
             return await self._submit(req)

@@ -37,6 +37,11 @@ from vendors.base import VendorStatus, VideoVendor
 
 logger = logging.getLogger(__name__)
 
+# The activities' names on the wire: workflows call them by method, the API and tests look them up by name.
+POLL_VENDOR = "poll_vendor"
+STOP_VENDOR_TASK = "stop_vendor_task"
+CANCEL_VENDOR_TASK = "cancel_vendor_task"  # the v1 form of STOP_VENDOR_TASK
+
 # Transient poll failures in a row before the attempt fails and Temporal's retry policy takes over.
 _MAX_CONSECUTIVE_POLL_ERRORS = 8
 _BACKOFF = 1.5
@@ -105,7 +110,7 @@ class VendorTaskActivities:
             raise final_error(ErrorCode.VENDOR_UNAVAILABLE, message)
         return vendor
 
-    @activity.defn(name="poll_vendor")
+    @activity.defn(name=POLL_VENDOR)
     async def poll_vendor(self, req: PollRequest) -> VendorOutcome:
         vendor = self._vendor(req.task.vendor)
         resumed = activity.info().heartbeat_details
@@ -139,7 +144,7 @@ class VendorTaskActivities:
             await _sleep_heartbeating(interval * random.uniform(0.8, 1.2), progress)  # jitter
             interval = min(interval * _BACKOFF, req.max_interval_seconds)
 
-    @activity.defn(name="stop_vendor_task")
+    @activity.defn(name=STOP_VENDOR_TASK)
     async def stop_vendor_task(self, req: CancelVendorRequest) -> VendorCancel:
         """Ask the vendor to stop the task; what that achieved decides the charge (see ``VendorCancel``)."""
         vendor = self._vendor(req.task.vendor)
@@ -148,7 +153,7 @@ class VendorTaskActivities:
         except VendorError as err:
             raise application_error(err) from None
 
-    @activity.defn(name="cancel_vendor_task")
+    @activity.defn(name=CANCEL_VENDOR_TASK)
     async def cancel_vendor_task(self, req: CancelVendorRequest) -> bool:
         """The first workflow version's cancel (jobs started before the ``stop_vendor_task`` patch): True
         when the vendor had a cancel to call."""

@@ -39,6 +39,9 @@ from core.webhook_targets import VettedUrl, vet_webhook_url
 
 logger = logging.getLogger(__name__)
 
+# The activity's name on the wire: workflows call it by method, the API and tests look it up by this name.
+DELIVER_WEBHOOK = "deliver_webhook"
+
 USER_AGENT = "Infrai-Webhooks/1.0"
 WEBHOOK_REJECTED = "webhook_rejected"
 WEBHOOK_GONE = "webhook_gone"
@@ -142,7 +145,7 @@ class WebhookActivities:
         self._allowlist = parse_allowlist(settings.url_allowlist.split(","))
         self._allow_private = settings.allow_private_urls
 
-    @activity.defn(name="deliver_webhook")
+    @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, message: WebhookMessage) -> WebhookReceipt:
         attempt = activity.info().attempt
         try:

@@ -53,7 +53,7 @@ async def _ours(
     from activities.rehost import RehostActivities
     from core.models import RehostRequest, VendorTask
     from storage import build_storage
-    from worker.runner import vendor_http_client
+    from worker.roles import vendor_http_client
 
     settings = moto.settings(bucket, data_dir, storage_backend=backend)
     storage = build_storage(settings)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import BaseModel
+
 from core.models import ErrorInfo
 
 
@@ -74,3 +76,18 @@ class VendorError(Exception):
 
     def __repr__(self) -> str:
         return f"VendorError({self.code!s}, {self.message!r}, retryable={self.retryable})"
+
+
+class FailureDetails(BaseModel):
+    """What a failed activity's ``ApplicationError`` carries as its details, for the workflow to read back.
+
+    The flags are left out of the JSON while unset, the shape recorded histories have: a final error
+    carries only ``error``, a vendor error also ``accepted``, and ``ambiguous`` only when it is true.
+    """
+
+    error: ErrorInfo
+    accepted: bool | None = None  # the vendor had accepted the task
+    ambiguous: bool | None = None  # it may have: the request reached the vendor, the answer never came back
+
+    def as_details(self) -> dict[str, object]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -13,6 +13,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Split out by concern, and importable from here as before: a job's timings, and a vendor's task with the
+# requests about it.
+from core.job_timings import JobTimings as JobTimings
+from core.vendor_tasks import CancelVendorRequest as CancelVendorRequest
+from core.vendor_tasks import PollProgress as PollProgress
+from core.vendor_tasks import PollRequest as PollRequest
+from core.vendor_tasks import RehostRequest as RehostRequest
+from core.vendor_tasks import VendorCancel as VendorCancel
+from core.vendor_tasks import VendorTask as VendorTask
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -113,26 +123,6 @@ class RouteCandidate(BaseModel):
     estimated_cost_usd: Decimal
 
 
-class JobTimings(BaseModel):
-    """Timeouts and poll pacing, read from settings by the API and frozen into the workflow input."""
-
-    submit_timeout_seconds: float = 60.0
-    # A submit heartbeats while its request is in flight, so a worker that dies mid-submit is noticed in
-    # seconds (its retry then reads the submit journal before sending anything).
-    submit_heartbeat_timeout_seconds: float = 15.0
-    poll_heartbeat_timeout_seconds: float = 60.0
-    poll_timeout_seconds: float = 3 * 3600.0
-    rehost_timeout_seconds: float = 1800.0
-    rehost_heartbeat_timeout_seconds: float = 60.0
-    cancel_timeout_seconds: float = 30.0
-    poll_initial_interval_seconds: float = 1.0
-    poll_max_interval_seconds: float = 15.0
-    webhook_timeout_seconds: float = 15.0
-    webhook_retry_initial_seconds: float = 10.0
-    webhook_retry_max_interval_seconds: float = 3600.0
-    webhook_retry_for_seconds: float = 24 * 3600.0
-
-
 WEBHOOK_EVENT_STATES = (JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 """The state changes a webhook can subscribe to (a job is ``queued`` only before anything happened)."""
 DEFAULT_WEBHOOK_EVENTS = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
@@ -157,16 +147,6 @@ class JobInput(BaseModel):
     webhook: WebhookTarget | None = None
 
 
-class VendorTask(BaseModel):
-    """A task a vendor accepted: the first durable fact of a job. ``links`` keeps vendor-given URLs."""
-
-    vendor: str
-    model: str
-    task_id: str
-    submitted_at: datetime
-    links: dict[str, str] = Field(default_factory=dict)
-
-
 class VendorOutcome(BaseModel):
     """How a vendor task ended, as the poll activity saw it."""
 
@@ -178,57 +158,12 @@ class VendorOutcome(BaseModel):
     polls: int = 0
 
 
-class PollRequest(BaseModel):
-    task: VendorTask
-    initial_interval_seconds: float = 1.0
-    max_interval_seconds: float = 15.0
-
-
-class PollProgress(BaseModel):
-    """Heartbeat details of the poll activity: lets a retry resume and lets status report progress."""
-
-    progress: int | None = None
-    vendor_state: str = "pending"
-    polls: int = 0
-    interval_seconds: float = 1.0
-
-
 class SubmitRequest(BaseModel):
     job_id: str
     attempt_key: str
     spec: VideoSpec
     vendor: str
     model: str
-
-
-class CancelVendorRequest(BaseModel):
-    task: VendorTask
-
-
-class VendorCancel(StrEnum):
-    """What a vendor-side cancel achieved; the workflow decides the charge from it (design §2).
-
-    - ``stopped``: the vendor stopped the task before it finished; nothing was made, nothing is billed.
-    - ``requested``: the vendor took the request but the task may still finish (fal signals a running
-      request's runner, which decides; a Replicate prediction still ``processing``): watch it to its end.
-    - ``finished``: too late, the task had already ended (fal ``ALREADY_COMPLETED``; Runway and Luma are
-      read first so a finished task is never deleted): poll it to learn how it ended, a finished job.
-    - ``unsupported``: the vendor has no cancel (Veo, MiniMax, Kling, Luma Agents): the task runs to its
-      end, and is watched there so the charge follows what the vendor billed.
-    """
-
-    STOPPED = "stopped"
-    REQUESTED = "requested"
-    FINISHED = "finished"
-    UNSUPPORTED = "unsupported"
-
-
-class RehostRequest(BaseModel):
-    job_id: str
-    project_id: str
-    task: VendorTask
-    output_url: str
-    thumbnail_url: str | None = None
 
 
 class StoredVideo(BaseModel):

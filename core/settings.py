@@ -10,10 +10,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.models import JobTimings
+from core.job_timings import JobTimings
 
 # The shortest operator token or signing secret we accept: 32 characters of token_urlsafe are 192 bits.
 MIN_SECRET_CHARS = 32
+
+# The defaults of the job timing settings below: the values a job gets when nothing is configured.
+_JOB_TIMINGS = JobTimings()
 
 
 class Settings(BaseSettings):
@@ -149,17 +152,18 @@ class Settings(BaseSettings):
     # a second vendor task). Polls hand off at once; a rehost cut off restarts on another worker.
     worker_graceful_shutdown_seconds: float = 70.0
     worker_max_heartbeat_throttle_seconds: float = 5.0
-    poll_initial_interval_seconds: float = 1.0
-    poll_max_interval_seconds: float = 15.0
+    poll_initial_interval_seconds: float = _JOB_TIMINGS.poll_initial_interval_seconds
+    poll_max_interval_seconds: float = _JOB_TIMINGS.poll_max_interval_seconds
 
-    # Job timing, frozen into each workflow's input at start
-    submit_timeout_seconds: float = 60.0
-    submit_heartbeat_timeout_seconds: float = 15.0
-    poll_heartbeat_timeout_seconds: float = 60.0
-    poll_timeout_seconds: float = 3 * 3600.0
-    rehost_timeout_seconds: float = 1800.0
-    rehost_heartbeat_timeout_seconds: float = 60.0
-    cancel_timeout_seconds: float = 30.0
+    # Job timing, frozen into each workflow's input at start (the poll pacing above and webhook timing below
+    # too). Their defaults are ``JobTimings``'s, so each is written once.
+    submit_timeout_seconds: float = _JOB_TIMINGS.submit_timeout_seconds
+    submit_heartbeat_timeout_seconds: float = _JOB_TIMINGS.submit_heartbeat_timeout_seconds
+    poll_heartbeat_timeout_seconds: float = _JOB_TIMINGS.poll_heartbeat_timeout_seconds
+    poll_timeout_seconds: float = _JOB_TIMINGS.poll_timeout_seconds
+    rehost_timeout_seconds: float = _JOB_TIMINGS.rehost_timeout_seconds
+    rehost_heartbeat_timeout_seconds: float = _JOB_TIMINGS.rehost_heartbeat_timeout_seconds
+    cancel_timeout_seconds: float = _JOB_TIMINGS.cancel_timeout_seconds
 
     # Observability. Logs: human-readable text for the embedded stack, one JSON object per line in
     # production. Metrics: the API serves /metrics on its own port; the worker serves its activity metrics
@@ -175,10 +179,10 @@ class Settings(BaseSettings):
     otel_service_name: str | None = Field(None, validation_alias="OTEL_SERVICE_NAME")
     # Webhooks: one delivery attempt's timeout, and the retry backoff (initial delay, doubling up to the
     # max interval) for as long as retry_for allows, all frozen into each job at start.
-    webhook_timeout_seconds: float = 15.0
-    webhook_retry_initial_seconds: float = 10.0
-    webhook_retry_max_interval_seconds: float = 3600.0
-    webhook_retry_for_seconds: float = 24 * 3600.0
+    webhook_timeout_seconds: float = _JOB_TIMINGS.webhook_timeout_seconds
+    webhook_retry_initial_seconds: float = _JOB_TIMINGS.webhook_retry_initial_seconds
+    webhook_retry_max_interval_seconds: float = _JOB_TIMINGS.webhook_retry_max_interval_seconds
+    webhook_retry_for_seconds: float = _JOB_TIMINGS.webhook_retry_for_seconds
 
     # How often the API's one shared watcher per job reads its state for `Prefer: wait` and event streams.
     job_watch_interval_seconds: float = 1.0
@@ -256,21 +260,7 @@ class Settings(BaseSettings):
         return (self.storage_local_dir or self.data_dir / "media").resolve()
 
     def job_timings(self) -> JobTimings:
-        return JobTimings(
-            submit_timeout_seconds=self.submit_timeout_seconds,
-            submit_heartbeat_timeout_seconds=self.submit_heartbeat_timeout_seconds,
-            poll_heartbeat_timeout_seconds=self.poll_heartbeat_timeout_seconds,
-            poll_timeout_seconds=self.poll_timeout_seconds,
-            rehost_timeout_seconds=self.rehost_timeout_seconds,
-            rehost_heartbeat_timeout_seconds=self.rehost_heartbeat_timeout_seconds,
-            cancel_timeout_seconds=self.cancel_timeout_seconds,
-            poll_initial_interval_seconds=self.poll_initial_interval_seconds,
-            poll_max_interval_seconds=self.poll_max_interval_seconds,
-            webhook_timeout_seconds=self.webhook_timeout_seconds,
-            webhook_retry_initial_seconds=self.webhook_retry_initial_seconds,
-            webhook_retry_max_interval_seconds=self.webhook_retry_max_interval_seconds,
-            webhook_retry_for_seconds=self.webhook_retry_for_seconds,
-        )
+        return JobTimings.model_validate({name: getattr(self, name) for name in JobTimings.model_fields})
 
 
 def setting_env_names() -> list[str]:

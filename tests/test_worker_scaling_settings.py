@@ -11,7 +11,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMax
 
 from core.settings import Settings
 from observability.activity_metrics import ActivityObserver, WorkerMetrics
-from worker.runner import build_workers
+from worker.roles import build_workers
 from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX
 
 

@@ -14,58 +14,30 @@ keep the old ones until no open or retained workflow needs them". Search attribu
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from core.keys import AesKey, parse_key_setting
 from core.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 _NONCE_BYTES = 12
-_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class PayloadDecryptionError(ValueError):
     """A payload could not be decrypted: its key is not configured, or it was tampered with."""
 
 
-@dataclass(frozen=True)
-class EncryptionKey:
-    key_id: str
-    secret: bytes = field(repr=False)  # never in a repr, a log line or an error message
-
-
-def parse_keys(value: str) -> list[EncryptionKey]:
-    """``id:base64key,...`` as keys, current first. Errors name the entry's position, never its content."""
-    keys: list[EncryptionKey] = []
-    for position, entry in enumerate((part.strip() for part in value.split(",")), start=1):
-        if not entry:
-            continue
-        key_id, sep, encoded = entry.partition(":")
-        key_id = key_id.strip()
-        if not sep or not _KEY_ID.fullmatch(key_id):
-            raise ValueError(f"payload encryption key #{position}: expected id:base64key with a short id")
-        try:
-            secret = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError(f"payload encryption key {key_id!r}: the key is not valid base64") from None
-        if len(secret) not in (16, 24, 32):
-            raise ValueError(f"payload encryption key {key_id!r}: an AES key is 16, 24 or 32 bytes")
-        if any(key.key_id == key_id for key in keys):
-            raise ValueError(f"payload encryption key {key_id!r} is listed twice")
-        keys.append(EncryptionKey(key_id, secret))
-    if not keys:
-        raise ValueError("INFRAI_PAYLOAD_ENCRYPTION_KEYS is set but holds no key")
-    return keys
+def parse_keys(value: str) -> list[AesKey]:
+    """``INFRAI_PAYLOAD_ENCRYPTION_KEYS`` as keys, current first (the format is ``core/keys.py``'s)."""
+    return parse_key_setting(value, "INFRAI_PAYLOAD_ENCRYPTION_KEYS")
 
 
 def new_key_entry(key_id: str) -> str:
@@ -76,7 +48,7 @@ def new_key_entry(key_id: str) -> str:
 class EncryptionCodec(PayloadCodec):
     """Encrypts each payload whole (its metadata included) with the current key; decrypts with any key."""
 
-    def __init__(self, keys: Sequence[EncryptionKey]) -> None:
+    def __init__(self, keys: Sequence[AesKey]) -> None:
         if not keys:
             raise ValueError("an encryption codec needs at least one key")
         self._current = keys[0]

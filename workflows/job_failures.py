@@ -1,20 +1,20 @@
 """How an activity's failure reads inside the ``VideoJob`` workflow (shared by every workflow version).
 
 The activity side is ``activities/failures.py``: the taxonomy error travels as the ``ApplicationError``'s
-type and details, with whether the vendor had accepted the task and whether that is unknown.
+type and a ``FailureDetails`` as its details: whether the vendor had accepted the task and whether that is
+unknown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import ErrorCode
+    from core.errors import ErrorCode, FailureDetails
     from core.models import ErrorInfo
 
 # Submit failures after which the next candidate may be tried — provided the vendor provably never took
@@ -65,21 +65,18 @@ def error_from_activity(err: ActivityError) -> ActivityFailure:
         error = ErrorInfo(code=ErrorCode.TIMEOUT, message=f"{err.activity_type} timed out", retryable=True)
         return ActivityFailure(error, ambiguous=True)
     if isinstance(cause, ApplicationError):
-        details: dict[str, Any] = (
-            cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        )
-        info = details.get("error")
-        error = (
-            ErrorInfo.model_validate(info)
-            if info
-            else ErrorInfo(code=cause.type or ErrorCode.VENDOR_ERROR, message=cause.message)
-        )
-        return ActivityFailure(
-            error, bool(details.get("accepted", False)), bool(details.get("ambiguous", False))
-        )
+        details = _failure_details(cause)
+        return ActivityFailure(details.error, bool(details.accepted), bool(details.ambiguous))
     # A failure we did not translate (a bug, an unexpected exception): we cannot know what the vendor did.
     error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=str(cause or err), retryable=True)
     return ActivityFailure(error, ambiguous=True)
+
+
+def _failure_details(cause: ApplicationError) -> FailureDetails:
+    """What ``activities/failures.py`` wrote; an error raised elsewhere reads as its type and message."""
+    raw = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    fallback = ErrorInfo(code=cause.type or ErrorCode.VENDOR_ERROR, message=cause.message)
+    return FailureDetails.model_validate({**raw, "error": raw.get("error") or fallback})
 
 
 class JobCancelled(Exception):

@@ -2,7 +2,8 @@
 
 submit (failover along the route until a vendor accepts) → one long heartbeating poll → rehost into our
 storage → settle the cost. Routing happened in the API, so everything here is a pure function of the input
-and of activity results, and replays deterministically.
+and of activity results, and replays deterministically. How each activity is called (timeouts, retries) is
+``workflows/job_activities.py``; how the job's state shows outside, ``workflows/job_bookkeeping.py``.
 
 Failure semantics (design §2):
 - A vendor that rejected the task, was unavailable, or stayed rate-limited before accepting it cost
@@ -31,37 +32,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import ErrorCode
     from core.models import (
-        CancelVendorRequest,
         ErrorInfo,
         JobCost,
         JobInput,
         JobSnapshot,
         JobState,
-        PollRequest,
-        RehostRequest,
         RouteCandidate,
-        SettleRequest,
-        SettleResult,
         Stage,
-        StoredVideo,
-        SubmitRequest,
         VendorAttempt,
         VendorCancel,
         VendorOutcome,
         VendorTask,
     )
-    from workflows import search_attributes as sa
+    from workflows import job_activities as activities
+    from workflows.job_activities import POLL, POLL_QUEUE_SUFFIX, REHOST, REHOST_QUEUE_SUFFIX, SETTLE
+    from workflows.job_bookkeeping import JobBookkeeping
     from workflows.job_failures import (
         ActivityFailure,
         JobCancelled,
@@ -77,29 +71,26 @@ T = TypeVar("T")
 WORKFLOW_NAME = "VideoJob"
 STATUS_QUERY = "status"
 
-# Polling and rehosting run on their own task queues (the workflow's queue + suffix) so each scales on its
-# own: thousands of cheap heartbeating polls per worker, a handful of bandwidth-heavy rehosts.
-POLL_QUEUE_SUFFIX = "-poll"
-REHOST_QUEUE_SUFFIX = "-rehost"
-
-# Activity names: the worker registers implementations under exactly these names.
-SUBMIT = "submit_to_vendor"
-POLL = "poll_vendor"
-STOP_VENDOR = "stop_vendor_task"
-CANCEL_VENDOR = "cancel_vendor_task"  # the v1 form of STOP_VENDOR
-REHOST = "rehost_video"
-SETTLE = "settle_job"
-
 # Workflow versions (docs/operations/deploys.md): each change to the command sequence is a patch; jobs
 # started before it replay the frozen code they started on.
 PATCH_EVERY_INSTANT_SAFE = "every-instant-safe"
 
-# Re-exported for the modules and tests that read failures the way the workflow does.
-__all__ = ["ActivityFailure", "VideoJobWorkflow", "error_from_activity"]
+# Re-exported for the modules and tests that read failures the way the workflow does, and that look the
+# job's activities and task queues up by name.
+__all__ = [
+    "POLL",
+    "POLL_QUEUE_SUFFIX",
+    "REHOST",
+    "REHOST_QUEUE_SUFFIX",
+    "SETTLE",
+    "ActivityFailure",
+    "VideoJobWorkflow",
+    "error_from_activity",
+]
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class VideoJobWorkflow(VideoJobV1):
+class VideoJobWorkflow(JobBookkeeping, VideoJobV1):
     @workflow.init
     def __init__(self, job: JobInput) -> None:
         first = job.route[0] if job.route else None
@@ -132,7 +123,7 @@ class VideoJobWorkflow(VideoJobV1):
             outcome = await self._generate(job, task)
             self._billed = True  # the vendor made the video: from here on the job is a finished job
             self._enter(JobState.RUNNING, Stage.REHOSTING)
-            media = await self._until_done(self._rehost(job, task, outcome))
+            media = await self._until_done(activities.rehost(job, task, outcome))
             charge = outcome.cost_usd if outcome.cost_usd is not None else candidate.estimated_cost_usd
             await self._until_done(self._settle(JobState.SUCCEEDED, charge, "generated"))
             self._finish(JobState.SUCCEEDED, media=media)
@@ -167,7 +158,7 @@ class VideoJobWorkflow(VideoJobV1):
                 raise JobCancelled("the job was cancelled before a vendor accepted it")
             self._use_candidate(candidate)
             try:
-                task = await self._until_done(self._submit(job, index, candidate))
+                task = await self._until_done(activities.submit(job, index, candidate))
             except ActivityError as err:
                 failure = error_from_activity(err)
                 error = failure.error
@@ -198,40 +189,13 @@ class VideoJobWorkflow(VideoJobV1):
             else ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route")
         )
 
-    async def _submit(self, job: JobInput, index: int, candidate: RouteCandidate) -> VendorTask:
-        timings = job.timings
-        task: VendorTask = await workflow.execute_activity(
-            SUBMIT,
-            SubmitRequest(
-                job_id=job.job_id,
-                attempt_key=f"{job.job_id}-{index}",
-                spec=job.spec,
-                vendor=candidate.vendor,
-                model=candidate.model,
-            ),
-            result_type=VendorTask,
-            start_to_close_timeout=timedelta(seconds=timings.submit_timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=timings.submit_heartbeat_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=4,
-            ),
-            summary=(
-                f"submit to {candidate.vendor} / {candidate.model} "
-                f"(candidate {index + 1} of {len(job.route)})"
-            ),
-        )
-        return task
-
     async def _generate(self, job: JobInput, task: VendorTask) -> VendorOutcome:
         """The vendor's successful outcome; a cancel on the way stops the task and watches it if need be."""
         if self._snapshot.cancel_requested:  # it arrived while the submit was in flight
             return await self._stop_and_watch(job, task)
         self._enter(JobState.RUNNING, Stage.GENERATING)
         try:
-            outcome = await self._poll(job, task)
+            outcome = await activities.poll(job, task)
         except asyncio.CancelledError:
             self._cancel_requested()
             return await self._stop_and_watch(job, task)
@@ -239,13 +203,13 @@ class VideoJobWorkflow(VideoJobV1):
             if is_cancelled_exception(err):
                 self._cancel_requested()
                 return await self._stop_and_watch(job, task)
-            await self._until_done(self._stop_vendor_task(task))
+            await self._until_done(activities.stop_vendor_task(job, task))
             raise JobFailed(error_from_activity(err).error) from None
         self._snapshot.attempts[-1].outcome = outcome.state.value
         return _succeeded(outcome)
 
     async def _stop_and_watch(self, job: JobInput, task: VendorTask) -> VendorOutcome:
-        answer = await self._until_done(self._stop_vendor_task(task))
+        answer = await self._until_done(activities.stop_vendor_task(job, task))
         if answer is VendorCancel.STOPPED:
             raise JobCancelled(f"the job was cancelled; {task.vendor} stopped the task before it finished")
         # Too late, or no cancel at this vendor: the task ends on its own, and what it ends as is billed.
@@ -253,7 +217,7 @@ class VideoJobWorkflow(VideoJobV1):
             f"cancel requested · watching {task.vendor} task {task.task_id} to its end"
         )
         try:
-            outcome = await self._until_done(self._poll(job, task))
+            outcome = await self._until_done(activities.poll(job, task))
         except ActivityError as err:
             message = f"the job was cancelled; how {task.vendor}'s task ended is unknown: {err.cause or err}"
             raise JobCancelled(message, reason="cancelled_vendor_outcome_unknown") from None
@@ -269,106 +233,8 @@ class VideoJobWorkflow(VideoJobV1):
             message, charge=charge, reason="cancelled_after_vendor_billed" if billed else "cancelled"
         )
 
-    async def _poll(self, job: JobInput, task: VendorTask) -> VendorOutcome:
-        timings = job.timings
-        wait = timedelta(seconds=timings.poll_timeout_seconds)
-        outcome: VendorOutcome = await workflow.execute_activity(
-            POLL,
-            PollRequest(
-                task=task,
-                initial_interval_seconds=timings.poll_initial_interval_seconds,
-                max_interval_seconds=timings.poll_max_interval_seconds,
-            ),
-            result_type=VendorOutcome,
-            task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
-            start_to_close_timeout=wait,
-            schedule_to_close_timeout=wait,  # the whole wait, retries included
-            heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=10,
-            ),
-            summary=f"poll {task.vendor} task {task.task_id}",
-        )
-        return outcome
-
-    async def _rehost(self, job: JobInput, task: VendorTask, outcome: VendorOutcome) -> StoredVideo:
-        assert outcome.output_url is not None
-        try:
-            stored: StoredVideo = await workflow.execute_activity(
-                REHOST,
-                RehostRequest(
-                    job_id=job.job_id,
-                    project_id=job.project_id,
-                    task=task,
-                    output_url=outcome.output_url,
-                    thumbnail_url=outcome.thumbnail_url,
-                ),
-                result_type=StoredVideo,
-                task_queue=workflow.info().task_queue + REHOST_QUEUE_SUFFIX,
-                start_to_close_timeout=timedelta(seconds=job.timings.rehost_timeout_seconds),
-                heartbeat_timeout=timedelta(seconds=job.timings.rehost_heartbeat_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=2),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=60),
-                    maximum_attempts=6,
-                ),
-                summary=f"rehost {task.vendor} task {task.task_id} into our storage",
-            )
-        except ActivityError as err:
-            error = error_from_activity(err).error
-            # The vendor billed us, but the customer got no video: not billed to them either way.
-            if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
-                raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
-            raise JobFailed(
-                ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
-            ) from None
-        workflow.set_current_details(
-            f"rehosted {stored.size_bytes or 0} bytes from {task.vendor} task {task.task_id}"
-        )
-        return stored
-
-    async def _stop_vendor_task(self, task: VendorTask) -> VendorCancel:
-        """What asking the vendor to stop achieved; a cancel that keeps failing counts as no cancel."""
-        try:
-            answer: VendorCancel = await workflow.execute_activity(
-                STOP_VENDOR,
-                CancelVendorRequest(task=task),
-                result_type=VendorCancel,
-                start_to_close_timeout=timedelta(seconds=self._job.timings.cancel_timeout_seconds),
-                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
-                summary=f"stop {task.vendor} task {task.task_id}",
-            )
-        except ActivityError:
-            workflow.logger.warning("vendor cancel failed for %s/%s", task.vendor, task.task_id)
-            return VendorCancel.UNSUPPORTED
-        return answer
-
     async def _settle(self, outcome: JobState, charge: Decimal, reason: str) -> None:
-        settled: SettleResult = await workflow.execute_activity(
-            SETTLE,
-            SettleRequest(
-                job_id=self._job.job_id,
-                project_id=self._job.project_id,
-                outcome=outcome,
-                charge_usd=charge,
-                reason=reason,
-                billed=charge > 0,
-            ),
-            result_type=SettleResult,
-            start_to_close_timeout=timedelta(seconds=30),
-            # Money must settle: retry for as long as the ledger is unreachable (a day of retries).
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(minutes=5),
-            ),
-            schedule_to_close_timeout=timedelta(days=1),
-            summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
-        )
+        settled = await activities.settle(self._job, outcome, charge, reason)
         self._snapshot.cost.settled_usd = settled.charged_usd
 
     async def _cancel_pending(self) -> bool:
@@ -395,51 +261,6 @@ class VideoJobWorkflow(VideoJobV1):
                 if future.cancelled():
                     raise
                 self._cancel_requested()
-
-    # -- state bookkeeping -----------------------------------------------------------------------------
-
-    def _cancel_requested(self) -> None:
-        if not self._snapshot.cancel_requested:
-            self._snapshot.cancel_requested = True
-            workflow.set_current_details(f"cancel requested · {self._details()}")
-
-    def _use_candidate(self, candidate: RouteCandidate) -> None:
-        if (candidate.vendor, candidate.model) != (self._snapshot.vendor, self._snapshot.model):
-            self._snapshot.vendor = candidate.vendor
-            self._snapshot.model = candidate.model
-            self._snapshot.cost.estimated_usd = candidate.estimated_cost_usd
-            workflow.upsert_search_attributes(
-                [sa.VENDOR.value_set(candidate.vendor), sa.MODEL.value_set(candidate.model)]
-            )
-
-    def _details(self) -> str:
-        snapshot = self._snapshot
-        task = f" · task {self._task.task_id}" if self._task else ""
-        stage = snapshot.stage.value if snapshot.stage else "-"
-        return f"{snapshot.state.value} · {stage} · {snapshot.vendor} / {snapshot.model}{task}"
-
-    def _enter(self, state: JobState, stage: Stage | None) -> None:
-        if state is not self._snapshot.state:
-            workflow.upsert_search_attributes([sa.STATE.value_set(state.value)])
-        self._snapshot.state = state
-        self._snapshot.stage = stage
-        self._snapshot.progress = None if stage is not Stage.REHOSTING else 100
-        workflow.set_current_details(self._details())
-        if not state.is_final:  # a final state is announced by _finish, once the snapshot is complete
-            self._webhooks.announce(self._snapshot)
-
-    def _finish(
-        self, state: JobState, *, media: StoredVideo | None = None, error: ErrorInfo | None = None
-    ) -> None:
-        self._snapshot.finished_at = workflow.now()
-        self._snapshot.media = media
-        self._snapshot.error = error
-        progress = 100 if state is JobState.SUCCEEDED else self._snapshot.progress
-        self._enter(state, None)
-        self._snapshot.progress = progress
-        # The final snapshot lives in the memo so status of a closed job needs only `describe`.
-        workflow.upsert_memo({"job": self._snapshot.model_dump(mode="json")})
-        self._webhooks.announce(self._snapshot)
 
 
 def _succeeded(outcome: VendorOutcome) -> VendorOutcome:

@@ -39,16 +39,17 @@ with workflow.unsafe.imports_passed_through():
         VendorOutcome,
         VendorTask,
     )
+    from workflows.job_activities import (
+        CANCEL_VENDOR,
+        POLL,
+        POLL_QUEUE_SUFFIX,
+        REHOST,
+        REHOST_QUEUE_SUFFIX,
+        SETTLE,
+        SUBMIT,
+    )
     from workflows.job_failures import JobFailed, error_from_activity, not_sent_elsewhere
     from workflows.webhook_delivery import JobWebhooks
-
-POLL_QUEUE_SUFFIX = "-poll"
-REHOST_QUEUE_SUFFIX = "-rehost"
-SUBMIT = "submit_to_vendor"
-POLL = "poll_vendor"
-CANCEL_VENDOR = "cancel_vendor_task"
-REHOST = "rehost_video"
-SETTLE = "settle_job"
 
 
 class VideoJobV1:

@@ -18,10 +18,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.webhooks import WebhookActivities
     from core.models import JobInput, JobSnapshot, JobState, WebhookMessage, WebhookReceipt
 
 WEBHOOK_WORKFLOW_NAME = "WebhookDelivery"
-DELIVER_WEBHOOK = "deliver_webhook"
 
 
 def webhook_workflow_id(job_id: str, state: JobState) -> str:
@@ -39,10 +39,9 @@ class WebhookDeliveryWorkflow:
     async def run(self, message: WebhookMessage) -> WebhookReceipt:
         timings = message.timings
         try:
-            receipt: WebhookReceipt = await workflow.execute_activity(
-                DELIVER_WEBHOOK,
+            receipt = await workflow.execute_activity_method(
+                WebhookActivities.deliver_webhook,
                 message,
-                result_type=WebhookReceipt,
                 start_to_close_timeout=timedelta(seconds=timings.webhook_timeout_seconds + 10),
                 schedule_to_close_timeout=timedelta(seconds=timings.webhook_retry_for_seconds),
                 retry_policy=RetryPolicy(

@@ -1,0 +1,181 @@
+"""The activities a ``VideoJob`` runs, each called the one way the workflow calls it: by method, with its
+timeouts, retry policy and summary, and (for rehost) its failure read as the job's failure.
+
+The stages' order and the cancellation around them are the workflow's (``workflows/video_job.py``); these
+calls only say how one activity runs. An activity's name on the wire is written once, in its
+``@activity.defn`` (``activities/``); the names below are those, for the frozen v1 run, the API and tests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.ledger import SETTLE_JOB, LedgerActivities
+    from activities.rehost import REHOST_VIDEO, RehostActivities
+    from activities.vendor_submit import SUBMIT_TO_VENDOR, VendorSubmitActivities
+    from activities.vendor_tasks import (
+        CANCEL_VENDOR_TASK,
+        POLL_VENDOR,
+        STOP_VENDOR_TASK,
+        VendorTaskActivities,
+    )
+    from core.errors import ErrorCode
+    from core.models import (
+        CancelVendorRequest,
+        ErrorInfo,
+        JobInput,
+        JobState,
+        PollRequest,
+        RehostRequest,
+        RouteCandidate,
+        SettleRequest,
+        SettleResult,
+        StoredVideo,
+        SubmitRequest,
+        VendorCancel,
+        VendorOutcome,
+        VendorTask,
+    )
+    from workflows.job_failures import JobFailed, error_from_activity
+
+# Polling and rehosting run on their own task queues (the workflow's queue + suffix) so each scales on its
+# own: thousands of cheap heartbeating polls per worker, a handful of bandwidth-heavy rehosts.
+POLL_QUEUE_SUFFIX = "-poll"
+REHOST_QUEUE_SUFFIX = "-rehost"
+
+SUBMIT = SUBMIT_TO_VENDOR
+POLL = POLL_VENDOR
+STOP_VENDOR = STOP_VENDOR_TASK
+CANCEL_VENDOR = CANCEL_VENDOR_TASK  # the v1 form of STOP_VENDOR
+REHOST = REHOST_VIDEO
+SETTLE = SETTLE_JOB
+
+
+async def submit(job: JobInput, index: int, candidate: RouteCandidate) -> VendorTask:
+    timings = job.timings
+    return await workflow.execute_activity_method(
+        VendorSubmitActivities.submit_to_vendor,
+        SubmitRequest(
+            job_id=job.job_id,
+            attempt_key=f"{job.job_id}-{index}",
+            spec=job.spec,
+            vendor=candidate.vendor,
+            model=candidate.model,
+        ),
+        start_to_close_timeout=timedelta(seconds=timings.submit_timeout_seconds),
+        heartbeat_timeout=timedelta(seconds=timings.submit_heartbeat_timeout_seconds),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=30),
+            maximum_attempts=4,
+        ),
+        summary=(
+            f"submit to {candidate.vendor} / {candidate.model} (candidate {index + 1} of {len(job.route)})"
+        ),
+    )
+
+
+async def poll(job: JobInput, task: VendorTask) -> VendorOutcome:
+    timings = job.timings
+    wait = timedelta(seconds=timings.poll_timeout_seconds)
+    return await workflow.execute_activity_method(
+        VendorTaskActivities.poll_vendor,
+        PollRequest(
+            task=task,
+            initial_interval_seconds=timings.poll_initial_interval_seconds,
+            max_interval_seconds=timings.poll_max_interval_seconds,
+        ),
+        task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
+        start_to_close_timeout=wait,
+        schedule_to_close_timeout=wait,  # the whole wait, retries included
+        heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=30),
+            maximum_attempts=10,
+        ),
+        summary=f"poll {task.vendor} task {task.task_id}",
+    )
+
+
+async def rehost(job: JobInput, task: VendorTask, outcome: VendorOutcome) -> StoredVideo:
+    assert outcome.output_url is not None
+    try:
+        stored = await workflow.execute_activity_method(
+            RehostActivities.rehost_video,
+            RehostRequest(
+                job_id=job.job_id,
+                project_id=job.project_id,
+                task=task,
+                output_url=outcome.output_url,
+                thumbnail_url=outcome.thumbnail_url,
+            ),
+            task_queue=workflow.info().task_queue + REHOST_QUEUE_SUFFIX,
+            start_to_close_timeout=timedelta(seconds=job.timings.rehost_timeout_seconds),
+            heartbeat_timeout=timedelta(seconds=job.timings.rehost_heartbeat_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=2),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=60),
+                maximum_attempts=6,
+            ),
+            summary=f"rehost {task.vendor} task {task.task_id} into our storage",
+        )
+    except ActivityError as err:
+        error = error_from_activity(err).error
+        # The vendor billed us, but the customer got no video: not billed to them either way.
+        if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
+            raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
+        raise JobFailed(
+            ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
+        ) from None
+    workflow.set_current_details(
+        f"rehosted {stored.size_bytes or 0} bytes from {task.vendor} task {task.task_id}"
+    )
+    return stored
+
+
+async def stop_vendor_task(job: JobInput, task: VendorTask) -> VendorCancel:
+    """What asking the vendor to stop achieved; a cancel that keeps failing counts as no cancel."""
+    try:
+        return await workflow.execute_activity_method(
+            VendorTaskActivities.stop_vendor_task,
+            CancelVendorRequest(task=task),
+            start_to_close_timeout=timedelta(seconds=job.timings.cancel_timeout_seconds),
+            retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
+            summary=f"stop {task.vendor} task {task.task_id}",
+        )
+    except ActivityError:
+        workflow.logger.warning("vendor cancel failed for %s/%s", task.vendor, task.task_id)
+        return VendorCancel.UNSUPPORTED
+
+
+async def settle(job: JobInput, outcome: JobState, charge: Decimal, reason: str) -> SettleResult:
+    return await workflow.execute_activity_method(
+        LedgerActivities.settle_job,
+        SettleRequest(
+            job_id=job.job_id,
+            project_id=job.project_id,
+            outcome=outcome,
+            charge_usd=charge,
+            reason=reason,
+            billed=charge > 0,
+        ),
+        start_to_close_timeout=timedelta(seconds=30),
+        # Money must settle: retry for as long as the ledger is unreachable (a day of retries).
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(minutes=5),
+        ),
+        schedule_to_close_timeout=timedelta(days=1),
+        summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
+    )
