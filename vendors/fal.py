@@ -36,11 +36,9 @@ import httpx
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog, ModelEntry
-from vendors.http_vendor import HttpVendor, VendorOptions
+from vendors.catalog import ModelEntry
+from vendors.http_vendor import HttpVendor
 from vendors.transport import Phase, error_for_status, read_json_object, vendor_message
-
-DEFAULT_BASE_URL = "https://queue.fal.run"
 
 _STATES = {"IN_QUEUE": "pending", "IN_PROGRESS": "running", "CANCELED": "cancelled", "CANCELLED": "cancelled"}
 _LINKS = ("status_url", "response_url", "cancel_url")
@@ -49,23 +47,8 @@ BILLABLE_UNITS_HEADER = "x-fal-billable-units"
 
 class FalVendor(HttpVendor):
     name = "fal"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Key {self._api_key}"}
+    default_base_url = "https://queue.fal.run"
+    auth_scheme = "Key"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # The queue API takes no idempotency key (see the module docstring: no TaskFinder either).

@@ -6,6 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,30 +64,50 @@ class VendorOptions:
         return httpx.Timeout(self.request_timeout_seconds, connect=self.connect_timeout_seconds)
 
 
+class VendorArgs(TypedDict, total=False):
+    """The constructor keywords every HTTP adapter takes (``Unpack``-ed by adapters with extra arguments)."""
+
+    base_url: str | None
+    client: httpx.AsyncClient | None
+    catalog: Catalog | None
+    options: VendorOptions | None
+
+
 class HttpVendor(ABC):
-    """Base of the HTTP adapters. Subclasses set ``name`` and implement submit and poll."""
+    """Base of the HTTP adapters. Subclasses set ``name`` and ``default_base_url``, say how the key travels
+    (``auth_header``, ``auth_scheme``) and implement submit and poll."""
 
     name: str  # set by each subclass; the vendor id used in routes and the catalog
+    default_base_url: str  # the vendor's production API; settings may point it at an emulator or proxy
+    # The key goes in this header, after this scheme ("Authorization: Bearer <key>"); "" sends it bare.
+    auth_header = "Authorization"
+    auth_scheme = "Bearer"
     # How the vendor takes a reference image: inline as a data URI (most do) or as a URL it fetches.
     reference_image_form: ReferenceImageForm = "data_uri"
     idempotent_submit = False  # no paid vendor documents a deduplicating key (shared/vendors.md)
 
     def __init__(
         self,
+        api_key: str,
         *,
-        base_url: str,
-        client: httpx.AsyncClient | None,
-        catalog: Catalog | None,
-        options: VendorOptions,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.options = options
+        self.api_key = api_key
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.options = options or VendorOptions()
         self.catalog = catalog or load_catalog()
         entry = self.catalog.vendor(self.name)
-        concurrency = options.max_concurrency or (entry.max_concurrency if entry else 4)
+        concurrency = self.options.max_concurrency or (entry.max_concurrency if entry else 4)
         self.http = VendorHttp(
-            self.name, client=client, timeout=options.timeout(), max_concurrency=concurrency
+            self.name, client=client, timeout=self.options.timeout(), max_concurrency=concurrency
         )
+
+    def _headers(self) -> dict[str, str]:
+        """The headers that authenticate a call (every call sends them)."""
+        return {self.auth_header: f"{self.auth_scheme} {self.api_key}" if self.auth_scheme else self.api_key}
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -18,7 +18,7 @@ whose ambiguous submits can be retried safely: the retry looks the task up befor
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import jwt
@@ -26,11 +26,8 @@ import jwt
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, Resolution, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
+from vendors.http_vendor import HttpVendor, VendorArgs, looks_like_moderation
 from vendors.transport import Phase, error_for_status, read_json_object, retry_after_seconds
-
-DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 
 _TOKEN_LIFETIME_SECONDS = 1800
 _TOKEN_RENEW_MARGIN_SECONDS = 300
@@ -44,21 +41,10 @@ _SERVER_TIMEOUT = 5002  # "5000-5002 server / maintenance / timeout" (third-part
 
 class KlingVendor(HttpVendor):
     name = "kling"
+    default_base_url = "https://api-singapore.klingai.com"
 
-    def __init__(
-        self,
-        access_key: str,
-        secret_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._access_key = access_key
+    def __init__(self, access_key: str, secret_key: str, **args: Unpack[VendorArgs]) -> None:
+        super().__init__(access_key, **args)  # the access key is the token's issuer (``iss``), not a header
         self._secret_key = secret_key
         self._token = ""
         self._token_expires = 0.0
@@ -66,7 +52,7 @@ class KlingVendor(HttpVendor):
     def _headers(self) -> dict[str, str]:
         now = time.time()
         if now > self._token_expires - _TOKEN_RENEW_MARGIN_SECONDS:
-            claims = {"iss": self._access_key, "exp": int(now) + _TOKEN_LIFETIME_SECONDS, "nbf": int(now) - 5}
+            claims = {"iss": self.api_key, "exp": int(now) + _TOKEN_LIFETIME_SECONDS, "nbf": int(now) - 5}
             self._token = jwt.encode(claims, self._secret_key, algorithm="HS256", headers={"typ": "JWT"})
             self._token_expires = now + _TOKEN_LIFETIME_SECONDS
         return {"Authorization": f"Bearer {self._token}"}

@@ -29,19 +29,14 @@ not retried; the activity ends such a job unbilled and records a possible orphan
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
+from vendors.http_vendor import HttpVendor, VendorArgs, looks_like_moderation
 from vendors.transport import error_for_status, read_json_object
 
-DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
-DEFAULT_AGENTS_BASE_URL = "https://agents.lumalabs.ai/v1"
 AGENTS = "agents"
 
 _DREAM_STATES = {"queued": "pending", "dreaming": "running"}
@@ -62,28 +57,23 @@ _AGENT_FAILURES: dict[str, tuple[ErrorCode, bool]] = {
 
 class LumaVendor(HttpVendor):
     name = "luma"
+    default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
     reference_image_form: ReferenceImageForm = "url"  # keyframes take image URLs only
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        agents_base_url: str = DEFAULT_AGENTS_BASE_URL,
+        agents_base_url: str = "https://agents.lumalabs.ai/v1",
         agents_api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
+        **args: Unpack[VendorArgs],
     ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
+        super().__init__(api_key, **args)
         self._agents_base_url = agents_base_url.rstrip("/")
         self._agents_api_key = agents_api_key or api_key
 
     def _headers(self, surface: str = "") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._agents_api_key if surface == AGENTS else self._api_key}"}
+        return {"Authorization": f"Bearer {self._agents_api_key if surface == AGENTS else self.api_key}"}
 
     def _agents_url(self, path: str) -> str:
         return f"{self._agents_base_url}/{path.lstrip('/')}"

@@ -16,15 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions
-
-DEFAULT_BASE_URL = "https://api.minimax.io"
+from vendors.http_vendor import HttpVendor
 
 _STATES = {"Preparing": "pending", "Queueing": "pending", "Processing": "running"}
 _REFUSALS = {1026, 1027}  # prompt/input sensitive, generated video sensitive
@@ -35,23 +30,7 @@ _INVALID = {1042, 2013}
 
 class MiniMaxVendor(HttpVendor):
     name = "minimax"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
+    default_base_url = "https://api.minimax.io"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # v1 takes no idempotency key (see the module docstring: no TaskFinder either).

@@ -19,15 +19,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
 from core.errors import ErrorCode
 from core.models import ErrorInfo, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog, ModelEntry
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
-
-DEFAULT_BASE_URL = "https://api.replicate.com"
+from vendors.catalog import ModelEntry
+from vendors.http_vendor import HttpVendor, looks_like_moderation
 
 _STATES = {"starting": "pending", "processing": "running", "canceled": "cancelled"}
 _PROGRESS = re.compile(r"(\d{1,3})%\|")
@@ -35,23 +31,7 @@ _PROGRESS = re.compile(r"(\d{1,3})%\|")
 
 class ReplicateVendor(HttpVendor):
     name = "replicate"
-
-    def __init__(
-        self,
-        api_token: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_token = api_token
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_token}"}
+    default_base_url = "https://api.replicate.com"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # Replicate takes no idempotency key on predictions (see the module docstring: no TaskFinder either).

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from core.errors import ErrorCode, VendorError
 from core.models import Aspect, ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions
+from vendors.http_vendor import HttpVendor
 from vendors.transport import error_for_status, read_json_object
 
-DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
 
 # Runway's ``ratio`` is the output size. Square is 960:960 on the Gen-4 family (there is no 720:720).
@@ -48,23 +44,10 @@ _STATES = {"PENDING": "pending", "THROTTLED": "pending", "RUNNING": "running", "
 
 class RunwayVendor(HttpVendor):
     name = "runway"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
+    default_base_url = "https://api.dev.runwayml.com"
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}", "X-Runway-Version": API_VERSION}
+        return {**super()._headers(), "X-Runway-Version": API_VERSION}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # Runway's task endpoints take no idempotency key (see the module docstring: no TaskFinder either).
