@@ -38,7 +38,7 @@ from core.models import ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSp
 from vendors.base import VendorStatus
 from vendors.catalog import ModelEntry
 from vendors.http_vendor import HttpVendor
-from vendors.transport import Phase, error_for_status, read_json_object, vendor_message
+from vendors.transport import Phase, error_for_status, phase_error, read_json_object, vendor_message
 
 _STATES = {"IN_QUEUE": "pending", "IN_PROGRESS": "running", "CANCELED": "cancelled", "CANCELLED": "cancelled"}
 _LINKS = ("status_url", "response_url", "cancel_url")
@@ -186,9 +186,6 @@ def _refusal(response: httpx.Response, phase: Phase) -> VendorError | None:
     items = detail if isinstance(detail, list) else []
     for item in items:
         if isinstance(item, dict) and item.get("type") == "content_policy_violation":
-            return VendorError(
-                ErrorCode.CONTENT_POLICY,
-                f"fal: {item.get('msg') or 'flagged by a content checker'}",
-                accepted=phase != "submit",
-            )
+            message = f"fal: {item.get('msg') or 'flagged by a content checker'}"
+            return phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     return None

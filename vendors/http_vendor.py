@@ -13,13 +13,13 @@ import httpx
 
 from core.errors import ErrorCode, VendorError
 from core.guarded_fetch import FetchLimits
-from core.models import ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from core.settings import Settings
 from core.url_safety import UrlPolicy
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry, load_catalog
 from vendors.reference_image import ReferenceImage, fetch_reference_image
-from vendors.transport import VendorHttp
+from vendors.transport import Phase, VendorHttp, phase_error
 
 # Words vendors use in free-text failure reasons when their moderation refused a prompt or an output. Only
 # used where a vendor has no machine-readable refusal code (Luma legacy, Replicate, Kling task messages).
@@ -142,18 +142,26 @@ class HttpVendor(ABC):
         )
         return await fetch_reference_image(spec.reference_image_url, self.options.url_policy(), limits)
 
-    def missing_field(self, what: str, phase: str = "submit") -> VendorError:
+    def missing_field(self, what: str, phase: Phase = "submit") -> VendorError:
         """A 2xx answer without the field the vendor documents: a protocol error, worth one retry.
 
         At submit it is ambiguous: the vendor accepted something we cannot identify.
         """
-        return VendorError(
-            ErrorCode.VENDOR_ERROR,
-            f"{self.name}: {phase} answer has no {what}",
-            retryable=True,
-            accepted=phase != "submit",
-            ambiguous=phase == "submit",
-        )
+        message = f"{self.name}: {phase} answer has no {what}"
+        return phase_error(ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=True)
+
+    def failed_with_reason(self, reason: str) -> VendorStatus:
+        """A task the vendor failed with only free text to say why (Luma's Dream Machine, Replicate, Kling).
+
+        A refusal is recognised by its wording. None of these vendors documents whether it charges a refused
+        task (unconfirmed), so a refusal is reported unbilled.
+        """
+        message = f"{self.name}: {reason}"
+        if looks_like_moderation(reason):
+            return VendorStatus(
+                state="failed", error=ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=message, billed=False)
+            )
+        return VendorStatus(state="failed", error=ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message))
 
     @abstractmethod
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask: ...

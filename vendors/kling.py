@@ -24,10 +24,10 @@ import httpx
 import jwt
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, Resolution, VendorTask, VideoSpec
+from core.models import Resolution, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.http_vendor import HttpVendor, VendorArgs, looks_like_moderation
-from vendors.transport import Phase, error_for_status, read_json_object, retry_after_seconds
+from vendors.http_vendor import HttpVendor, VendorArgs
+from vendors.transport import Phase, error_for_status, phase_error, read_json_object, retry_after_seconds
 
 _TOKEN_LIFETIME_SECONDS = 1800
 _TOKEN_RENEW_MARGIN_SECONDS = 300
@@ -112,13 +112,7 @@ class KlingVendor(HttpVendor):
                 raise self.missing_field("task_result.videos[0].url", "poll")
             return VendorStatus(state="succeeded", progress=100, output_url=url)
         if status == "failed":
-            reason = str(data.get("task_status_msg") or "task failed")
-            if looks_like_moderation(reason):
-                # Whether Kling charges refused tasks is not documented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"kling: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"kling: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(data.get("task_status_msg") or "task failed"))
         if status not in _STATES:
             raise self.missing_field(f"known task_status (got {status!r})", "poll")
         return VendorStatus(state=_STATES[status])
@@ -160,25 +154,17 @@ def _kling_image(reference: str) -> str:
 
 
 def _envelope_error(code: int, text: str, response: httpx.Response, phase: Phase) -> VendorError:
-    accepted = phase != "submit"
     message = f"kling: {text or 'error'} (code {code})"
     if code == 1301:
-        return VendorError(ErrorCode.CONTENT_POLICY, message, accepted=accepted)
+        return phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     if code in (1302, 1303):
-        return VendorError(
-            ErrorCode.RATE_LIMITED,
-            message,
-            retryable=True,
-            accepted=accepted,
-            retry_after=retry_after_seconds(response),
-        )
+        retry_after = retry_after_seconds(response)
+        return phase_error(ErrorCode.RATE_LIMITED, message, phase, retryable=True, retry_after=retry_after)
     if response.status_code == 504 or code == _SERVER_TIMEOUT:
         # A server-side timeout: the task may exist even though the answer did not come back.
-        return VendorError(
-            ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted, ambiguous=phase == "submit"
-        )
+        return phase_error(ErrorCode.TIMEOUT, message, phase, retryable=True, ambiguous=True)
     if 5000 <= code < 6000:
-        return VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)
+        return phase_error(ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True)
     if 1200 <= code < 1300:
-        return VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
-    return VendorError(ErrorCode.VENDOR_ERROR, message, accepted=accepted)
+        return phase_error(ErrorCode.INVALID_INPUT, message, phase)
+    return phase_error(ErrorCode.VENDOR_ERROR, message, phase)

@@ -34,7 +34,7 @@ from typing import Any, Unpack
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.http_vendor import HttpVendor, VendorArgs, looks_like_moderation
+from vendors.http_vendor import HttpVendor, VendorArgs
 from vendors.transport import error_for_status, read_json_object
 
 AGENTS = "agents"
@@ -141,13 +141,7 @@ class LumaVendor(HttpVendor):
             thumbnail = assets.get("image") if isinstance(assets.get("image"), str) else None
             return VendorStatus(state="succeeded", progress=100, output_url=video, thumbnail_url=thumbnail)
         if state == "failed":
-            reason = str(generation.get("failure_reason") or "generation failed")
-            if looks_like_moderation(reason):
-                # Whether Luma charges refused generations is not documented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"luma: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"luma: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(generation.get("failure_reason") or "generation failed"))
         if state not in _DREAM_STATES:
             raise self.missing_field(f"known state (got {state!r})", "poll")
         return VendorStatus(state=_DREAM_STATES[state])

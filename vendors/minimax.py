@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ErrorCode, VendorError
+from core.errors import ErrorCode
 from core.models import ErrorInfo, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.http_vendor import HttpVendor
+from vendors.transport import Phase, phase_error
 
 _STATES = {"Preparing": "pending", "Queueing": "pending", "Processing": "running"}
 _REFUSALS = {1026, 1027}  # prompt/input sensitive, generated video sensitive
@@ -98,21 +99,20 @@ def _base_code(body: dict[str, Any]) -> tuple[int, str]:
     return int(base.get("status_code", 0) or 0), str(base.get("status_msg", ""))
 
 
-def _raise_for_base_resp(body: dict[str, Any], phase: str) -> None:
+def _raise_for_base_resp(body: dict[str, Any], phase: Phase) -> None:
     code, text = _base_code(body)
     if code == 0:
         return
-    accepted = phase != "submit"
     message = f"minimax: {text or 'error'} (base_resp {code})"
     if code == 1002:
-        raise VendorError(ErrorCode.RATE_LIMITED, message, retryable=True, accepted=accepted)
+        raise phase_error(ErrorCode.RATE_LIMITED, message, phase, retryable=True)
     if code in _REFUSALS:
-        raise VendorError(ErrorCode.CONTENT_POLICY, message, accepted=accepted)
+        raise phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     if code in _TRANSIENT:
-        raise VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)
+        raise phase_error(ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True)
     if code in _INVALID:
-        raise VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
-    raise VendorError(ErrorCode.VENDOR_ERROR, message, accepted=accepted)
+        raise phase_error(ErrorCode.INVALID_INPUT, message, phase)
+    raise phase_error(ErrorCode.VENDOR_ERROR, message, phase)
 
 
 def _task_failure(query: dict[str, Any]) -> ErrorInfo:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.errors import ErrorCode
-from core.models import ErrorInfo, VendorCancel, VendorTask, VideoSpec
+from core.models import VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
 from vendors.catalog import ModelEntry
-from vendors.http_vendor import HttpVendor, looks_like_moderation
+from vendors.http_vendor import HttpVendor
 
 _STATES = {"starting": "pending", "processing": "running", "canceled": "cancelled"}
 _PROGRESS = re.compile(r"(\d{1,3})%\|")
@@ -65,13 +64,7 @@ class ReplicateVendor(HttpVendor):
                 raise self.missing_field("output URL", "poll")
             return VendorStatus(state="succeeded", progress=100, output_url=video)
         if status == "failed":
-            reason = str(prediction.get("error") or "prediction failed")
-            if looks_like_moderation(reason):
-                # Charges for refused predictions are undocumented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"replicate: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"replicate: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(prediction.get("error") or "prediction failed"))
         if status not in _STATES:
             raise self.missing_field(f"known status (got {status!r})", "poll")
         return VendorStatus(state=_STATES[status], progress=_progress_from_logs(prediction.get("logs")))
