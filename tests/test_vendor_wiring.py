@@ -30,6 +30,12 @@ def test_key_variables_in_the_table_are_the_ones_settings_reads() -> None:
             assert env_names(key.field) == key.env, (row.vendor, key.field)
 
 
+def test_optional_settings_in_the_table_are_read_from_the_variables_it_names() -> None:
+    for row in WIRING:
+        for extra in row.extras:
+            assert env_names(extra.field) == extra.env_names(), (row.vendor, extra.field)
+
+
 def test_base_urls_are_read_from_infrai_vendor_base_url() -> None:
     for row in WIRING:
         assert env_names(row.base_url) == (f"INFRAI_{row.vendor.upper()}_BASE_URL",), row.vendor

@@ -36,6 +36,18 @@ class KeySetting:
 
 
 @dataclass(frozen=True)
+class ExtraSetting:
+    """An optional setting handed to the adapter by keyword (unset: the adapter's own default applies)."""
+
+    keyword: str  # the adapter's constructor keyword
+    field: str  # the Settings field
+    env: tuple[str, ...] = ()  # a key's own variables, like ``KeySetting.env``; empty: INFRAI_<FIELD>
+
+    def env_names(self) -> tuple[str, ...]:
+        return self.env or (f"INFRAI_{self.field.upper()}",)
+
+
+@dataclass(frozen=True)
 class VendorWiring:
     """One vendor: its id, the settings it reads and the adapter they build."""
 
@@ -45,15 +57,14 @@ class VendorWiring:
     adapter: str
     base_url: str  # the Settings field, read from INFRAI_<FIELD>
     keys: tuple[KeySetting, ...] = ()  # all required; handed to the adapter positionally, in this order
-    # Optional settings handed to the adapter by keyword: (adapter keyword, Settings field).
-    extras: tuple[tuple[str, str], ...] = ()
+    extras: tuple[ExtraSetting, ...] = ()
     http: bool = True  # an ``HttpVendor``: also takes the catalog and the shared ``VendorOptions``
 
     def is_configured(self, settings: Settings) -> bool:
         return all(getattr(settings, key.field) is not None for key in self.keys)
 
     def settings_fields(self) -> list[str]:
-        return [key.field for key in self.keys] + [self.base_url] + [field for _, field in self.extras]
+        return [key.field for key in self.keys] + [self.base_url] + [extra.field for extra in self.extras]
 
     def build(
         self, settings: Settings, client: httpx.AsyncClient | None, catalog: Catalog, options: VendorOptions
@@ -61,7 +72,9 @@ class VendorWiring:
         module, _, name = self.adapter.partition(":")
         factory: Callable[..., VideoVendor] = getattr(importlib.import_module(module), name)
         keys = [_plain(getattr(settings, key.field)) for key in self.keys]
-        kwargs: dict[str, Any] = {keyword: _plain(getattr(settings, field)) for keyword, field in self.extras}
+        kwargs: dict[str, Any] = {
+            extra.keyword: _plain(getattr(settings, extra.field)) for extra in self.extras
+        }
         if self.http:
             kwargs.update(catalog=catalog, options=options)
         return factory(*keys, base_url=getattr(settings, self.base_url), client=client, **kwargs)
@@ -91,7 +104,11 @@ WIRING: tuple[VendorWiring, ...] = (
         "vendors.luma:LumaVendor",
         "luma_base_url",
         _key("lumaai_api_key", "LUMAAI_API_KEY"),
-        extras=(("agents_base_url", "luma_agents_base_url"), ("agents_api_key", "luma_agents_api_key")),
+        # Ray 3.x is on Luma's Agents API, whose SDK reads its own key; unset, the Dream Machine key is tried.
+        extras=(
+            ExtraSetting("agents_base_url", "luma_agents_base_url"),
+            ExtraSetting("agents_api_key", "luma_agents_api_key", ("LUMA_AGENTS_API_KEY",)),
+        ),
     ),
     VendorWiring(
         "replicate",
