@@ -53,11 +53,10 @@ class FalVendor(HttpVendor):
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # The queue API takes no idempotency key (see the module docstring: no TaskFinder either).
         app = self.wire_model(model, with_image=spec.reference_image_url is not None)
-        response = await self.http.send(
+        response = await self.send(
             "POST",
             self.url(app),
             phase="submit",
-            headers=self._headers(),
             json_body=_app_input(spec, self.model_entry(model)),
         )
         if response.status_code >= 400:
@@ -81,9 +80,7 @@ class FalVendor(HttpVendor):
         return self.new_task(model, request_id, links)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        status = await self.http.send_json(
-            "GET", task.links["status_url"], phase="poll", headers=self._headers(), params={"logs": "0"}
-        )
+        status = await self.send_json("GET", task.links["status_url"], phase="poll", params={"logs": "0"})
         state = str(status.get("status", ""))
         if state == "COMPLETED":
             # Failed runs are COMPLETED too; the result call tells a refusal from a crash from a video.
@@ -94,9 +91,7 @@ class FalVendor(HttpVendor):
         return VendorStatus(state=_STATES[state])
 
     async def _result(self, task: VendorTask, run_error: str | None) -> VendorStatus:
-        response = await self.http.send(
-            "GET", task.links["response_url"], phase="poll", headers=self._headers()
-        )
+        response = await self.send("GET", task.links["response_url"], phase="poll")
         if response.status_code == 422:
             refusal = _refusal(response, "poll")
             if refusal is not None:
@@ -137,9 +132,7 @@ class FalVendor(HttpVendor):
         return units * entry.price_per_second(Resolution(resolution))
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
-        response = await self.http.send(
-            "PUT", task.links["cancel_url"], phase="cancel", headers=self._headers()
-        )
+        response = await self.send("PUT", task.links["cancel_url"], phase="cancel")
         # fal's documented answers are the body's ``status``; the HTTP codes beside them are third-party.
         answer = _cancel_answer(response)
         if answer == "OK":  # taken off the queue before a runner picked it up

@@ -56,12 +56,8 @@ class GoogleVeoVendor(HttpVendor):
             },
         }
         wire = self.wire_model(model, with_image=image is not None)
-        operation = await self.http.send_json(
-            "POST",
-            self.url(f"models/{wire}:predictLongRunning"),
-            phase="submit",
-            headers=self._headers(),
-            json_body=body,
+        operation = await self.send_json(
+            "POST", self.url(f"models/{wire}:predictLongRunning"), phase="submit", json_body=body
         )
         name = operation.get("name")
         if not isinstance(name, str) or not name:
@@ -69,9 +65,7 @@ class GoogleVeoVendor(HttpVendor):
         return self.new_task(model, name)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        operation = await self.http.send_json(
-            "GET", self.url(task.task_id), phase="poll", headers=self._headers()
-        )
+        operation = await self.send_json("GET", self.url(task.task_id), phase="poll")
         if not operation.get("done"):
             return VendorStatus(state="running")  # Veo reports no progress, only done or not
         if isinstance(operation.get("error"), dict):

@@ -6,7 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -108,6 +108,34 @@ class HttpVendor(ABC):
     def _headers(self) -> dict[str, str]:
         """The headers that authenticate a call (every call sends them)."""
         return {self.auth_header: f"{self.auth_scheme} {self.api_key}" if self.auth_scheme else self.api_key}
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call with our key: transport failures raise ``VendorError``; HTTP statuses are ours to read."""
+        return await self.http.send(
+            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
+        )
+
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One call with our key answering a JSON object; an HTTP error raises the generic ``VendorError``."""
+        return await self.http.send_json(
+            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
+        )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -83,9 +83,7 @@ class KlingVendor(HttpVendor):
     async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:
         """The task an earlier submit created under ``idempotency_key`` (our ``external_task_id``), if any."""
         family = _family(spec)
-        response = await self.http.send(
-            "GET", self.url(f"/v1/videos/{family}/{idempotency_key}"), phase="poll", headers=self._headers()
-        )
+        response = await self.send("GET", self.url(f"/v1/videos/{family}/{idempotency_key}"), phase="poll")
         if response.status_code in (400, 404):
             envelope = read_json_object(self.name, response, "poll")
             if int(envelope.get("code", 0) or 0) in _TASK_NOT_FOUND:
@@ -118,9 +116,7 @@ class KlingVendor(HttpVendor):
         return VendorStatus(state=_STATES[status])
 
     async def _call(self, method: str, path: str, phase: Phase, body: Any = None) -> dict[str, Any]:
-        response = await self.http.send(
-            method, self.url(path), phase=phase, headers=self._headers(), json_body=body
-        )
+        response = await self.send(method, self.url(path), phase=phase, json_body=body)
         return self._data(response, phase)
 
     def _data(self, response: httpx.Response, phase: Phase) -> dict[str, Any]:

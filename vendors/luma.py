@@ -95,8 +95,8 @@ class LumaVendor(HttpVendor):
             if not spec.reference_image_url.startswith(("http://", "https://")):
                 raise VendorError(ErrorCode.INVALID_INPUT, "luma: the reference image must be an http(s) URL")
             body["keyframes"] = {"frame0": {"type": "image", "url": spec.reference_image_url}}
-        generation = await self.http.send_json(
-            "POST", self.url("/generations/video"), phase="submit", headers=self._headers(), json_body=body
+        generation = await self.send_json(
+            "POST", self.url("/generations/video"), phase="submit", json_body=body
         )
         return self.new_task(model, self._generation_id(generation))
 
@@ -129,9 +129,7 @@ class LumaVendor(HttpVendor):
     async def poll(self, task: VendorTask) -> VendorStatus:
         if task.links.get("surface") == AGENTS:
             return await self._poll_agents(task)
-        generation = await self.http.send_json(
-            "GET", self.url(f"/generations/{task.task_id}"), phase="poll", headers=self._headers()
-        )
+        generation = await self.send_json("GET", self.url(f"/generations/{task.task_id}"), phase="poll")
         state = str(generation.get("state", ""))
         if state == "completed":
             assets = generation.get("assets") or {}
@@ -180,7 +178,7 @@ class LumaVendor(HttpVendor):
             return VendorCancel.UNSUPPORTED  # the Agents API has no cancel or delete
         # Read first: DELETE on a completed generation would remove its video (see the module docstring).
         url = self.url(f"/generations/{task.task_id}")
-        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        response = await self.send("GET", url, phase="cancel")
         if response.status_code == 404:
             return VendorCancel.STOPPED  # already removed: an earlier DELETE of ours got through
         if response.status_code >= 400:
@@ -190,7 +188,7 @@ class LumaVendor(HttpVendor):
             return VendorCancel.FINISHED
         if state not in _DREAM_STATES:
             raise self.missing_field(f"known state (got {state!r})", "cancel")
-        response = await self.http.send("DELETE", url, phase="cancel", headers=self._headers())
+        response = await self.send("DELETE", url, phase="cancel")
         if response.status_code < 300 or response.status_code == 404:
             return VendorCancel.STOPPED
         raise error_for_status(self.name, response, "cancel")

@@ -44,8 +44,8 @@ class MiniMaxVendor(HttpVendor):
         }
         if spec.reference_image_url:
             body["first_frame_image"] = spec.reference_image_url  # URL or data URI
-        created = await self.http.send_json(
-            "POST", self.url("/v1/video_generation"), phase="submit", headers=self._headers(), json_body=body
+        created = await self.send_json(
+            "POST", self.url("/v1/video_generation"), phase="submit", json_body=body
         )
         _raise_for_base_resp(created, "submit")
         task_id = created.get("task_id")
@@ -54,12 +54,8 @@ class MiniMaxVendor(HttpVendor):
         return self.new_task(model, str(task_id))
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        query = await self.http.send_json(
-            "GET",
-            self.url("/v1/query/video_generation"),
-            phase="poll",
-            headers=self._headers(),
-            params={"task_id": task.task_id},
+        query = await self.send_json(
+            "GET", self.url("/v1/query/video_generation"), phase="poll", params={"task_id": task.task_id}
         )
         status = str(query.get("status", ""))
         if status == "Fail":
@@ -77,12 +73,8 @@ class MiniMaxVendor(HttpVendor):
         return VendorStatus(state=_STATES[status])
 
     async def _download_url(self, file_id: str) -> str:
-        retrieved = await self.http.send_json(
-            "GET",
-            self.url("/v1/files/retrieve"),
-            phase="poll",
-            headers=self._headers(),
-            params={"file_id": file_id},
+        retrieved = await self.send_json(
+            "GET", self.url("/v1/files/retrieve"), phase="poll", params={"file_id": file_id}
         )
         _raise_for_base_resp(retrieved, "poll")
         file = retrieved.get("file")

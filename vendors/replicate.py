@@ -36,11 +36,10 @@ class ReplicateVendor(HttpVendor):
         # Replicate takes no idempotency key on predictions (see the module docstring: no TaskFinder either).
         entry = self.model_entry(model)
         wire = self.wire_model(model, with_image=spec.reference_image_url is not None)
-        prediction = await self.http.send_json(
+        prediction = await self.send_json(
             "POST",
             self.url(f"/v1/models/{wire}/predictions"),
             phase="submit",
-            headers=self._headers(),
             json_body={"input": _model_input(spec, entry)},
         )
         prediction_id = prediction.get("id")
@@ -55,7 +54,7 @@ class ReplicateVendor(HttpVendor):
 
     async def poll(self, task: VendorTask) -> VendorStatus:
         url = task.links.get("get") or self.url(f"/v1/predictions/{task.task_id}")
-        prediction = await self.http.send_json("GET", url, phase="poll", headers=self._headers())
+        prediction = await self.send_json("GET", url, phase="poll")
         status = str(prediction.get("status", ""))
         if status == "succeeded":
             output = prediction.get("output")
@@ -71,7 +70,7 @@ class ReplicateVendor(HttpVendor):
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
         url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
-        body = await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
+        body = await self.send_json("POST", url, phase="cancel")
         # The answer is the prediction: one that had already succeeded or failed was not stopped.
         status = str(body.get("status", ""))
         if status in ("succeeded", "failed"):

@@ -65,18 +65,14 @@ class RunwayVendor(HttpVendor):
             # HTTPS URLs and data URIs (≤5 MB) are both accepted as promptImage.
             body["promptImage"] = spec.reference_image_url
             path = "/v1/image_to_video"
-        created = await self.http.send_json(
-            "POST", self.url(path), phase="submit", headers=self._headers(), json_body=body
-        )
+        created = await self.send_json("POST", self.url(path), phase="submit", json_body=body)
         task_id = created.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise self.missing_field("task id")
         return self.new_task(model, task_id)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        body = await self.http.send_json(
-            "GET", self.url(f"/v1/tasks/{task.task_id}"), phase="poll", headers=self._headers()
-        )
+        body = await self.send_json("GET", self.url(f"/v1/tasks/{task.task_id}"), phase="poll")
         status = str(body.get("status", ""))
         if status == "SUCCEEDED":
             output = body.get("output") or []
@@ -94,7 +90,7 @@ class RunwayVendor(HttpVendor):
     async def cancel(self, task: VendorTask) -> VendorCancel:
         # Read first: DELETE on a finished task would delete it and its output (see the module docstring).
         url = self.url(f"/v1/tasks/{task.task_id}")
-        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        response = await self.send("GET", url, phase="cancel")
         if response.status_code == 404:
             return VendorCancel.FINISHED  # gone: it had finished and was deleted
         if response.status_code >= 400:
