@@ -1,4 +1,9 @@
-"""What every HTTP vendor adapter shares: options from settings, catalog lookups, task construction."""
+"""What every HTTP vendor adapter shares, so an adapter holds only what is its vendor's own.
+
+``HttpVendor`` takes the key, base URL, shared httpx client, catalog and ``VendorOptions`` (the one
+constructor ``vendors.registry`` calls), sends every call with the vendor's auth header, and offers the
+common readings: catalog lookups, task construction, a missing field, a free-text failure reason.
+"""
 
 from __future__ import annotations
 
