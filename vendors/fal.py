@@ -36,11 +36,9 @@ import httpx
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog, ModelEntry
-from vendors.http_vendor import HttpVendor, VendorOptions
-from vendors.transport import Phase, error_for_status, read_json_object, vendor_message
-
-DEFAULT_BASE_URL = "https://queue.fal.run"
+from vendors.catalog import ModelEntry
+from vendors.http_vendor import HttpVendor
+from vendors.transport import Phase, error_for_status, phase_error, read_json_object, vendor_message
 
 _STATES = {"IN_QUEUE": "pending", "IN_PROGRESS": "running", "CANCELED": "cancelled", "CANCELLED": "cancelled"}
 _LINKS = ("status_url", "response_url", "cancel_url")
@@ -49,32 +47,16 @@ BILLABLE_UNITS_HEADER = "x-fal-billable-units"
 
 class FalVendor(HttpVendor):
     name = "fal"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Key {self._api_key}"}
+    default_base_url = "https://queue.fal.run"
+    auth_scheme = "Key"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # The queue API takes no idempotency key (see the module docstring: no TaskFinder either).
         app = self.wire_model(model, with_image=spec.reference_image_url is not None)
-        response = await self.http.send(
+        response = await self.send(
             "POST",
             self.url(app),
             phase="submit",
-            headers=self._headers(),
             json_body=_app_input(spec, self.model_entry(model)),
         )
         if response.status_code >= 400:
@@ -98,9 +80,7 @@ class FalVendor(HttpVendor):
         return self.new_task(model, request_id, links)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        status = await self.http.send_json(
-            "GET", task.links["status_url"], phase="poll", headers=self._headers(), params={"logs": "0"}
-        )
+        status = await self.send_json("GET", task.links["status_url"], phase="poll", params={"logs": "0"})
         state = str(status.get("status", ""))
         if state == "COMPLETED":
             # Failed runs are COMPLETED too; the result call tells a refusal from a crash from a video.
@@ -111,9 +91,7 @@ class FalVendor(HttpVendor):
         return VendorStatus(state=_STATES[state])
 
     async def _result(self, task: VendorTask, run_error: str | None) -> VendorStatus:
-        response = await self.http.send(
-            "GET", task.links["response_url"], phase="poll", headers=self._headers()
-        )
+        response = await self.send("GET", task.links["response_url"], phase="poll")
         if response.status_code == 422:
             refusal = _refusal(response, "poll")
             if refusal is not None:
@@ -154,9 +132,7 @@ class FalVendor(HttpVendor):
         return units * entry.price_per_second(Resolution(resolution))
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
-        response = await self.http.send(
-            "PUT", task.links["cancel_url"], phase="cancel", headers=self._headers()
-        )
+        response = await self.send("PUT", task.links["cancel_url"], phase="cancel")
         # fal's documented answers are the body's ``status``; the HTTP codes beside them are third-party.
         answer = _cancel_answer(response)
         if answer == "OK":  # taken off the queue before a runner picked it up
@@ -203,9 +179,6 @@ def _refusal(response: httpx.Response, phase: Phase) -> VendorError | None:
     items = detail if isinstance(detail, list) else []
     for item in items:
         if isinstance(item, dict) and item.get("type") == "content_policy_violation":
-            return VendorError(
-                ErrorCode.CONTENT_POLICY,
-                f"fal: {item.get('msg') or 'flagged by a content checker'}",
-                accepted=phase != "submit",
-            )
+            message = f"fal: {item.get('msg') or 'flagged by a content checker'}"
+            return phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     return None

@@ -18,15 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from core.errors import ErrorCode
 from core.models import ErrorInfo, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions
-
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/"
+from vendors.http_vendor import HttpVendor
 
 # google.rpc.Code values an operation's ``error`` can carry, read as our taxonomy.
 _RPC_CODES: dict[int, tuple[ErrorCode, bool]] = {
@@ -41,23 +36,9 @@ _RPC_CODES: dict[int, tuple[ErrorCode, bool]] = {
 
 class GoogleVeoVendor(HttpVendor):
     name = "google"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str]:
-        return {"x-goog-api-key": self._api_key}
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta/"
+    auth_header = "x-goog-api-key"
+    auth_scheme = ""
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # predictLongRunning takes no idempotency key (see the module docstring: no TaskFinder either).
@@ -75,12 +56,8 @@ class GoogleVeoVendor(HttpVendor):
             },
         }
         wire = self.wire_model(model, with_image=image is not None)
-        operation = await self.http.send_json(
-            "POST",
-            self.url(f"models/{wire}:predictLongRunning"),
-            phase="submit",
-            headers=self._headers(),
-            json_body=body,
+        operation = await self.send_json(
+            "POST", self.url(f"models/{wire}:predictLongRunning"), phase="submit", json_body=body
         )
         name = operation.get("name")
         if not isinstance(name, str) or not name:
@@ -88,9 +65,7 @@ class GoogleVeoVendor(HttpVendor):
         return self.new_task(model, name)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        operation = await self.http.send_json(
-            "GET", self.url(task.task_id), phase="poll", headers=self._headers()
-        )
+        operation = await self.send_json("GET", self.url(task.task_id), phase="poll")
         if not operation.get("done"):
             return VendorStatus(state="running")  # Veo reports no progress, only done or not
         if isinstance(operation.get("error"), dict):

@@ -1,4 +1,9 @@
-"""What every HTTP vendor adapter shares: options from settings, catalog lookups, task construction."""
+"""What every HTTP vendor adapter shares, so an adapter holds only what is its vendor's own.
+
+``HttpVendor`` takes the key, base URL, shared httpx client, catalog and ``VendorOptions`` (the one
+constructor ``vendors.registry`` calls), sends every call with the vendor's auth header, and offers the
+common readings: catalog lookups, task construction, a missing field, a free-text failure reason.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,20 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
 
 from core.errors import ErrorCode, VendorError
 from core.guarded_fetch import FetchLimits
-from core.models import ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
+from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from core.settings import Settings
 from core.url_safety import UrlPolicy
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry, load_catalog
 from vendors.reference_image import ReferenceImage, fetch_reference_image
-from vendors.transport import VendorHttp
+from vendors.transport import Phase, VendorHttp, phase_error
 
 # Words vendors use in free-text failure reasons when their moderation refused a prompt or an output. Only
 # used where a vendor has no machine-readable refusal code (Luma legacy, Replicate, Kling task messages).
@@ -63,29 +69,77 @@ class VendorOptions:
         return httpx.Timeout(self.request_timeout_seconds, connect=self.connect_timeout_seconds)
 
 
+class VendorArgs(TypedDict, total=False):
+    """The constructor keywords every HTTP adapter takes (``Unpack``-ed by adapters with extra arguments)."""
+
+    base_url: str | None
+    client: httpx.AsyncClient | None
+    catalog: Catalog | None
+    options: VendorOptions | None
+
+
 class HttpVendor(ABC):
-    """Base of the HTTP adapters. Subclasses set ``name`` and implement submit and poll."""
+    """Base of the HTTP adapters. Subclasses set ``name`` and ``default_base_url``, say how the key travels
+    (``auth_header``, ``auth_scheme``) and implement submit and poll."""
 
     name: str  # set by each subclass; the vendor id used in routes and the catalog
+    default_base_url: str  # the vendor's production API; settings may point it at an emulator or proxy
+    # The key goes in this header, after this scheme ("Authorization: Bearer <key>"); "" sends it bare.
+    auth_header = "Authorization"
+    auth_scheme = "Bearer"
     # How the vendor takes a reference image: inline as a data URI (most do) or as a URL it fetches.
     reference_image_form: ReferenceImageForm = "data_uri"
     idempotent_submit = False  # no paid vendor documents a deduplicating key (shared/vendors.md)
 
     def __init__(
         self,
+        api_key: str,
         *,
-        base_url: str,
-        client: httpx.AsyncClient | None,
-        catalog: Catalog | None,
-        options: VendorOptions,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        catalog: Catalog | None = None,
+        options: VendorOptions | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.options = options
+        self.api_key = api_key
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.options = options or VendorOptions()
         self.catalog = catalog or load_catalog()
         entry = self.catalog.vendor(self.name)
-        concurrency = options.max_concurrency or (entry.max_concurrency if entry else 4)
+        concurrency = self.options.max_concurrency or (entry.max_concurrency if entry else 4)
         self.http = VendorHttp(
-            self.name, client=client, timeout=options.timeout(), max_concurrency=concurrency
+            self.name, client=client, timeout=self.options.timeout(), max_concurrency=concurrency
+        )
+
+    def _headers(self) -> dict[str, str]:
+        """The headers that authenticate a call (every call sends them)."""
+        return {self.auth_header: f"{self.auth_scheme} {self.api_key}" if self.auth_scheme else self.api_key}
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call with our key: transport failures raise ``VendorError``; HTTP statuses are ours to read."""
+        return await self.http.send(
+            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
+        )
+
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: Phase,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One call with our key answering a JSON object; an HTTP error raises the generic ``VendorError``."""
+        return await self.http.send_json(
+            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
         )
 
     def url(self, path: str) -> str:
@@ -121,18 +175,26 @@ class HttpVendor(ABC):
         )
         return await fetch_reference_image(spec.reference_image_url, self.options.url_policy(), limits)
 
-    def missing_field(self, what: str, phase: str = "submit") -> VendorError:
+    def missing_field(self, what: str, phase: Phase = "submit") -> VendorError:
         """A 2xx answer without the field the vendor documents: a protocol error, worth one retry.
 
         At submit it is ambiguous: the vendor accepted something we cannot identify.
         """
-        return VendorError(
-            ErrorCode.VENDOR_ERROR,
-            f"{self.name}: {phase} answer has no {what}",
-            retryable=True,
-            accepted=phase != "submit",
-            ambiguous=phase == "submit",
-        )
+        message = f"{self.name}: {phase} answer has no {what}"
+        return phase_error(ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=True)
+
+    def failed_with_reason(self, reason: str) -> VendorStatus:
+        """A task the vendor failed with only free text to say why (Luma's Dream Machine, Replicate, Kling).
+
+        A refusal is recognised by its wording. None of these vendors documents whether it charges a refused
+        task (unconfirmed), so a refusal is reported unbilled.
+        """
+        message = f"{self.name}: {reason}"
+        if looks_like_moderation(reason):
+            return VendorStatus(
+                state="failed", error=ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=message, billed=False)
+            )
+        return VendorStatus(state="failed", error=ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=message))
 
     @abstractmethod
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask: ...

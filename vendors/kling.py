@@ -18,19 +18,16 @@ whose ambiguous submits can be retried safely: the retry looks the task up befor
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import jwt
 
 from core.errors import ErrorCode, VendorError
-from core.models import ErrorInfo, Resolution, VendorTask, VideoSpec
+from core.models import Resolution, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
-from vendors.transport import Phase, error_for_status, read_json_object, retry_after_seconds
-
-DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
+from vendors.http_vendor import HttpVendor, VendorArgs
+from vendors.transport import Phase, error_for_status, phase_error, read_json_object, retry_after_seconds
 
 _TOKEN_LIFETIME_SECONDS = 1800
 _TOKEN_RENEW_MARGIN_SECONDS = 300
@@ -44,21 +41,10 @@ _SERVER_TIMEOUT = 5002  # "5000-5002 server / maintenance / timeout" (third-part
 
 class KlingVendor(HttpVendor):
     name = "kling"
+    default_base_url = "https://api-singapore.klingai.com"
 
-    def __init__(
-        self,
-        access_key: str,
-        secret_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._access_key = access_key
+    def __init__(self, access_key: str, secret_key: str, **args: Unpack[VendorArgs]) -> None:
+        super().__init__(access_key, **args)  # the access key is the token's issuer (``iss``), not a header
         self._secret_key = secret_key
         self._token = ""
         self._token_expires = 0.0
@@ -66,7 +52,7 @@ class KlingVendor(HttpVendor):
     def _headers(self) -> dict[str, str]:
         now = time.time()
         if now > self._token_expires - _TOKEN_RENEW_MARGIN_SECONDS:
-            claims = {"iss": self._access_key, "exp": int(now) + _TOKEN_LIFETIME_SECONDS, "nbf": int(now) - 5}
+            claims = {"iss": self.api_key, "exp": int(now) + _TOKEN_LIFETIME_SECONDS, "nbf": int(now) - 5}
             self._token = jwt.encode(claims, self._secret_key, algorithm="HS256", headers={"typ": "JWT"})
             self._token_expires = now + _TOKEN_LIFETIME_SECONDS
         return {"Authorization": f"Bearer {self._token}"}
@@ -97,9 +83,7 @@ class KlingVendor(HttpVendor):
     async def find_task(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask | None:
         """The task an earlier submit created under ``idempotency_key`` (our ``external_task_id``), if any."""
         family = _family(spec)
-        response = await self.http.send(
-            "GET", self.url(f"/v1/videos/{family}/{idempotency_key}"), phase="poll", headers=self._headers()
-        )
+        response = await self.send("GET", self.url(f"/v1/videos/{family}/{idempotency_key}"), phase="poll")
         if response.status_code in (400, 404):
             envelope = read_json_object(self.name, response, "poll")
             if int(envelope.get("code", 0) or 0) in _TASK_NOT_FOUND:
@@ -126,21 +110,13 @@ class KlingVendor(HttpVendor):
                 raise self.missing_field("task_result.videos[0].url", "poll")
             return VendorStatus(state="succeeded", progress=100, output_url=url)
         if status == "failed":
-            reason = str(data.get("task_status_msg") or "task failed")
-            if looks_like_moderation(reason):
-                # Whether Kling charges refused tasks is not documented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"kling: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"kling: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(data.get("task_status_msg") or "task failed"))
         if status not in _STATES:
             raise self.missing_field(f"known task_status (got {status!r})", "poll")
         return VendorStatus(state=_STATES[status])
 
     async def _call(self, method: str, path: str, phase: Phase, body: Any = None) -> dict[str, Any]:
-        response = await self.http.send(
-            method, self.url(path), phase=phase, headers=self._headers(), json_body=body
-        )
+        response = await self.send(method, self.url(path), phase=phase, json_body=body)
         return self._data(response, phase)
 
     def _data(self, response: httpx.Response, phase: Phase) -> dict[str, Any]:
@@ -174,25 +150,17 @@ def _kling_image(reference: str) -> str:
 
 
 def _envelope_error(code: int, text: str, response: httpx.Response, phase: Phase) -> VendorError:
-    accepted = phase != "submit"
     message = f"kling: {text or 'error'} (code {code})"
     if code == 1301:
-        return VendorError(ErrorCode.CONTENT_POLICY, message, accepted=accepted)
+        return phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     if code in (1302, 1303):
-        return VendorError(
-            ErrorCode.RATE_LIMITED,
-            message,
-            retryable=True,
-            accepted=accepted,
-            retry_after=retry_after_seconds(response),
-        )
+        retry_after = retry_after_seconds(response)
+        return phase_error(ErrorCode.RATE_LIMITED, message, phase, retryable=True, retry_after=retry_after)
     if response.status_code == 504 or code == _SERVER_TIMEOUT:
         # A server-side timeout: the task may exist even though the answer did not come back.
-        return VendorError(
-            ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted, ambiguous=phase == "submit"
-        )
+        return phase_error(ErrorCode.TIMEOUT, message, phase, retryable=True, ambiguous=True)
     if 5000 <= code < 6000:
-        return VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)
+        return phase_error(ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True)
     if 1200 <= code < 1300:
-        return VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
-    return VendorError(ErrorCode.VENDOR_ERROR, message, accepted=accepted)
+        return phase_error(ErrorCode.INVALID_INPUT, message, phase)
+    return phase_error(ErrorCode.VENDOR_ERROR, message, phase)

@@ -29,19 +29,14 @@ not retried; the activity ends such a job unbilled and records a possible orphan
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from core.errors import ErrorCode, VendorError
 from core.models import ErrorInfo, ReferenceImageForm, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
+from vendors.http_vendor import HttpVendor, VendorArgs
 from vendors.transport import error_for_status, read_json_object
 
-DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
-DEFAULT_AGENTS_BASE_URL = "https://agents.lumalabs.ai/v1"
 AGENTS = "agents"
 
 _DREAM_STATES = {"queued": "pending", "dreaming": "running"}
@@ -62,28 +57,23 @@ _AGENT_FAILURES: dict[str, tuple[ErrorCode, bool]] = {
 
 class LumaVendor(HttpVendor):
     name = "luma"
+    default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
     reference_image_form: ReferenceImageForm = "url"  # keyframes take image URLs only
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        agents_base_url: str = DEFAULT_AGENTS_BASE_URL,
+        agents_base_url: str = "https://agents.lumalabs.ai/v1",
         agents_api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
+        **args: Unpack[VendorArgs],
     ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
+        super().__init__(api_key, **args)
         self._agents_base_url = agents_base_url.rstrip("/")
         self._agents_api_key = agents_api_key or api_key
 
     def _headers(self, surface: str = "") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._agents_api_key if surface == AGENTS else self._api_key}"}
+        return {"Authorization": f"Bearer {self._agents_api_key if surface == AGENTS else self.api_key}"}
 
     def _agents_url(self, path: str) -> str:
         return f"{self._agents_base_url}/{path.lstrip('/')}"
@@ -105,8 +95,8 @@ class LumaVendor(HttpVendor):
             if not spec.reference_image_url.startswith(("http://", "https://")):
                 raise VendorError(ErrorCode.INVALID_INPUT, "luma: the reference image must be an http(s) URL")
             body["keyframes"] = {"frame0": {"type": "image", "url": spec.reference_image_url}}
-        generation = await self.http.send_json(
-            "POST", self.url("/generations/video"), phase="submit", headers=self._headers(), json_body=body
+        generation = await self.send_json(
+            "POST", self.url("/generations/video"), phase="submit", json_body=body
         )
         return self.new_task(model, self._generation_id(generation))
 
@@ -139,9 +129,7 @@ class LumaVendor(HttpVendor):
     async def poll(self, task: VendorTask) -> VendorStatus:
         if task.links.get("surface") == AGENTS:
             return await self._poll_agents(task)
-        generation = await self.http.send_json(
-            "GET", self.url(f"/generations/{task.task_id}"), phase="poll", headers=self._headers()
-        )
+        generation = await self.send_json("GET", self.url(f"/generations/{task.task_id}"), phase="poll")
         state = str(generation.get("state", ""))
         if state == "completed":
             assets = generation.get("assets") or {}
@@ -151,13 +139,7 @@ class LumaVendor(HttpVendor):
             thumbnail = assets.get("image") if isinstance(assets.get("image"), str) else None
             return VendorStatus(state="succeeded", progress=100, output_url=video, thumbnail_url=thumbnail)
         if state == "failed":
-            reason = str(generation.get("failure_reason") or "generation failed")
-            if looks_like_moderation(reason):
-                # Whether Luma charges refused generations is not documented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"luma: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"luma: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(generation.get("failure_reason") or "generation failed"))
         if state not in _DREAM_STATES:
             raise self.missing_field(f"known state (got {state!r})", "poll")
         return VendorStatus(state=_DREAM_STATES[state])
@@ -196,7 +178,7 @@ class LumaVendor(HttpVendor):
             return VendorCancel.UNSUPPORTED  # the Agents API has no cancel or delete
         # Read first: DELETE on a completed generation would remove its video (see the module docstring).
         url = self.url(f"/generations/{task.task_id}")
-        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        response = await self.send("GET", url, phase="cancel")
         if response.status_code == 404:
             return VendorCancel.STOPPED  # already removed: an earlier DELETE of ours got through
         if response.status_code >= 400:
@@ -206,7 +188,7 @@ class LumaVendor(HttpVendor):
             return VendorCancel.FINISHED
         if state not in _DREAM_STATES:
             raise self.missing_field(f"known state (got {state!r})", "cancel")
-        response = await self.http.send("DELETE", url, phase="cancel", headers=self._headers())
+        response = await self.send("DELETE", url, phase="cancel")
         if response.status_code < 300 or response.status_code == 404:
             return VendorCancel.STOPPED
         raise error_for_status(self.name, response, "cancel")

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from core.errors import ErrorCode, VendorError
+from core.errors import ErrorCode
 from core.models import ErrorInfo, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions
-
-DEFAULT_BASE_URL = "https://api.minimax.io"
+from vendors.http_vendor import HttpVendor
+from vendors.transport import Phase, phase_error
 
 _STATES = {"Preparing": "pending", "Queueing": "pending", "Processing": "running"}
 _REFUSALS = {1026, 1027}  # prompt/input sensitive, generated video sensitive
@@ -35,23 +31,7 @@ _INVALID = {1042, 2013}
 
 class MiniMaxVendor(HttpVendor):
     name = "minimax"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
+    default_base_url = "https://api.minimax.io"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # v1 takes no idempotency key (see the module docstring: no TaskFinder either).
@@ -64,8 +44,8 @@ class MiniMaxVendor(HttpVendor):
         }
         if spec.reference_image_url:
             body["first_frame_image"] = spec.reference_image_url  # URL or data URI
-        created = await self.http.send_json(
-            "POST", self.url("/v1/video_generation"), phase="submit", headers=self._headers(), json_body=body
+        created = await self.send_json(
+            "POST", self.url("/v1/video_generation"), phase="submit", json_body=body
         )
         _raise_for_base_resp(created, "submit")
         task_id = created.get("task_id")
@@ -74,12 +54,8 @@ class MiniMaxVendor(HttpVendor):
         return self.new_task(model, str(task_id))
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        query = await self.http.send_json(
-            "GET",
-            self.url("/v1/query/video_generation"),
-            phase="poll",
-            headers=self._headers(),
-            params={"task_id": task.task_id},
+        query = await self.send_json(
+            "GET", self.url("/v1/query/video_generation"), phase="poll", params={"task_id": task.task_id}
         )
         status = str(query.get("status", ""))
         if status == "Fail":
@@ -97,12 +73,8 @@ class MiniMaxVendor(HttpVendor):
         return VendorStatus(state=_STATES[status])
 
     async def _download_url(self, file_id: str) -> str:
-        retrieved = await self.http.send_json(
-            "GET",
-            self.url("/v1/files/retrieve"),
-            phase="poll",
-            headers=self._headers(),
-            params={"file_id": file_id},
+        retrieved = await self.send_json(
+            "GET", self.url("/v1/files/retrieve"), phase="poll", params={"file_id": file_id}
         )
         _raise_for_base_resp(retrieved, "poll")
         file = retrieved.get("file")
@@ -119,21 +91,20 @@ def _base_code(body: dict[str, Any]) -> tuple[int, str]:
     return int(base.get("status_code", 0) or 0), str(base.get("status_msg", ""))
 
 
-def _raise_for_base_resp(body: dict[str, Any], phase: str) -> None:
+def _raise_for_base_resp(body: dict[str, Any], phase: Phase) -> None:
     code, text = _base_code(body)
     if code == 0:
         return
-    accepted = phase != "submit"
     message = f"minimax: {text or 'error'} (base_resp {code})"
     if code == 1002:
-        raise VendorError(ErrorCode.RATE_LIMITED, message, retryable=True, accepted=accepted)
+        raise phase_error(ErrorCode.RATE_LIMITED, message, phase, retryable=True)
     if code in _REFUSALS:
-        raise VendorError(ErrorCode.CONTENT_POLICY, message, accepted=accepted)
+        raise phase_error(ErrorCode.CONTENT_POLICY, message, phase)
     if code in _TRANSIENT:
-        raise VendorError(ErrorCode.VENDOR_UNAVAILABLE, message, retryable=True, accepted=accepted)
+        raise phase_error(ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True)
     if code in _INVALID:
-        raise VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
-    raise VendorError(ErrorCode.VENDOR_ERROR, message, accepted=accepted)
+        raise phase_error(ErrorCode.INVALID_INPUT, message, phase)
+    raise phase_error(ErrorCode.VENDOR_ERROR, message, phase)
 
 
 def _task_failure(query: dict[str, Any]) -> ErrorInfo:

@@ -19,15 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
-from core.errors import ErrorCode
-from core.models import ErrorInfo, VendorCancel, VendorTask, VideoSpec
+from core.models import VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog, ModelEntry
-from vendors.http_vendor import HttpVendor, VendorOptions, looks_like_moderation
-
-DEFAULT_BASE_URL = "https://api.replicate.com"
+from vendors.catalog import ModelEntry
+from vendors.http_vendor import HttpVendor
 
 _STATES = {"starting": "pending", "processing": "running", "canceled": "cancelled"}
 _PROGRESS = re.compile(r"(\d{1,3})%\|")
@@ -35,33 +30,16 @@ _PROGRESS = re.compile(r"(\d{1,3})%\|")
 
 class ReplicateVendor(HttpVendor):
     name = "replicate"
-
-    def __init__(
-        self,
-        api_token: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_token = api_token
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_token}"}
+    default_base_url = "https://api.replicate.com"
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # Replicate takes no idempotency key on predictions (see the module docstring: no TaskFinder either).
         entry = self.model_entry(model)
         wire = self.wire_model(model, with_image=spec.reference_image_url is not None)
-        prediction = await self.http.send_json(
+        prediction = await self.send_json(
             "POST",
             self.url(f"/v1/models/{wire}/predictions"),
             phase="submit",
-            headers=self._headers(),
             json_body={"input": _model_input(spec, entry)},
         )
         prediction_id = prediction.get("id")
@@ -76,7 +54,7 @@ class ReplicateVendor(HttpVendor):
 
     async def poll(self, task: VendorTask) -> VendorStatus:
         url = task.links.get("get") or self.url(f"/v1/predictions/{task.task_id}")
-        prediction = await self.http.send_json("GET", url, phase="poll", headers=self._headers())
+        prediction = await self.send_json("GET", url, phase="poll")
         status = str(prediction.get("status", ""))
         if status == "succeeded":
             output = prediction.get("output")
@@ -85,20 +63,14 @@ class ReplicateVendor(HttpVendor):
                 raise self.missing_field("output URL", "poll")
             return VendorStatus(state="succeeded", progress=100, output_url=video)
         if status == "failed":
-            reason = str(prediction.get("error") or "prediction failed")
-            if looks_like_moderation(reason):
-                # Charges for refused predictions are undocumented (unconfirmed): reported unbilled.
-                error = ErrorInfo(code=ErrorCode.CONTENT_POLICY, message=f"replicate: {reason}", billed=False)
-            else:
-                error = ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"replicate: {reason}")
-            return VendorStatus(state="failed", error=error)
+            return self.failed_with_reason(str(prediction.get("error") or "prediction failed"))
         if status not in _STATES:
             raise self.missing_field(f"known status (got {status!r})", "poll")
         return VendorStatus(state=_STATES[status], progress=_progress_from_logs(prediction.get("logs")))
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
         url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
-        body = await self.http.send_json("POST", url, phase="cancel", headers=self._headers())
+        body = await self.send_json("POST", url, phase="cancel")
         # The answer is the prediction: one that had already succeeded or failed was not stopped.
         status = str(body.get("status", ""))
         if status in ("succeeded", "failed"):

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from core.errors import ErrorCode, VendorError
 from core.models import Aspect, ErrorInfo, Resolution, VendorCancel, VendorTask, VideoSpec
 from vendors.base import VendorStatus
-from vendors.catalog import Catalog
-from vendors.http_vendor import HttpVendor, VendorOptions
+from vendors.http_vendor import HttpVendor
 from vendors.transport import error_for_status, read_json_object
 
-DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
 
 # Runway's ``ratio`` is the output size. Square is 960:960 on the Gen-4 family (there is no 720:720).
@@ -48,23 +44,10 @@ _STATES = {"PENDING": "pending", "THROTTLED": "pending", "RUNNING": "running", "
 
 class RunwayVendor(HttpVendor):
     name = "runway"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client: httpx.AsyncClient | None = None,
-        catalog: Catalog | None = None,
-        options: VendorOptions | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url, client=client, catalog=catalog, options=options or VendorOptions()
-        )
-        self._api_key = api_key
+    default_base_url = "https://api.dev.runwayml.com"
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}", "X-Runway-Version": API_VERSION}
+        return {**super()._headers(), "X-Runway-Version": API_VERSION}
 
     async def submit(self, spec: VideoSpec, model: str, idempotency_key: str) -> VendorTask:
         # Runway's task endpoints take no idempotency key (see the module docstring: no TaskFinder either).
@@ -82,18 +65,14 @@ class RunwayVendor(HttpVendor):
             # HTTPS URLs and data URIs (≤5 MB) are both accepted as promptImage.
             body["promptImage"] = spec.reference_image_url
             path = "/v1/image_to_video"
-        created = await self.http.send_json(
-            "POST", self.url(path), phase="submit", headers=self._headers(), json_body=body
-        )
+        created = await self.send_json("POST", self.url(path), phase="submit", json_body=body)
         task_id = created.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise self.missing_field("task id")
         return self.new_task(model, task_id)
 
     async def poll(self, task: VendorTask) -> VendorStatus:
-        body = await self.http.send_json(
-            "GET", self.url(f"/v1/tasks/{task.task_id}"), phase="poll", headers=self._headers()
-        )
+        body = await self.send_json("GET", self.url(f"/v1/tasks/{task.task_id}"), phase="poll")
         status = str(body.get("status", ""))
         if status == "SUCCEEDED":
             output = body.get("output") or []
@@ -111,7 +90,7 @@ class RunwayVendor(HttpVendor):
     async def cancel(self, task: VendorTask) -> VendorCancel:
         # Read first: DELETE on a finished task would delete it and its output (see the module docstring).
         url = self.url(f"/v1/tasks/{task.task_id}")
-        response = await self.http.send("GET", url, phase="cancel", headers=self._headers())
+        response = await self.send("GET", url, phase="cancel")
         if response.status_code == 404:
             return VendorCancel.FINISHED  # gone: it had finished and was deleted
         if response.status_code >= 400:

@@ -90,27 +90,15 @@ class VendorHttp:
                     method, url, headers=headers, json=json_body, params=params, timeout=self.timeout
                 )
         except _NEVER_SENT as exc:
-            raise VendorError(
-                ErrorCode.VENDOR_UNAVAILABLE,
-                f"{self.vendor}: could not reach the vendor for {phase} ({type(exc).__name__})",
-                retryable=True,
-                accepted=phase != "submit",
-            ) from exc
+            message = f"{self.vendor}: could not reach the vendor for {phase} ({type(exc).__name__})"
+            raise phase_error(ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True) from exc
         except httpx.TimeoutException as exc:
-            raise VendorError(
-                ErrorCode.TIMEOUT,
-                f"{self.vendor}: no answer to {phase} within the timeout ({type(exc).__name__})",
-                retryable=True,
-                accepted=phase != "submit",
-                ambiguous=phase == "submit",
-            ) from exc
+            message = f"{self.vendor}: no answer to {phase} within the timeout ({type(exc).__name__})"
+            raise phase_error(ErrorCode.TIMEOUT, message, phase, retryable=True, ambiguous=True) from exc
         except httpx.TransportError as exc:
-            raise VendorError(
-                ErrorCode.VENDOR_UNAVAILABLE,
-                f"{self.vendor}: the connection broke during {phase} ({type(exc).__name__})",
-                retryable=True,
-                accepted=phase != "submit",
-                ambiguous=phase == "submit",
+            message = f"{self.vendor}: the connection broke during {phase} ({type(exc).__name__})"
+            raise phase_error(
+                ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True, ambiguous=True
             ) from exc
 
     async def send_json(
@@ -141,64 +129,68 @@ def read_json_object(vendor: str, response: httpx.Response, phase: Phase) -> dic
 
     A garbled 2xx to a submit is ambiguous: the vendor said yes, we just cannot read the task id.
     """
-    ambiguous = phase == "submit" and response.is_success
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise VendorError(
-            ErrorCode.VENDOR_ERROR,
-            f"{vendor}: {phase} answered HTTP {response.status_code} with malformed JSON",
-            retryable=True,
-            accepted=phase != "submit",
-            ambiguous=ambiguous,
+        message = f"{vendor}: {phase} answered HTTP {response.status_code} with malformed JSON"
+        raise phase_error(
+            ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=response.is_success
         ) from exc
     if not isinstance(body, dict):
-        raise VendorError(
-            ErrorCode.VENDOR_ERROR,
-            f"{vendor}: {phase} answered with JSON that is not an object",
-            retryable=True,
-            accepted=phase != "submit",
-            ambiguous=ambiguous,
+        message = f"{vendor}: {phase} answered with JSON that is not an object"
+        raise phase_error(
+            ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=response.is_success
         )
     return body
+
+
+def phase_error(
+    code: ErrorCode,
+    message: str,
+    phase: Phase,
+    *,
+    retryable: bool = False,
+    ambiguous: bool = False,
+    retry_after: float | None = None,
+) -> VendorError:
+    """A ``VendorError`` met in ``phase``: accepted after submit (the task exists), never at submit.
+
+    ``ambiguous``: the vendor may have created a task whose id we never learned. It only means something at
+    submit (later the task is known), so elsewhere it is dropped.
+    """
+    submit = phase == "submit"
+    return VendorError(
+        code,
+        message,
+        retryable=retryable,
+        accepted=not submit,
+        ambiguous=ambiguous and submit,
+        retry_after=retry_after,
+    )
 
 
 def error_for_status(vendor: str, response: httpx.Response, phase: Phase) -> VendorError:
     """The taxonomy's reading of an HTTP error status (adapters check vendor-specific bodies first)."""
     status = response.status_code
-    accepted = phase != "submit"
     message = f"{vendor}: {phase} got HTTP {status}: {vendor_message(response)}"
+    retry_after = retry_after_seconds(response)
     if status == 429:
-        return VendorError(
-            ErrorCode.RATE_LIMITED,
-            message,
-            retryable=True,
-            accepted=accepted,
-            retry_after=retry_after_seconds(response),
-        )
+        return phase_error(ErrorCode.RATE_LIMITED, message, phase, retryable=True, retry_after=retry_after)
     if status == 408:  # the server gave up waiting for our request: nothing was created
-        return VendorError(ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted)
+        return phase_error(ErrorCode.TIMEOUT, message, phase, retryable=True)
     if status == 504:  # a gateway gave up waiting for the vendor, which may still have created the task
-        return VendorError(
-            ErrorCode.TIMEOUT, message, retryable=True, accepted=accepted, ambiguous=phase == "submit"
-        )
+        return phase_error(ErrorCode.TIMEOUT, message, phase, retryable=True, ambiguous=True)
     if status >= 500:
-        return VendorError(
-            ErrorCode.VENDOR_UNAVAILABLE,
-            message,
-            retryable=True,
-            accepted=accepted,
-            retry_after=retry_after_seconds(response),
+        return phase_error(
+            ErrorCode.VENDOR_UNAVAILABLE, message, phase, retryable=True, retry_after=retry_after
         )
     if status in (401, 403):
-        return VendorError(ErrorCode.VENDOR_ERROR, f"{message} (check the API key)", accepted=accepted)
+        return phase_error(ErrorCode.VENDOR_ERROR, f"{message} (check the API key)", phase)
     if status == 402:
-        return VendorError(
-            ErrorCode.VENDOR_ERROR, f"{message} (vendor account out of credit)", accepted=accepted
-        )
+        return phase_error(ErrorCode.VENDOR_ERROR, f"{message} (vendor account out of credit)", phase)
     if status == 404 and phase != "submit":
-        return VendorError(ErrorCode.VENDOR_ERROR, f"{message} (task not found)", accepted=accepted)
-    return VendorError(ErrorCode.INVALID_INPUT, message, accepted=accepted)
+        return phase_error(ErrorCode.VENDOR_ERROR, f"{message} (task not found)", phase)
+    return phase_error(ErrorCode.INVALID_INPUT, message, phase)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
