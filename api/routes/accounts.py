@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
@@ -35,8 +35,7 @@ from accounts.errors import (
     ProjectNotFound,
 )
 from accounts.money import format_usd
-from accounts.store import AccountStore
-from api.deps import CurrentProject, get_accounts
+from api.deps import AccountsDep, CurrentProject
 from api.problems import ProblemError, problem_response, problem_responses
 from core.errors import ErrorCode
 
@@ -45,7 +44,6 @@ UsdAmount = Annotated[
     PlainSerializer(format_usd, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2,6}$", "examples": ["5.00"]}),
 ]
-Accounts = Annotated[AccountStore, Depends(get_accounts)]
 LAST_ACTIVE_KEY = "last_active_key"
 _NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a key must not sit in any cache
 
@@ -103,7 +101,7 @@ class NewKeyResponse(BaseModel):
         },
     ),
 )
-async def activate_account(request: Request, response: Response, accounts: Accounts) -> ActivationResponse:
+async def activate_account(request: Request, response: Response, accounts: AccountsDep) -> ActivationResponse:
     """Create a project with trial credits. The returned ``api_key`` is shown this once only."""
     client_address = request.client.host if request.client else "unknown"
     try:
@@ -132,7 +130,7 @@ async def activate_account(request: Request, response: Response, accounts: Accou
 
 
 @router.get("/v1/account", responses=_AUTH_PROBLEMS)
-async def read_account(project: CurrentProject, accounts: Accounts) -> AccountResponse:
+async def read_account(project: CurrentProject, accounts: AccountsDep) -> AccountResponse:
     try:
         view = await accounts.account(project.project_id)
     except ProjectNotFound as error:
@@ -148,7 +146,7 @@ async def read_account(project: CurrentProject, accounts: Accounts) -> AccountRe
 
 
 @router.post("/v1/account/keys", status_code=201, responses=_AUTH_PROBLEMS)
-async def create_key(project: CurrentProject, response: Response, accounts: Accounts) -> NewKeyResponse:
+async def create_key(project: CurrentProject, response: Response, accounts: AccountsDep) -> NewKeyResponse:
     """Mint another key for the project (for rotation). Shown this once only."""
     try:
         new_key = await accounts.create_key(project.project_id)
@@ -173,7 +171,7 @@ async def create_key(project: CurrentProject, response: Response, accounts: Acco
         },
     ),
 )
-async def revoke_key(key_id: str, project: CurrentProject, accounts: Accounts) -> Response:
+async def revoke_key(key_id: str, project: CurrentProject, accounts: AccountsDep) -> Response:
     """Revoke one of the project's keys; revoking an already revoked key is a no-op."""
     try:
         found = await accounts.revoke_key(project.project_id, key_id)
