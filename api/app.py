@@ -8,8 +8,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.app_services import close_services, open_services
 from api.codec_server import build_codec_app
-from api.job_problems import install_job_error_handlers
+from api.domain_problems import install_domain_error_handlers
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
 from api.routes import accounts as accounts_routes
@@ -22,7 +23,6 @@ from api.routes import ops as ops_routes
 from api.routes import playground as playground_routes
 from api.routes import video as video_routes
 from api.routes import webhooks as webhook_routes
-from api.services import close_services, open_services
 from core.settings import Settings, get_settings
 from observability.http import ApiMetrics, HttpObservability
 from observability.tracing import configure_tracing
@@ -63,8 +63,7 @@ def _lifespan(
 def _install_error_handlers(app: FastAPI) -> None:
     install_problem_handlers(app)
     install_problem_schema(app)
-    install_job_error_handlers(app)
-    accounts_routes.install_account_error_handlers(app)
+    install_domain_error_handlers(app)
 
 
 def _include_routes(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 """FastAPI dependencies: settings, the long-lived services of the lifespan, and the calling project.
 
 Routes take them as ``Annotated`` aliases (``JobsDep``, ``AccountsDep``, ``SettingsDep``, ...), never from
-``request.app.state``. The app keeps one ``api.services.Services`` at ``app.state.services``; an app that
+``request.app.state``. The app keeps one ``api.app_services.Services`` at ``app.state.services``; an app that
 mounts a router alone (its tests) may put just the parts it needs on ``app.state`` under the same names.
 """
 
@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accounts.store import AccountStore
+from api.app_services import Services
 from api.cursors import CursorCodec
 from api.problems import ProblemError
-from api.services import Services
 from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings

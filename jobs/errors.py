@@ -1,4 +1,4 @@
-"""What can go wrong with a job, as the jobs layer says it. ``api.job_problems`` maps each to problem JSON.
+"""What can go wrong with a job, as the jobs layer says it. ``api.domain_problems`` maps each to problem JSON.
 
 JobError
 ├── JobNotFound            no such job, or not this project's, or deleted

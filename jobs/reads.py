@@ -20,14 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import (
-    Client,
-    WorkflowExecutionDescription,
-    WorkflowQueryRejectedError,
-)
-from temporalio.common import (
-    QueryRejectCondition,
-)
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowQueryRejectedError
+from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.ids import is_job_id

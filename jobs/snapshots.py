@@ -6,14 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import (
-    WorkflowExecution,
-    WorkflowExecutionStatus,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-)
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.errors import ErrorCode
 from core.models import ErrorInfo, JobCost, JobInput, JobSnapshot, JobState, VideoSpec

@@ -12,9 +12,8 @@
   key is refused with ``409 last_active_key``: anonymous projects have no other way back in, so doing it
   would strand their credits; create the new key first.
 
-Money is a JSON string with 2-6 decimals (``"5.00"``). Call ``install_account_error_handlers(app)`` next to
-``install_problem_handlers``: it turns a DB outage anywhere (auth included) into ``503`` + ``Retry-After``
-and ``InsufficientCredits`` into ``402 insufficient_credits``.
+Money is a JSON string with 2-6 decimals (``"5.00"``). A DB outage anywhere (auth included) is ``503`` +
+``Retry-After`` and ``InsufficientCredits`` is ``402 insufficient_credits``: ``api.domain_problems``.
 """
 
 from __future__ import annotations
@@ -23,20 +22,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from accounts.errors import (
-    AccountsUnavailable,
     ActivationRateLimited,
-    InsufficientCredits,
     LastActiveKey,
     ProjectNotFound,
 )
 from accounts.money import format_usd
 from api.deps import AccountsDep, CurrentProject
-from api.problems import ProblemError, problem_response, problem_responses
+from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 
 UsdAmount = Annotated[
@@ -184,29 +180,3 @@ async def revoke_key(key_id: str, project: CurrentProject, accounts: AccountsDep
     if not found:
         raise ProblemError(404, ErrorCode.NOT_FOUND, f"No key {key_id!r} in this project.")
     return Response(status_code=204)
-
-
-async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AccountsUnavailable)
-    return problem_response(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "Accounts are temporarily unavailable; nothing was charged or held. Retry shortly.",
-        headers={"Retry-After": str(exc.retry_after_seconds)},
-    )
-
-
-async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InsufficientCredits)
-    return problem_response(
-        402,
-        ErrorCode.INSUFFICIENT_CREDITS,
-        f"This job needs {format_usd(exc.required)} USD of credits; "
-        f"{format_usd(exc.available)} USD are available.",
-        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
-    )
-
-
-def install_account_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
-    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 
 from accounts.errors import AccountsUnavailable
 from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
-from api.job_problems import problem_for
+from api.domain_problems import problem_for
 from api.job_requests import job_request
 from api.openai_requests import create_request_fields, generate_request
 from api.openai_schemas import (

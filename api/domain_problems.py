@@ -1,7 +1,8 @@
-"""The jobs layer's domain errors as problem JSON: the one table of their statuses, codes and headers.
+"""Domain errors as problem JSON, in one place: the jobs layer's (``jobs.errors``: their statuses, codes and
+headers in ``problem_for``) and the accounts layer's (outage, insufficient credits).
 
-``install_job_error_handlers`` registers it with the app; the OpenAI-compatible routes render the same
-``ProblemError`` in OpenAI's error shape (``problem_for``).
+``install_domain_error_handlers`` registers them with the app; the OpenAI-compatible routes render the
+same ``ProblemError`` of a job error in OpenAI's error shape (``problem_for``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from accounts.errors import AccountsUnavailable, InsufficientCredits
+from accounts.money import format_usd
 from api.problems import ProblemError, problem_response
 from core.errors import ErrorCode
 from jobs.errors import (
@@ -101,5 +104,33 @@ async def _on_job_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_job_error_handlers(app: FastAPI) -> None:
+async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccountsUnavailable)
+    return problem_response(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "Accounts are temporarily unavailable; nothing was charged or held. Retry shortly.",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
+async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InsufficientCredits)
+    return problem_response(
+        402,
+        ErrorCode.INSUFFICIENT_CREDITS,
+        f"This job needs {format_usd(exc.required)} USD of credits; "
+        f"{format_usd(exc.available)} USD are available.",
+        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
+    )
+
+
+def install_account_error_handlers(app: FastAPI) -> None:
+    """The accounts layer's errors alone (apps that mount only account routes, e.g. in tests)."""
+    app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
+    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)
+
+
+def install_domain_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(JobError, _on_job_error)
+    install_account_error_handlers(app)
