@@ -39,6 +39,7 @@ WORKDIR /app
 # Source only, owned by root: the service user can read the code but not change it.
 COPY core/ core/
 COPY api/ api/
+COPY jobs/ jobs/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY vendors/ vendors/

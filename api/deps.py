@@ -1,33 +1,119 @@
-"""FastAPI dependencies: settings, long-lived clients from the lifespan, and the calling project."""
+"""FastAPI dependencies: settings, the long-lived services of the lifespan, and the calling project.
+
+Routes take them as ``Annotated`` aliases (``JobsDep``, ``AccountsDep``, ``SettingsDep``, ...), never from
+``request.app.state``. The app keeps one ``api.app_services.Services`` at ``app.state.services``; an app that
+mounts a router alone (its tests) may put just the parts it needs on ``app.state`` under the same names.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from accounts.store import AccountStore
+from api.app_services import Services
+from api.cursors import CursorCodec
 from api.problems import ProblemError
 from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings
-
-if TYPE_CHECKING:
-    from accounts.store import AccountStore
+from jobs.creation import JobCreator
+from jobs.listing import JobLister
+from jobs.service import JobService
+from jobs.watching import JobWatchHub
+from observability.http import ApiMetrics
+from observability.stuck_jobs import StuckJobWatch
+from storage import MediaStorage
+from vendors.catalog import Catalog, load_catalog
 
 _bearer = HTTPBearer(auto_error=False, description="A project API key: `Bearer ifr_pk_proj_...`")
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="infrai"'}
 
 
-async def get_settings(request: Request) -> Settings:  # async: FastAPI runs plain functions in a thread
-    settings: Settings = request.app.state.settings
+def _part(request: Request, name: str) -> Any:
+    services = getattr(request.app.state, "services", None)
+    return getattr(services if services is not None else request.app.state, name)
+
+
+# async throughout: FastAPI runs plain functions in a thread.
+async def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = _part(request, "settings")
     return settings
 
 
-def get_accounts(request: Request) -> AccountStore:
-    accounts: AccountStore = request.app.state.accounts
+def get_accounts(request: Request) -> AccountStore:  # plain: also called directly, as in current_project
+    accounts: AccountStore = _part(request, "accounts")
     return accounts
+
+
+async def get_storage(request: Request) -> MediaStorage:
+    storage: MediaStorage = _part(request, "storage")
+    return storage
+
+
+async def get_catalog(request: Request) -> Catalog:
+    services: Services | None = getattr(request.app.state, "services", None)
+    return services.catalog if services is not None else load_catalog()
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
+StorageDep = Annotated[MediaStorage, Depends(get_storage)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+async def get_jobs(services: ServicesDep) -> JobService:
+    return services.jobs
+
+
+async def get_watches(services: ServicesDep) -> JobWatchHub:
+    return services.watches
+
+
+async def get_lister(services: ServicesDep) -> JobLister:
+    return services.lister
+
+
+async def get_cursors(services: ServicesDep) -> CursorCodec:
+    return services.cursors
+
+
+async def get_stuck_jobs(services: ServicesDep) -> StuckJobWatch:
+    return services.stuck_jobs
+
+
+async def get_metrics(services: ServicesDep) -> ApiMetrics:
+    return services.metrics
+
+
+async def get_creator(services: ServicesDep) -> JobCreator:
+    """Made per request (it only holds references), so it always uses the services as they are now."""
+    return JobCreator(
+        services.jobs,
+        services.accounts,
+        services.storage,
+        services.catalog,
+        services.configured,
+        services.settings,
+    )
+
+
+JobsDep = Annotated[JobService, Depends(get_jobs)]
+WatchesDep = Annotated[JobWatchHub, Depends(get_watches)]
+ListerDep = Annotated[JobLister, Depends(get_lister)]
+CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
+StuckJobsDep = Annotated[StuckJobWatch, Depends(get_stuck_jobs)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+CreatorDep = Annotated[JobCreator, Depends(get_creator)]
 
 
 async def current_project(
@@ -51,4 +137,3 @@ async def current_project(
 
 
 CurrentProject = Annotated[ProjectIdentity, Depends(current_project)]
-AppSettings = Annotated[Settings, Depends(get_settings)]

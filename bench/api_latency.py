@@ -22,7 +22,6 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from api.jobs import start_memo_and_attributes
 from bench.lean_http import LeanHttp
 from bench.report import Row, ratio_text
 from bench.sampling import Latency, drive, interleaved, sample_process, wait_until
@@ -30,6 +29,7 @@ from bench.services import BenchRun, lean_client
 from core.ids import job_id_for_key
 from core.models import JobInput, JobSnapshot, Prefer, VideoSpec
 from core.settings import Settings
+from jobs.snapshots import start_memo_and_attributes
 from tests.fixtures.stack import Stack
 from vendors.catalog import load_catalog
 from vendors.router import plan_route

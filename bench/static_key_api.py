@@ -8,6 +8,7 @@ the ledger cost. Never for serving anyone: it gives away credits.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,10 +54,12 @@ def create_app() -> FastAPI:
             accounts = await StaticKeyNoLedger.open(settings.resolved_database_url, settings=settings)
             accounts.static_key = key
             accounts.identity = await accounts.ensure_dev_project(key, settings.dev_credits_usd)
-            started.state.accounts = accounts
+            real = started.state.services
+            started.state.services = dataclasses.replace(real, accounts=accounts)
             try:
                 yield
             finally:
+                started.state.services = real  # the real lifespan closes its own store
                 await accounts.aclose()
 
     app.router.lifespan_context = lifespan

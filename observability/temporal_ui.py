@@ -1,6 +1,6 @@
 """What the Temporal UI shows of a job besides its id: the workflow's static summary and details.
 
-Set once, when the API starts the job (``api.jobs``), so an operator looking at a list or a workflow page
+Set once, when the API starts the job (``jobs.service``), so an operator looking at a list or a workflow page
 knows what the job is at a glance. Visibility data is not customer content: never the prompt, the
 reference image or a webhook URL, only what the ``Infrai*`` search attributes already reveal plus the
 shape of the request. (With payload encryption on, the UI shows them through the codec endpoint.)

@@ -15,8 +15,9 @@ from sqlalchemy.engine import make_url
 
 from accounts.store import AccountStore
 from api.deps import CurrentProject, get_accounts
+from api.domain_problems import install_account_error_handlers
 from api.problems import install_problem_handlers
-from api.routes.accounts import install_account_error_handlers, router
+from api.routes.accounts import router
 from core.ids import new_job_id
 from core.settings import Settings
 from tests.fixtures.accounts import DatabaseFactory, TcpRelay, accounts_test_settings

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.closed_jobs import ClosedJobCache
 from core.models import JobCost, JobSnapshot, JobState
 from devstack.processes import ManagedProcess
+from jobs.closed_cache import ClosedJobCache
 from tests.fixtures.ports import free_port, wait_for_http
 from tests.fixtures.stack import REPO, Stack
 

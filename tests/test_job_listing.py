@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from api.job_listing import JobFilter, JobLister, Position
-from api.jobs import JobService
+from jobs.listing import JobFilter, JobLister, Position
+from jobs.service import JobService
 from tests.fixtures.stack import Stack
 
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from api.job_watch import JobWatchHub
-from api.jobs import JobService
 from api.prefer import preferred_wait
+from jobs.service import JobService
+from jobs.watching import JobWatchHub
 from tests.fixtures.stack import Stack
 
 FINAL = {"succeeded", "failed", "cancelled"}

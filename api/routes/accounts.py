@@ -12,9 +12,8 @@
   key is refused with ``409 last_active_key``: anonymous projects have no other way back in, so doing it
   would strand their credits; create the new key first.
 
-Money is a JSON string with 2-6 decimals (``"5.00"``). Call ``install_account_error_handlers(app)`` next to
-``install_problem_handlers``: it turns a DB outage anywhere (auth included) into ``503`` + ``Retry-After``
-and ``InsufficientCredits`` into ``402 insufficient_credits``.
+Money is a JSON string with 2-6 decimals (``"5.00"``). A DB outage anywhere (auth included) is ``503`` +
+``Retry-After`` and ``InsufficientCredits`` is ``402 insufficient_credits``: ``api.domain_problems``.
 """
 
 from __future__ import annotations
@@ -23,21 +22,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from accounts.errors import (
-    AccountsUnavailable,
     ActivationRateLimited,
-    InsufficientCredits,
     LastActiveKey,
     ProjectNotFound,
 )
 from accounts.money import format_usd
-from accounts.store import AccountStore
-from api.deps import CurrentProject, get_accounts
-from api.problems import ProblemError, problem_response, problem_responses
+from api.deps import AccountsDep, CurrentProject
+from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 
 UsdAmount = Annotated[
@@ -45,7 +40,6 @@ UsdAmount = Annotated[
     PlainSerializer(format_usd, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2,6}$", "examples": ["5.00"]}),
 ]
-Accounts = Annotated[AccountStore, Depends(get_accounts)]
 LAST_ACTIVE_KEY = "last_active_key"
 _NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a key must not sit in any cache
 
@@ -103,7 +97,7 @@ class NewKeyResponse(BaseModel):
         },
     ),
 )
-async def activate_account(request: Request, response: Response, accounts: Accounts) -> ActivationResponse:
+async def activate_account(request: Request, response: Response, accounts: AccountsDep) -> ActivationResponse:
     """Create a project with trial credits. The returned ``api_key`` is shown this once only."""
     client_address = request.client.host if request.client else "unknown"
     try:
@@ -132,7 +126,7 @@ async def activate_account(request: Request, response: Response, accounts: Accou
 
 
 @router.get("/v1/account", responses=_AUTH_PROBLEMS)
-async def read_account(project: CurrentProject, accounts: Accounts) -> AccountResponse:
+async def read_account(project: CurrentProject, accounts: AccountsDep) -> AccountResponse:
     try:
         view = await accounts.account(project.project_id)
     except ProjectNotFound as error:
@@ -148,7 +142,7 @@ async def read_account(project: CurrentProject, accounts: Accounts) -> AccountRe
 
 
 @router.post("/v1/account/keys", status_code=201, responses=_AUTH_PROBLEMS)
-async def create_key(project: CurrentProject, response: Response, accounts: Accounts) -> NewKeyResponse:
+async def create_key(project: CurrentProject, response: Response, accounts: AccountsDep) -> NewKeyResponse:
     """Mint another key for the project (for rotation). Shown this once only."""
     try:
         new_key = await accounts.create_key(project.project_id)
@@ -173,7 +167,7 @@ async def create_key(project: CurrentProject, response: Response, accounts: Acco
         },
     ),
 )
-async def revoke_key(key_id: str, project: CurrentProject, accounts: Accounts) -> Response:
+async def revoke_key(key_id: str, project: CurrentProject, accounts: AccountsDep) -> Response:
     """Revoke one of the project's keys; revoking an already revoked key is a no-op."""
     try:
         found = await accounts.revoke_key(project.project_id, key_id)
@@ -186,29 +180,3 @@ async def revoke_key(key_id: str, project: CurrentProject, accounts: Accounts) -
     if not found:
         raise ProblemError(404, ErrorCode.NOT_FOUND, f"No key {key_id!r} in this project.")
     return Response(status_code=204)
-
-
-async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AccountsUnavailable)
-    return problem_response(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "Accounts are temporarily unavailable; nothing was charged or held. Retry shortly.",
-        headers={"Retry-After": str(exc.retry_after_seconds)},
-    )
-
-
-async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InsufficientCredits)
-    return problem_response(
-        402,
-        ErrorCode.INSUFFICIENT_CREDITS,
-        f"This job needs {format_usd(exc.required)} USD of credits; "
-        f"{format_usd(exc.available)} USD are available.",
-        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
-    )
-
-
-def install_account_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
-    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)

@@ -1,7 +1,7 @@
 """``GET /v1/video/jobs/{id}/events``: the job's state, stage and progress as Server-Sent Events.
 
 Each event is ``event: job`` with the ``VideoJob`` as ``data`` (signed media URLs on the final one) and an
-``id`` that is the job's progress position (``api.job_watch.progress_position``): it only grows, and it
+``id`` that is the job's progress position (``jobs.watching.progress_position``): it only grows, and it
 means the same in every API process. A client that reconnects with ``Last-Event-ID`` (browsers'
 ``EventSource`` does so by itself) gets only what is newer, even from a restarted API; one that has seen
 the final event gets ``204 No Content``, which tells ``EventSource`` to stop reconnecting. The stream ends
@@ -15,16 +15,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.deps import CurrentProject
-from api.job_watch import JobWatch, JobWatchHub, progress_position
+from api.deps import CurrentProject, SettingsDep, StorageDep, WatchesDep
 from api.presenter import present_job
 from api.problems import problem_responses
 from core.models import JobSnapshot
 from core.settings import Settings
+from jobs.errors import JobNotFound
+from jobs.watching import JobWatch, progress_position
+from storage import MediaStorage
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
@@ -37,16 +39,18 @@ def _last_position(last_event_id: str | None) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
 
 
-def _event(request: Request, snapshot: JobSnapshot) -> str:
-    settings: Settings = request.app.state.settings
-    job = present_job(snapshot, request.app.state.storage, settings.media_url_ttl_seconds)
+def _event(snapshot: JobSnapshot, storage: MediaStorage, settings: Settings) -> str:
+    job = present_job(snapshot, storage, settings.media_url_ttl_seconds)
     return f"id: {progress_position(snapshot)}\nevent: job\ndata: {job.model_dump_json()}\n\n"
 
 
 async def _stream(
-    request: Request, watch: JobWatch, seen: int, stack: contextlib.AsyncExitStack
+    watch: JobWatch,
+    seen: int,
+    stack: contextlib.AsyncExitStack,
+    storage: MediaStorage,
+    settings: Settings,
 ) -> AsyncIterator[str]:
-    settings: Settings = request.app.state.settings
     deadline = asyncio.get_running_loop().time() + settings.job_events_max_seconds
     async with stack:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
@@ -55,8 +59,8 @@ async def _stream(
             assert snapshot is not None
             if progress_position(snapshot) > seen:
                 seen = progress_position(snapshot)
-                yield _event(request, snapshot)
-            if snapshot.state.is_final or (watch.error is not None and watch.error.status == 404):
+                yield _event(snapshot, storage, settings)
+            if snapshot.state.is_final or isinstance(watch.error, JobNotFound):
                 return
             wait = min(KEEPALIVE_SECONDS, max(0.0, deadline - asyncio.get_running_loop().time()))
             if not await watch.changed_since(version, wait):
@@ -80,12 +84,13 @@ async def _stream(
 )
 async def job_events(
     job_id: str,
-    request: Request,
     project: CurrentProject,
+    watches: WatchesDep,
+    storage: StorageDep,
+    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
     """Stream the job's progress until it ends (Server-Sent Events)."""
-    watches: JobWatchHub = request.app.state.watches
     seen = _last_position(last_event_id)
     stack = contextlib.AsyncExitStack()
     # Joined before the response starts, so an unknown job is a plain 404, not a broken stream.
@@ -95,7 +100,7 @@ async def job_events(
         await stack.aclose()
         return Response(status_code=204)
     return StreamingResponse(
-        _stream(request, watch, seen, stack),
+        _stream(watch, seen, stack, storage, settings),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         # Leaves the watch even if the stream never started (client gone before the first byte);

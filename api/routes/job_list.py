@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.cursors import CursorCodec, InvalidCursor
-from api.deps import CurrentProject
-from api.job_listing import JobFilter, JobLister, Position
+from api.deps import CurrentProject, CursorsDep, ListerDep, SettingsDep, StorageDep
 from api.presenter import present_job
 from api.problems import ProblemError, problem_responses
 from api.schemas import VideoJob
 from core.models import JobState
-from core.settings import Settings
+from jobs.listing import JobFilter, Position
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
@@ -77,21 +76,20 @@ def decode_position(codec: CursorCodec, where: JobFilter, order: str, cursor: st
     ),
 )
 async def list_jobs(
-    request: Request,
     project: CurrentProject,
+    codec: CursorsDep,
+    lister: ListerDep,
+    settings: SettingsDep,
+    storage: StorageDep,
     state: JobState | None = None,
     vendor: Annotated[str | None, Query(pattern=_NAME_PATTERN)] = None,
     after: Annotated[str | None, Query(description="The `next` cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
 ) -> JobList:
     """The project's jobs, newest first, optionally only one state or vendor."""
-    codec: CursorCodec = request.app.state.cursors
-    lister: JobLister = request.app.state.lister
-    settings: Settings = request.app.state.settings
     where = JobFilter(project.project_id, state, vendor)
     position = decode_position(codec, where, "desc", after) if after else None
     page = await lister.page(where, after=position, limit=limit)
-    storage = request.app.state.storage
     return JobList(
         data=[present_job(job, storage, settings.media_url_ttl_seconds) for job in page.jobs],
         has_more=page.has_more,

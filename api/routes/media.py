@@ -8,15 +8,15 @@ browsers use to seek in a video.
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
+from api.deps import StorageDep
 from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
-from storage import LocalMediaStorage, MediaSignatureStatus, MediaStorage
+from storage import LocalMediaStorage, MediaSignatureStatus
 from storage.errors import InvalidObjectKeyError
 
 router = APIRouter(tags=["media"])
@@ -55,11 +55,6 @@ class MediaFileResponse(FileResponse):
             ) from None
 
 
-async def get_media_storage(request: Request) -> MediaStorage:
-    storage: MediaStorage = request.app.state.storage
-    return storage
-
-
 @router.api_route(
     "/v1/media/{key:path}",
     methods=["GET", "HEAD"],
@@ -85,7 +80,7 @@ async def get_media_storage(request: Request) -> MediaStorage:
 )
 async def get_media(
     key: str,
-    storage: Annotated[MediaStorage, Depends(get_media_storage)],
+    storage: StorageDep,
     exp: str | None = None,
     sig: str | None = None,
 ) -> MediaFileResponse:

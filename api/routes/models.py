@@ -10,11 +10,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from core.settings import Settings
-from vendors.catalog import Catalog, ModelEntry, VendorEntry, load_catalog
+from api.deps import CatalogDep, SettingsDep
+from vendors.catalog import Catalog, ModelEntry, VendorEntry
 from vendors.registry import configured_vendors, missing_configuration
 
 router = APIRouter(prefix="/v1/video", tags=["models"])
@@ -57,9 +57,7 @@ class ModelList(BaseModel):
 
 
 @router.get("/models", response_model=ModelList, summary="List video models and whether they are available")
-async def list_models(request: Request) -> ModelList:
-    settings: Settings = request.app.state.settings
-    catalog: Catalog = getattr(request.app.state, "catalog", None) or load_catalog()
+async def list_models(settings: SettingsDep, catalog: CatalogDep) -> ModelList:
     configured = configured_vendors(settings)
     return ModelList(
         catalog_updated=catalog.updated,

@@ -11,7 +11,6 @@ ordinary jobs (the same ids work on ``/v1/video/jobs``) and the other way round.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, BinaryIO, Literal
 
@@ -19,36 +18,30 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
 from accounts.errors import AccountsUnavailable
-from api.deps import AppSettings, CurrentProject
-from api.job_listing import JobFilter, JobLister, Position
-from api.jobs import JobService
-from api.openai_videos import (
+from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
+from api.domain_problems import problem_for
+from api.job_requests import job_request
+from api.openai_requests import create_request_fields, generate_request
+from api.openai_schemas import (
     OpenAIRequestError,
     Video,
     VideoDeleted,
     VideoList,
-    image_data_uri,
-    parse_model,
-    parse_seconds,
-    parse_size,
     video_of,
 )
 from api.problems import ProblemError
-from api.routes.video import create_job
-from api.schemas import GenerateRequest
 from core.errors import ErrorCode
 from core.models import JobState
-from storage import MediaStorage, ObjectNotFoundError
+from jobs.errors import JobError
+from jobs.listing import JobFilter, Position
+from storage import ObjectNotFoundError
 
 _CHUNK = 1024 * 1024
 _ERROR_TYPES = {401: "authentication_error", 402: "insufficient_quota", 429: "rate_limit_error"}
 VIDEO_NOT_READY = "video_not_ready"
 VIDEO_NOT_FINISHED = "video_not_finished"
-MAX_JSON_INT_DIGITS = 20
 
 
 def openai_error(
@@ -71,6 +64,9 @@ class OpenAIErrorRoute(APIRoute):
                 return await handler(request)
             except ProblemError as err:
                 return openai_error(err.status, err.code, err.detail, headers=err.headers)
+            except JobError as err:
+                problem = problem_for(err)
+                return openai_error(problem.status, problem.code, problem.detail, headers=problem.headers)
             except OpenAIRequestError as err:
                 return openai_error(400, ErrorCode.INVALID_INPUT, err.message, err.param)
             except RequestValidationError as err:
@@ -155,104 +151,25 @@ _CREATE_BODY = {
 }
 
 
-def _jobs(request: Request) -> JobService:
-    jobs: JobService = request.app.state.jobs
-    return jobs
-
-
-async def _form_fields(request: Request, max_image_bytes: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    async with request.form(max_files=1, max_fields=20) as form:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key != "input_reference":
-                    raise OpenAIRequestError(key, f"unexpected file field {key!r}")
-                data = await value.read(max_image_bytes + 1)
-                if len(data) > max_image_bytes:
-                    raise OpenAIRequestError(key, f"the image is larger than {max_image_bytes} bytes")
-                fields["reference_image_url"] = image_data_uri(value.content_type, data)
-            elif key == "input_reference[image_url]":
-                fields["reference_image_url"] = value
-            elif key.startswith("input_reference"):
-                raise OpenAIRequestError("input_reference", "only an image upload or image_url is supported")
-            else:
-                fields[key] = value
-    return fields
-
-
-def _json_int(digits: str) -> int:
-    """Integers of the JSON body, refused past any length a field could need: Python's own limit (4300
-    digits) would otherwise call a valid document "not valid JSON"."""
-    if len(digits.lstrip("-")) > MAX_JSON_INT_DIGITS:
-        raise OpenAIRequestError(
-            "body", f"a number in the body has {len(digits)} digits; no field takes that"
-        )
-    return int(digits)
-
-
-async def _json_fields(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body(), parse_int=_json_int)
-    except OpenAIRequestError:
-        raise
-    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError both are
-        raise OpenAIRequestError("body", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise OpenAIRequestError("body", "the body must be a JSON object")
-    reference = body.pop("input_reference", None)
-    if reference is not None:
-        if not (isinstance(reference, dict) and set(reference) == {"image_url"}):
-            raise OpenAIRequestError("input_reference", 'only {"image_url": ...} is supported')
-        body["reference_image_url"] = reference["image_url"]
-    return body
-
-
-def _generate_request(fields: dict[str, Any]) -> GenerateRequest:
-    if not isinstance(fields.get("prompt"), str):
-        raise OpenAIRequestError("prompt", "prompt is required and must be a string")
-    seconds, size, model = fields.get("seconds"), fields.get("size"), fields.get("model")
-    if not all(value is None or isinstance(value, str | int) for value in (seconds, size, model)):
-        raise OpenAIRequestError("body", "seconds, size and model must be strings")
-    aspect, resolution = parse_size(None if size is None else str(size))
-    prefer, pinned = parse_model(None if model is None else str(model))
-    try:
-        return GenerateRequest(
-            prompt=fields["prompt"],
-            reference_image_url=fields.get("reference_image_url"),
-            duration_seconds=parse_seconds(seconds if isinstance(seconds, str | int) else None),
-            aspect=aspect,
-            resolution=resolution,
-            prefer=prefer,
-            model=pinned,
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        param = str(first["loc"][0]) if first.get("loc") else None
-        raise OpenAIRequestError(param or "body", str(first["msg"])) from None
-
-
 @router.post("/videos", response_model=Video, responses=_ERRORS, openapi_extra=_CREATE_BODY)
 async def create_video(
     request: Request,
     project: CurrentProject,
-    settings: AppSettings,
+    settings: SettingsDep,
+    creator: CreatorDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Video:
     """Start a video job (OpenAI ``videos.create``)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields = await _form_fields(request, settings.reference_image_max_bytes)
-    else:
-        fields = await _json_fields(request)
-    del idempotency_key  # declared for the OpenAPI document; create_job reads every copy sent
-    started = await create_job(request, _generate_request(fields), project.project_id, settings)
+    fields = await create_request_fields(request, settings.reference_image_max_bytes)
+    del idempotency_key  # declared for the OpenAPI document; job_request reads every copy sent
+    started = await creator.create(job_request(generate_request(fields), request.headers), project.project_id)
     return video_of(started.snapshot)
 
 
 @router.get("/videos/{video_id}", response_model=Video, responses=_ERRORS)
-async def retrieve_video(video_id: str, request: Request, project: CurrentProject) -> Video:
+async def retrieve_video(video_id: str, project: CurrentProject, jobs: JobsDep) -> Video:
     """The video job (OpenAI ``videos.retrieve``)."""
-    return video_of(await _jobs(request).status(video_id, project.project_id))
+    return video_of(await jobs.status(video_id, project.project_id))
 
 
 async def _chunks(reader: BinaryIO) -> AsyncIterator[bytes]:
@@ -270,19 +187,19 @@ async def _chunks(reader: BinaryIO) -> AsyncIterator[bytes]:
 )
 async def download_video_content(
     video_id: str,
-    request: Request,
     project: CurrentProject,
+    jobs: JobsDep,
+    storage: StorageDep,
     variant: Annotated[Literal["video", "thumbnail", "spritesheet"], Query()] = "video",
 ) -> StreamingResponse:
     """The video's bytes, or its thumbnail's (OpenAI ``videos.download_content``)."""
-    snapshot = await _jobs(request).status(video_id, project.project_id)
+    snapshot = await jobs.status(video_id, project.project_id)
     media = snapshot.media
     if snapshot.state is not JobState.SUCCEEDED or media is None:
         raise ProblemError(
             409, VIDEO_NOT_READY, f"Video {video_id} is {snapshot.state.value}, not completed."
         )
     key = media.video_key if variant == "video" else media.thumbnail_key if variant == "thumbnail" else None
-    storage: MediaStorage = request.app.state.storage
     stored = await storage.head(key) if key else None
     if key is None or stored is None:
         raise ProblemError(404, ErrorCode.NOT_FOUND, f"Video {video_id} has no {variant}.")
@@ -299,8 +216,9 @@ async def download_video_content(
 
 @router.get("/videos", response_model=VideoList, responses=_ERRORS)
 async def list_videos(
-    request: Request,
     project: CurrentProject,
+    jobs: JobsDep,
+    lister: ListerDep,
     after: Annotated[str | None, Query(description="The id of the last video of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
@@ -308,8 +226,7 @@ async def list_videos(
     """The project's video jobs (OpenAI ``videos.list``), newest first unless ``order=asc``."""
     position = None
     if after is not None:
-        position = Position(await _jobs(request).started_at(after, project.project_id), after)
-    lister: JobLister = request.app.state.lister
+        position = Position(await jobs.started_at(after, project.project_id), after)
     page = await lister.page(
         JobFilter(project.project_id), after=position, limit=limit, newest_first=order == "desc"
     )
@@ -323,13 +240,14 @@ async def list_videos(
 
 
 @router.delete("/videos/{video_id}", response_model=VideoDeleted, responses=_ERRORS)
-async def delete_video(video_id: str, request: Request, project: CurrentProject) -> VideoDeleted:
+async def delete_video(
+    video_id: str, project: CurrentProject, jobs: JobsDep, storage: StorageDep
+) -> VideoDeleted:
     """Delete a finished video: its stored media, then the job itself (OpenAI ``videos.delete``).
 
     Media goes first, so a failure half-way leaves a job a retried DELETE can finish, never stored bytes
     that nothing points at any more. A job still running answers 409: cancel it first.
     """
-    jobs = _jobs(request)
     snapshot = await jobs.status(video_id, project.project_id)
     if not snapshot.state.is_final:
         raise ProblemError(
@@ -338,7 +256,6 @@ async def delete_video(video_id: str, request: Request, project: CurrentProject)
             f"Video {video_id} is {snapshot.state.value}; cancel it (POST /v1/video/jobs/{video_id}/cancel) "
             "or wait for it to finish, then delete it.",
         )
-    storage: MediaStorage = request.app.state.storage
     if snapshot.media is not None:
         for key in (snapshot.media.video_key, snapshot.media.thumbnail_key):
             if key:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import contextlib
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from accounts.errors import AccountsUnavailable
-from accounts.store import AccountStore
+from api.deps import AccountsDep, MetricsDep, ServicesDep, StuckJobsDep
 from api.problems import ProblemError
 from api.readiness import OK, check_readiness
 from core.errors import ErrorCode
-from observability.http import ApiMetrics
-from observability.stuck_jobs import StuckJobWatch
 
 router = APIRouter(tags=["ops"], include_in_schema=False)
 
@@ -29,10 +27,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> dict[str, object]:
+async def readyz(services: ServicesDep) -> dict[str, object]:
     """200 when Temporal, the accounts DB and storage all answer; 503 naming the ones that do not."""
-    state = request.app.state
-    checks = await check_readiness(state.temporal, state.accounts, state.storage)
+    checks = await check_readiness(services.temporal, services.accounts, services.storage)
     failing = sorted(name for name, result in checks.items() if result != OK)
     if failing:
         raise ProblemError(
@@ -46,10 +43,9 @@ async def readyz(request: Request) -> dict[str, object]:
 
 
 @router.get("/ops/stuck-jobs")
-async def stuck_jobs(request: Request) -> dict[str, object]:
+async def stuck_jobs(watch: StuckJobsDep) -> dict[str, object]:
     """Running jobs whose workflow task keeps failing, longest-failing first (503 when Temporal cannot be
     asked). Their credit holds stay held until housekeeping terminates them (see the docs)."""
-    watch: StuckJobWatch = request.app.state.stuck_jobs
     try:
         jobs = await watch.current()
     except Exception as error:
@@ -63,13 +59,10 @@ async def stuck_jobs(request: Request) -> dict[str, object]:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    api_metrics: ApiMetrics = request.app.state.metrics
-    accounts: AccountStore = request.app.state.accounts
+async def metrics(api_metrics: MetricsDep, accounts: AccountsDep, watch: StuckJobsDep) -> Response:
     # Read at scrape time from the journal every worker writes, so it is the cluster's figure, not ours.
     with contextlib.suppress(AccountsUnavailable):
         api_metrics.possible_orphans.set(await accounts.submit_journal().count_possible_orphans())
-    watch: StuckJobWatch = request.app.state.stuck_jobs
     stuck = await watch.current_or_last()
     longest = max((job.failing_seconds() for job in stuck), default=0.0)
     api_metrics.stuck_jobs_seen(len(stuck), longest, watch.checked_at)
@@ -78,11 +71,12 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/ops/possible-orphans")
-async def possible_orphans(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[str, object]:
+async def possible_orphans(
+    accounts: AccountsDep, limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, object]:
     """Vendor submits whose outcome stayed unknown (the worker died mid-request, or the answer was lost,
     at a vendor that cannot look tasks up by our key): the job failed unbilled, but a task may run at the
     vendor. Check each at the vendor's console with its job id and time; newest first."""
-    accounts: AccountStore = request.app.state.accounts
     records = await accounts.submit_journal().possible_orphans(limit)  # an outage is the usual 503
     return {
         "possible_orphans": [

@@ -8,20 +8,16 @@ the project is signed with; it is made on first use and stays the same, so it ca
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from accounts.errors import ProjectNotFound
-from accounts.store import AccountStore
-from api.deps import CurrentProject, get_accounts
-from api.jobs import JobService
+from api.deps import AccountsDep, CurrentProject, JobsDep
 from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 
 router = APIRouter(tags=["webhooks"])
-Accounts = Annotated[AccountStore, Depends(get_accounts)]
 
 
 class WebhookSecret(BaseModel):
@@ -52,7 +48,7 @@ class WebhookDeliveries(BaseModel):
     ),
 )
 async def read_webhook_secret(
-    project: CurrentProject, accounts: Accounts, response: Response
+    project: CurrentProject, accounts: AccountsDep, response: Response
 ) -> WebhookSecret:
     """The secret that signs this project's webhooks (verify with any Standard Webhooks library)."""
     try:
@@ -74,10 +70,9 @@ async def read_webhook_secret(
     ),
 )
 async def list_webhook_deliveries(
-    job_id: str, request: Request, project: CurrentProject, accounts: Accounts
+    job_id: str, project: CurrentProject, accounts: AccountsDep, jobs: JobsDep
 ) -> WebhookDeliveries:
     """Every delivery attempt of the job's webhooks, oldest first (empty without a webhook)."""
-    jobs: JobService = request.app.state.jobs
     await jobs.ensure_owned(job_id, project.project_id)
     attempts = await accounts.webhook_attempts(project.project_id, job_id)
     return WebhookDeliveries(

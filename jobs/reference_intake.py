@@ -1,25 +1,25 @@
 """A generate request's reference image: fetched once, here, through the SSRF guard, and kept in our storage.
 
-Fetching at generate time makes every refusal a ``422 unsafe_url`` with a ``reason`` the caller can act on,
-before any credit is held or job started. The workflow and the vendors only ever see our stored copy, so no
-other component fetches a customer's URL, and a job survives that URL disappearing.
+Fetching at generate time makes every refusal an ``UnsafeInputUrl`` (``422 unsafe_url``) with a ``reason``
+the caller can act on, before any credit is held or job started. The workflow and the vendors only ever
+see our stored copy, so no other component fetches a customer's URL, and a job survives that URL
+disappearing.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from api.problems import ProblemError
-from core.errors import ErrorCode
 from core.guarded_fetch import FetchedImage, FetchLimits, fetch_image
 from core.models import StoredImage, VideoSpec
 from core.settings import Settings
 from core.url_safety import UnsafeUrl, UrlPolicy
+from jobs.errors import StorageUnavailable, UnsafeInputUrl
 from storage import MediaStorage, StorageError, reference_image_key
 
 
 async def fetch_reference_image(url: str | None, settings: Settings) -> FetchedImage | None:
-    """The checked image (None without a URL), or the 422 problem that refuses it."""
+    """The checked image (None without a URL); ``UnsafeInputUrl`` when it is refused."""
     if url is None:
         return None
     policy = UrlPolicy.from_settings(settings)
@@ -30,12 +30,7 @@ async def fetch_reference_image(url: str | None, settings: Settings) -> FetchedI
     try:
         return await fetch_image(url, policy, limits)
     except UnsafeUrl as err:
-        raise ProblemError(
-            422,
-            ErrorCode.UNSAFE_URL,
-            f"reference_image_url refused: {err.message}",
-            extra={"reason": err.reason},
-        ) from None
+        raise UnsafeInputUrl("reference_image_url", err.message, err.reason) from None
 
 
 async def with_stored_reference(
@@ -55,12 +50,7 @@ async def with_stored_reference(
         if stored is None:
             stored = await storage.put_stream(key, _one_chunk(image.data), image.content_type)
     except StorageError as err:
-        raise ProblemError(
-            503,
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "Storage is temporarily unavailable; retry shortly.",
-            headers={"Retry-After": "5"},
-        ) from err
+        raise StorageUnavailable(str(err)) from err
     copy = StoredImage(
         key=stored.key, content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256
     )

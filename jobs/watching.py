@@ -15,10 +15,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from api.jobs import JobService, job_not_found
-from api.problems import ProblemError
-from core.errors import ErrorCode
 from core.models import JobSnapshot, JobState, Stage
+from jobs.errors import JobError, JobNotFound, JobStateUnavailable
+from jobs.service import JobService
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +44,12 @@ class JobWatch:
         self.job_id = job_id
         self.latest: JobSnapshot | None = None
         self.version = 0
-        self.error: ProblemError | None = None
+        self.error: JobError | None = None
         self.waiters = 0
         self.task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
-    def publish(self, snapshot: JobSnapshot | None, error: ProblemError | None = None) -> None:
+    def publish(self, snapshot: JobSnapshot | None, error: JobError | None = None) -> None:
         if snapshot is not None:
             self.latest = snapshot
         self.error = error
@@ -92,7 +91,7 @@ class JobWatchHub:
             if watch.latest is None and watch.error is not None:
                 raise watch.error
             if watch.latest is not None and watch.latest.project_id != project_id:
-                raise job_not_found(job_id)
+                raise JobNotFound(job_id)
             yield watch
         finally:
             watch.waiters -= 1
@@ -126,19 +125,14 @@ class JobWatchHub:
         while True:
             try:
                 snapshot = await self._jobs.snapshot(watch.job_id)
-            except ProblemError as err:
-                # Not found is final; an outage (503) keeps the last snapshot and tries again.
+            except JobError as err:
+                # Not found is final; an outage keeps the last snapshot and tries again.
                 watch.publish(None, err)
-                if err.status == 404:
+                if isinstance(err, JobNotFound):
                     return
             except Exception:
                 logger.exception("watching job %s failed; retrying", watch.job_id)
-                watch.publish(
-                    None,
-                    ProblemError(
-                        503, ErrorCode.SERVICE_UNAVAILABLE, "The job's state is unavailable; retry."
-                    ),
-                )
+                watch.publish(None, JobStateUnavailable("the job's state is unavailable; retry"))
             else:
                 key = (progress_position(snapshot), snapshot.state)
                 if key != seen or watch.latest is None:

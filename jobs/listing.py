@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from api.jobs import CLOSED_STATUSES, JobService, listed_snapshot, translate_rpc_error
 from core.models import JobSnapshot, JobState
+from jobs.reads import translate_rpc_error
+from jobs.service import JobService
+from jobs.snapshots import CLOSED_STATUSES, listed_snapshot
 from workflows import search_attributes as sa
 from workflows.video_job import WORKFLOW_NAME
 

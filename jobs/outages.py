@@ -1,4 +1,4 @@
-"""Temporal being unreachable, as the API tells it: ``503 service_unavailable`` + ``Retry-After``, never 500.
+"""Temporal being unreachable: ``TemporalUnavailable`` (the API's ``503`` + ``Retry-After``), never a 500.
 
 What the SDK raises when the server is down (temporalio 1.35, checked against a killed and a stopped dev
 server, see tests/test_outages_temporal.py):
@@ -23,12 +23,10 @@ from contextlib import asynccontextmanager
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import ProblemError
-from core.errors import ErrorCode
+from jobs.errors import TemporalUnavailable
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = 2
 _OUTAGE_STATUSES = {
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -45,19 +43,14 @@ def is_temporal_outage(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and str(error).startswith(_CONNECT_FAILED)
 
 
-def temporal_unavailable(error: BaseException) -> ProblemError:
+def temporal_unavailable(error: BaseException) -> TemporalUnavailable:
     logger.warning("temporal unavailable: %s", error)
-    return ProblemError(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "The job service is temporarily unavailable; retry shortly (with the same idempotency key).",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return TemporalUnavailable(str(error))
 
 
 @asynccontextmanager
 async def temporal_outages_translated(deadline: float) -> AsyncIterator[None]:
-    """Turn a Temporal outage inside the block into the API's 503; other errors pass unchanged.
+    """Turn a Temporal outage inside the block into ``TemporalUnavailable``; other errors pass unchanged.
 
     ``deadline`` bounds the whole block, connecting included: a lazy client's first call to a server that
     accepts but does not answer waits out the SDK's fixed 30 s ``get_system_info`` timeout, which no

@@ -1,0 +1,53 @@
+"""A generate request as the jobs layer takes it (``jobs.creation.JobRequest``), with its one idempotency
+key read from the body or the ``Idempotency-Key`` header (shared by every API dialect that makes jobs)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import Headers
+
+from api.problems import ProblemError
+from api.schemas import DEFAULT_DURATION_SECONDS, IDEMPOTENCY_KEY_PATTERN, GenerateRequest
+from core.errors import ErrorCode
+from core.models import VideoSpec
+from jobs.creation import JobRequest
+
+
+def idempotency_key(body: GenerateRequest, headers: Headers) -> str | None:
+    sent = headers.getlist("idempotency-key")
+    if len(sent) > 1:
+        # Proxies disagree on which of several copies counts; one of them could start a second job.
+        raise ProblemError(422, ErrorCode.INVALID_INPUT, "Send one Idempotency-Key header, not several.")
+    header = sent[0] if sent else None
+    if header is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, header):
+        raise ProblemError(
+            422, ErrorCode.INVALID_INPUT, "Idempotency-Key must be 1-255 chars of [A-Za-z0-9._:-]."
+        )
+    if header and body.idempotency_key and header != body.idempotency_key:
+        raise ProblemError(
+            422, ErrorCode.INVALID_INPUT, "The Idempotency-Key header and the idempotency_key field differ."
+        )
+    return body.idempotency_key or header
+
+
+def job_request(body: GenerateRequest, headers: Headers) -> JobRequest:
+    """What ``body`` (and the request's headers) ask the jobs layer for; a 422 problem for a bad key."""
+    key = idempotency_key(body, headers)
+    spec = VideoSpec(
+        prompt=body.prompt,
+        reference_image_url=body.reference_image_url,
+        duration_seconds=body.duration_seconds or DEFAULT_DURATION_SECONDS,
+        aspect=body.aspect,
+        resolution=body.resolution,
+    )
+    return JobRequest(
+        spec=spec,
+        fingerprint=body.fingerprint(),
+        prefer=body.prefer,
+        vendor=body.vendor,
+        model=body.model,
+        idempotency_key=key,
+        webhook_url=body.webhook_url,
+        webhook_events=tuple(body.webhook_events) if body.webhook_events is not None else None,
+    )

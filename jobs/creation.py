@@ -1,0 +1,190 @@
+"""Making a job: route, cost estimate, credit hold, reference image, start; or finding the job an
+idempotency key already names. Every API dialect that makes jobs (``/v1/video/generate``, the
+OpenAI-compatible ``/v1/videos``) comes through ``JobCreator.create``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from accounts.errors import HoldConflict, HoldSettled, InsufficientCredits
+from accounts.store import AccountStore
+from core.ids import job_id_for_key, new_job_id
+from core.models import (
+    DEFAULT_WEBHOOK_EVENTS,
+    JobInput,
+    JobState,
+    Prefer,
+    RouteCandidate,
+    VideoSpec,
+    WebhookTarget,
+)
+from core.settings import Settings
+from core.url_safety import UnsafeUrl, parse_allowlist
+from core.webhook_targets import vet_webhook_url
+from jobs.errors import (
+    IdempotencyKeySpent,
+    JobConflict,
+    JobDeleted,
+    JobError,
+    Unroutable,
+    UnsafeInputUrl,
+)
+from jobs.reference_intake import fetch_reference_image, with_stored_reference
+from jobs.service import JobService, StartedJob
+from storage import MediaStorage
+from vendors.catalog import Catalog
+from vendors.router import NoRouteError, plan_route
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a client asked for, parsed by the API: the video, how to route it, where to report it.
+
+    ``fingerprint`` identifies the request's content (the API's canonical form of its body);
+    ``idempotency_key`` is the one key the request carried, if any."""
+
+    spec: VideoSpec
+    fingerprint: str
+    prefer: Prefer = Prefer.BALANCED
+    vendor: str | None = None
+    model: str | None = None
+    idempotency_key: str | None = None
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] | None = None
+
+
+class JobCreator:
+    def __init__(
+        self,
+        jobs: JobService,
+        accounts: AccountStore,
+        storage: MediaStorage,
+        catalog: Catalog,
+        configured: set[str],
+        settings: Settings,
+    ) -> None:
+        self._jobs = jobs
+        self._accounts = accounts
+        self._storage = storage
+        self._catalog = catalog
+        self._configured = configured
+        self._settings = settings
+
+    async def create(self, request: JobRequest, project_id: str) -> StartedJob:
+        """Start the job ``request`` asks for, or find the one its idempotency key already names."""
+        key = request.idempotency_key
+        job_id = job_id_for_key(project_id, key) if key else new_job_id()
+        if key:
+            replayed = await self._replay(request, project_id, job_id)
+            if replayed is not None:
+                return replayed
+        try:
+            # No look-up first, even with a key: the hold is keyed by job id (a repeat holds nothing more)
+            # and the start finds the existing workflow if there is one, then compares fingerprints.
+            return await self._start(request, project_id, job_id)
+        except JobConflict:
+            raise
+        except JobError:
+            # Refused before the start (no route any more, a reference URL that stopped resolving, ...):
+            # a repeat of a request that did start a job still gets that job.
+            existing = (
+                await self._jobs.find_existing(job_id, project_id, request.fingerprint) if key else None
+            )
+            if existing is None:
+                raise
+            return existing
+
+    async def _replay(self, request: JobRequest, project_id: str, job_id: str) -> StartedJob | None:
+        """What a keyed request answers before anything is fetched or held: ``JobDeleted`` when its job
+        was deleted (a status of it is not found too; found nowhere else once Temporal removes the
+        execution), and with a reference image the job it already started, so a replay neither fetches the
+        customer's URL again nor writes over the copy the job renders from. Otherwise None: go on and start
+        (or find) it."""
+        if await self._jobs.deleted_among([job_id]):
+            raise JobDeleted(job_id)
+        if request.spec.reference_image_url is None:
+            return None  # nothing to refetch: the start itself finds an existing job (no extra round trip)
+        return await self._jobs.find_existing(job_id, project_id, request.fingerprint)
+
+    async def _start(self, request: JobRequest, project_id: str, job_id: str) -> StartedJob:
+        spec = request.spec
+        webhook = await self._webhook_target(request, project_id)
+        route = self._route(request)
+        image = await fetch_reference_image(spec.reference_image_url, self._settings)
+        try:
+            route = await self._hold_for_route(project_id, job_id, route, request.fingerprint)
+        except HoldConflict:
+            # Of concurrent requests under one key, only the one whose body was held can start the job.
+            raise JobConflict(job_id) from None
+        except HoldSettled:
+            # The job this key names already ended (a concurrent twin of this request finished it), or its
+            # hold was released because it never started: only an existing job can be answered.
+            existing = await self._jobs.find_existing(job_id, project_id, request.fingerprint)
+            if existing is None:
+                raise IdempotencyKeySpent(job_id) from None
+            return existing
+        # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
+        spec = await with_stored_reference(spec, image, self._storage, project_id, job_id)
+        job = JobInput(
+            job_id=job_id,
+            project_id=project_id,
+            spec=spec,
+            route=route,
+            created_at=datetime.now(UTC),
+            timings=self._settings.job_timings(),
+            webhook=webhook,
+        )
+        return await self._jobs.start(job, request.fingerprint)
+
+    def _route(self, request: JobRequest) -> list[RouteCandidate]:
+        try:
+            return plan_route(
+                request.spec,
+                request.prefer,
+                request.vendor,
+                request.model,
+                self._catalog,
+                self._configured,
+            )
+        except NoRouteError as err:
+            raise Unroutable(err) from None
+
+    async def _hold_for_route(
+        self, project_id: str, job_id: str, route: list[RouteCandidate], fingerprint: str
+    ) -> list[RouteCandidate]:
+        """Hold credits for the dearest candidate the job may fail over to, so a failover never settles
+        above the hold. A project that can't cover every candidate keeps the ones it can, in route order,
+        as long as the first is among them; otherwise InsufficientCredits (the API's 402, formatted by the
+        accounts error handler). Holds are keyed by job id and carry the request's fingerprint: a retry
+        never holds twice, and a different body under the same key is a HoldConflict.
+        """
+        accounts = self._accounts
+        try:
+            dearest = max(c.estimated_cost_usd for c in route)
+            await accounts.hold(project_id, job_id, dearest, request=fingerprint)
+            return route
+        except InsufficientCredits as err:
+            affordable = [c for c in route if c.estimated_cost_usd <= err.available]
+            if not affordable or affordable[0] is not route[0]:
+                raise
+        dearest = max(c.estimated_cost_usd for c in affordable)
+        await accounts.hold(project_id, job_id, dearest, request=fingerprint)
+        return affordable
+
+    async def _webhook_target(self, request: JobRequest, project_id: str) -> WebhookTarget | None:
+        if request.webhook_url is None:
+            return None
+        try:
+            await vet_webhook_url(
+                request.webhook_url,
+                allowlist=parse_allowlist(self._settings.url_allowlist.split(",")),
+                allow_private=self._settings.allow_private_urls,
+            )
+        except UnsafeUrl as err:
+            raise UnsafeInputUrl("webhook_url", err.message, err.reason) from None
+        # Made now rather than at the first delivery, so the project can read it before any webhook arrives.
+        await self._accounts.webhook_secret(project_id)
+        events = [JobState(event) for event in request.webhook_events or DEFAULT_WEBHOOK_EVENTS]
+        return WebhookTarget(url=request.webhook_url, events=list(dict.fromkeys(events)))

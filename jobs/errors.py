@@ -1,0 +1,80 @@
+"""What can go wrong with a job, as the jobs layer says it. ``api.domain_problems`` maps each to problem JSON.
+
+JobError
+├── JobNotFound            no such job, or not this project's, or deleted
+├── JobDeleted             an idempotency key names a job the project deleted
+├── JobConflict            an idempotency key already names a job made from a different request
+├── IdempotencyKeySpent    an idempotency key whose job no longer exists (never started, or expired)
+├── Unroutable             no configured vendor/model serves the request (``vendors.router.NoRouteError``)
+├── UnsafeInputUrl         a reference image or webhook URL refused by the SSRF guard
+├── StorageUnavailable     object storage did not answer (storing the reference image)
+├── TemporalUnavailable    Temporal could not be reached, or did not answer in time
+└── JobStateUnavailable    the watcher of a job could not read its state (an unexpected error)
+
+Credits are the accounts layer's: ``accounts.errors.InsufficientCredits`` and ``AccountsUnavailable`` pass
+through unchanged.
+"""
+
+from __future__ import annotations
+
+from vendors.router import NoRouteError
+
+
+class JobError(Exception):
+    """Base of the jobs layer's domain errors."""
+
+
+class JobNotFound(JobError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} in this project")
+        self.job_id = job_id
+
+
+class JobDeleted(JobError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"the job {job_id!r} this idempotency key names was deleted")
+        self.job_id = job_id
+
+
+class JobConflict(JobError):
+    """The idempotency key already names a job created from a different request."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class IdempotencyKeySpent(JobError):
+    """The key's job ended (or its hold was released because it never started) and cannot be found."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class Unroutable(JobError):
+    def __init__(self, cause: NoRouteError) -> None:
+        super().__init__(cause.detail)
+        self.cause = cause
+
+
+class UnsafeInputUrl(JobError):
+    """``field`` (``webhook_url``, ``reference_image_url``) was refused; ``reason`` says why."""
+
+    def __init__(self, field: str, message: str, reason: str) -> None:
+        super().__init__(f"{field} refused: {message}")
+        self.field = field
+        self.message = message
+        self.reason = reason
+
+
+class StorageUnavailable(JobError):
+    pass
+
+
+class TemporalUnavailable(JobError):
+    pass
+
+
+class JobStateUnavailable(JobError):
+    pass
