@@ -4,7 +4,7 @@
 #   python -m worker                    a worker (INFRAI_WORKER_ROLES: workflows, poll, rehost, or all)
 #   python -m localvendor               the local renderer behind a vendor-style API (demos, no vendor key)
 #   python -m storage.ensure_bucket     one-shot: create the S3 bucket if missing
-# Everything else is a setting (INFRAI_* environment variables; see the README).
+# Everything else is a setting (INFRAI_* environment variables; see docs/settings.md).
 
 # The lock file is compiled for Python 3.11: keep the two in step.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
