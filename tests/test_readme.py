@@ -52,3 +52,9 @@ def test_the_readme_requests_hit_real_routes(tmp_path: Path) -> None:
 def test_the_python_example_compiles() -> None:
     (example,) = code_blocks(README, "python")
     compile(example, "README.md", "exec")
+
+
+def test_the_readme_stays_short() -> None:
+    # Issue 14: the README is the front door (what it is, two commands, one video, the map); detail
+    # belongs in docs/.
+    assert len(TEXT.splitlines()) <= 200
