@@ -4,7 +4,7 @@
 #   python -m worker                    a worker (INFRAI_WORKER_ROLES: workflows, poll, rehost, or all)
 #   python -m localvendor               the local renderer behind a vendor-style API (demos, no vendor key)
 #   python -m storage.ensure_bucket     one-shot: create the S3 bucket if missing
-# Everything else is a setting (INFRAI_* environment variables; see the README).
+# Everything else is a setting (INFRAI_* environment variables; see docs/settings.md).
 
 # The lock file is compiled for Python 3.11: keep the two in step.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -15,6 +15,11 @@ RUN python -m venv /opt/venv
 COPY requirements.lock /tmp/requirements.lock
 # --require-hashes: every file installed is one the lock file names, byte for byte.
 RUN /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.lock
+# Our code is the project itself, installed from the build context: the image ships exactly the packages
+# pyproject.toml lists (the one list), minus what .dockerignore keeps out (tests, SDKs, the dev launcher).
+# --no-build-isolation: setuptools comes from the lock file, so the build fetches nothing.
+COPY . /src
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation /src
 
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -35,19 +40,8 @@ RUN groupadd --system --gid 10001 infrai \
     && mkdir -p /var/lib/infrai \
     && chown infrai:infrai /var/lib/infrai
 COPY --from=build /opt/venv /opt/venv
+# The venv holds our packages too, owned by root: the service user can read the code but not change it.
 WORKDIR /app
-# Source only, owned by root: the service user can read the code but not change it.
-COPY core/ core/
-COPY api/ api/
-COPY jobs/ jobs/
-COPY workflows/ workflows/
-COPY activities/ activities/
-COPY vendors/ vendors/
-COPY storage/ storage/
-COPY accounts/ accounts/
-COPY localvendor/ localvendor/
-COPY observability/ observability/
-COPY worker/ worker/
 USER infrai
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=8s --start-period=30s --retries=3 \
