@@ -67,7 +67,7 @@ def test_a_trial_can_be_activated_and_a_job_cancelled(browser: Browser, live_sta
     expect(page.locator("#key-status")).to_contain_text("Trial activated", timeout=WAIT_MS)
     assert page.input_value("#api-key").startswith("ifr_pk_proj_")
     page.fill("#prompt", "a very long journey")
-    page.fill("#duration", "20")
+    page.fill("#duration", "30")
     page.click("#generate")
     expect(page.locator("#job-state")).to_have_text("running", timeout=WAIT_MS)
     page.click("#cancel")

@@ -120,7 +120,7 @@ async def _snapshot(temporal: Client, job_id: str) -> JobSnapshot:
 async def test_cancel_mid_generation_stops_the_vendor_task(
     live_stack: Stack, temporal_client: Client
 ) -> None:
-    job_id = live_stack.generate(prompt="a long slow sunrise", duration_seconds=4).json()["job_id"]
+    job_id = live_stack.generate(prompt="a long slow sunrise", duration_seconds=30).json()["job_id"]
     live_stack.wait_for(job_id, lambda job: job["stage"] == "generating")
     task_id = (await _snapshot(temporal_client, job_id)).attempts[-1].task_id
     with live_stack.client() as client:
@@ -144,7 +144,7 @@ def test_cancel_of_a_finished_job_answers_ok_false_with_its_state(live_stack: St
 
 
 def test_cancel_twice_is_harmless(live_stack: Stack) -> None:
-    job_id = live_stack.generate(prompt="a candle flame", duration_seconds=3).json()["job_id"]
+    job_id = live_stack.generate(prompt="a candle flame", duration_seconds=30).json()["job_id"]
     with live_stack.client() as client:
         first = client.post(f"/v1/video/jobs/{job_id}/cancel")
         second = client.post(f"/v1/video/jobs/{job_id}/cancel")
