@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,6 +38,9 @@ _MODERATION_WORDS = re.compile(
 
 def looks_like_moderation(reason: str) -> bool:
     return bool(_MODERATION_WORDS.search(reason))
+
+
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,12 @@ class HttpVendor(ABC):
         """
         message = f"{self.name}: {phase} answer has no {what}"
         return phase_error(ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=True)
+
+    def known_state(self, states: Mapping[str, _V], status: str, phase: Phase, field: str = "status") -> _V:
+        """``states[status]``; a status the vendor does not document is a protocol error."""
+        if status not in states:
+            raise self.missing_field(f"known {field} (got {status!r})", phase)
+        return states[status]
 
     def failed_with_reason(self, reason: str) -> VendorStatus:
         """A task the vendor failed with only free text to say why (Luma's Dream Machine, Replicate, Kling).
