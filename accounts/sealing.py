@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.durable_files import read_or_create_key_file
 from core.keys import AesKey, parse_key_setting
 from core.settings import Settings
 
@@ -112,29 +111,7 @@ def data_folder_key(data_dir: Path) -> AesKey:
     tag.
     """
     path = data_dir / KEY_FILENAME
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _create_exclusively(path, secrets.token_bytes(_KEY_BYTES))
-    secret = path.read_bytes()
+    secret = read_or_create_key_file(path, _KEY_BYTES)
     if len(secret) != _KEY_BYTES:
         raise ValueError(f"{path} holds {len(secret)} bytes, not {_KEY_BYTES}; it is not a key this wrote")
     return AesKey("local-" + hashlib.sha256(b"infrai-key-id\0" + secret).hexdigest()[:12], secret)
-
-
-def _create_exclusively(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
-            os.link(tmp, path)
-            directory = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)  # the link itself survives a crash
-            finally:
-                os.close(directory)
-    finally:
-        tmp.unlink(missing_ok=True)

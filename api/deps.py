@@ -7,7 +7,8 @@ mounts a router alone (its tests) may put just the parts it needs on ``app.state
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -71,28 +72,16 @@ StorageDep = Annotated[MediaStorage, Depends(get_storage)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-async def get_jobs(services: ServicesDep) -> JobService:
-    return services.jobs
+_T = TypeVar("_T")
 
 
-async def get_watches(services: ServicesDep) -> JobWatchHub:
-    return services.watches
+def _from_services(read: Callable[[Services], _T]) -> Callable[[Services], Awaitable[_T]]:
+    """A dependency answering one part of the app's ``Services``."""
 
+    async def dependency(services: ServicesDep) -> _T:
+        return read(services)
 
-async def get_lister(services: ServicesDep) -> JobLister:
-    return services.lister
-
-
-async def get_cursors(services: ServicesDep) -> CursorCodec:
-    return services.cursors
-
-
-async def get_stuck_jobs(services: ServicesDep) -> StuckJobWatch:
-    return services.stuck_jobs
-
-
-async def get_metrics(services: ServicesDep) -> ApiMetrics:
-    return services.metrics
+    return dependency
 
 
 async def get_creator(services: ServicesDep) -> JobCreator:
@@ -107,12 +96,12 @@ async def get_creator(services: ServicesDep) -> JobCreator:
     )
 
 
-JobsDep = Annotated[JobService, Depends(get_jobs)]
-WatchesDep = Annotated[JobWatchHub, Depends(get_watches)]
-ListerDep = Annotated[JobLister, Depends(get_lister)]
-CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
-StuckJobsDep = Annotated[StuckJobWatch, Depends(get_stuck_jobs)]
-MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+JobsDep = Annotated[JobService, Depends(_from_services(lambda services: services.jobs))]
+WatchesDep = Annotated[JobWatchHub, Depends(_from_services(lambda services: services.watches))]
+ListerDep = Annotated[JobLister, Depends(_from_services(lambda services: services.lister))]
+CursorsDep = Annotated[CursorCodec, Depends(_from_services(lambda services: services.cursors))]
+StuckJobsDep = Annotated[StuckJobWatch, Depends(_from_services(lambda services: services.stuck_jobs))]
+MetricsDep = Annotated[ApiMetrics, Depends(_from_services(lambda services: services.metrics))]
 CreatorDep = Annotated[JobCreator, Depends(get_creator)]
 
 

@@ -93,15 +93,7 @@ def problem_for(error: JobError) -> ProblemError:
 
 async def _on_job_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JobError)
-    problem = problem_for(exc)
-    return problem_response(
-        problem.status,
-        problem.code,
-        problem.detail,
-        title=problem.title,
-        headers=problem.headers,
-        extra=problem.extra,
-    )
+    return problem_for(exc).response()
 
 
 async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:

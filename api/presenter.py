@@ -30,17 +30,5 @@ def present_job(snapshot: JobSnapshot, storage: MediaStorage, url_ttl_seconds: i
             if media and media.thumbnail_key
             else None
         ),
-        video=(
-            VideoMeta(
-                duration_seconds=media.duration_seconds,
-                width=media.width,
-                height=media.height,
-                frame_count=media.frame_count,
-                size_bytes=media.size_bytes,
-                sha256=media.sha256,
-                content_type=media.content_type,
-            )
-            if media
-            else None
-        ),
+        video=VideoMeta.model_validate(media.model_dump()) if media else None,
     )

@@ -8,7 +8,7 @@ stable ``code``, so a client never sees a bare 500 page or an HTML error.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -129,46 +129,42 @@ def install_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-class ProblemError(Exception):
-    """An error the API answers with problem JSON. ``extra`` adds members (e.g. ``alternatives``)."""
+class ProblemOptions(TypedDict, total=False):
+    """What a problem may add to status, code and detail: ``extra`` adds members (e.g. ``alternatives``)."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    title: str | None
+    headers: dict[str, str] | None
+    extra: dict[str, Any] | None
+
+
+class ProblemError(Exception):
+    """An error the API answers with problem JSON (see ``ProblemOptions`` for what it may add)."""
+
+    def __init__(self, status: int, code: str, detail: str, **options: Unpack[ProblemOptions]) -> None:
         super().__init__(detail)
         self.status = status
         self.code = str(code)
         self.detail = detail
-        self.title = title or _TITLES.get(status, "Error")
-        self.headers = headers or {}
-        self.extra = extra or {}
+        self.title = options.get("title") or _TITLES.get(status, "Error")
+        self.headers = options.get("headers") or {}
+        self.extra = options.get("extra") or {}
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.code.replace("_", "-"),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        body.update(self.extra)
+        return JSONResponse(
+            body, status_code=self.status, headers=self.headers, media_type=PROBLEM_MEDIA_TYPE
+        )
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    title: str | None = None,
-    headers: dict[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + str(code).replace("_", "-"),
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": str(code),
-    }
-    body.update(extra or {})
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+def problem_response(status: int, code: str, detail: str, **options: Unpack[ProblemOptions]) -> JSONResponse:
+    return ProblemError(status, code, detail, **options).response()
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[str, str, list[dict[str, Any]]]:
@@ -185,9 +181,7 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, str, list[dict
 
 async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(
-        exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers, extra=exc.extra
-    )
+    return exc.response()
 
 
 async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:

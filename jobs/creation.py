@@ -55,22 +55,16 @@ class JobRequest:
     webhook_events: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True, eq=False)  # a per-request holder of references: identity is its equality
 class JobCreator:
-    def __init__(
-        self,
-        jobs: JobService,
-        accounts: AccountStore,
-        storage: MediaStorage,
-        catalog: Catalog,
-        configured: set[str],
-        settings: Settings,
-    ) -> None:
-        self._jobs = jobs
-        self._accounts = accounts
-        self._storage = storage
-        self._catalog = catalog
-        self._configured = configured
-        self._settings = settings
+    """Starts jobs; holds only references to the long-lived services it uses."""
+
+    jobs: JobService
+    accounts: AccountStore
+    storage: MediaStorage
+    catalog: Catalog
+    configured: set[str]
+    settings: Settings
 
     async def create(self, request: JobRequest, project_id: str) -> StartedJob:
         """Start the job ``request`` asks for, or find the one its idempotency key already names."""
@@ -89,9 +83,7 @@ class JobCreator:
         except JobError:
             # Refused before the start (no route any more, a reference URL that stopped resolving, ...):
             # a repeat of a request that did start a job still gets that job.
-            existing = (
-                await self._jobs.find_existing(job_id, project_id, request.fingerprint) if key else None
-            )
+            existing = await self.jobs.find_existing(job_id, project_id, request.fingerprint) if key else None
             if existing is None:
                 raise
             return existing
@@ -102,17 +94,17 @@ class JobCreator:
         execution), and with a reference image the job it already started, so a replay neither fetches the
         customer's URL again nor writes over the copy the job renders from. Otherwise None: go on and start
         (or find) it."""
-        if await self._jobs.deleted_among([job_id]):
+        if await self.jobs.deleted_among([job_id]):
             raise JobDeleted(job_id)
         if request.spec.reference_image_url is None:
             return None  # nothing to refetch: the start itself finds an existing job (no extra round trip)
-        return await self._jobs.find_existing(job_id, project_id, request.fingerprint)
+        return await self.jobs.find_existing(job_id, project_id, request.fingerprint)
 
     async def _start(self, request: JobRequest, project_id: str, job_id: str) -> StartedJob:
         spec = request.spec
         webhook = await self._webhook_target(request, project_id)
         route = self._route(request)
-        image = await fetch_reference_image(spec.reference_image_url, self._settings)
+        image = await fetch_reference_image(spec.reference_image_url, self.settings)
         try:
             route = await self._hold_for_route(project_id, job_id, route, request.fingerprint)
         except HoldConflict:
@@ -121,22 +113,22 @@ class JobCreator:
         except HoldSettled:
             # The job this key names already ended (a concurrent twin of this request finished it), or its
             # hold was released because it never started: only an existing job can be answered.
-            existing = await self._jobs.find_existing(job_id, project_id, request.fingerprint)
+            existing = await self.jobs.find_existing(job_id, project_id, request.fingerprint)
             if existing is None:
                 raise IdempotencyKeySpent(job_id) from None
             return existing
         # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
-        spec = await with_stored_reference(spec, image, self._storage, project_id, job_id)
+        spec = await with_stored_reference(spec, image, self.storage, project_id, job_id)
         job = JobInput(
             job_id=job_id,
             project_id=project_id,
             spec=spec,
             route=route,
             created_at=datetime.now(UTC),
-            timings=self._settings.job_timings(),
+            timings=self.settings.job_timings(),
             webhook=webhook,
         )
-        return await self._jobs.start(job, request.fingerprint)
+        return await self.jobs.start(job, request.fingerprint)
 
     def _route(self, request: JobRequest) -> list[RouteCandidate]:
         try:
@@ -145,8 +137,8 @@ class JobCreator:
                 request.prefer,
                 request.vendor,
                 request.model,
-                self._catalog,
-                self._configured,
+                self.catalog,
+                self.configured,
             )
         except NoRouteError as err:
             raise Unroutable(err) from None
@@ -160,7 +152,7 @@ class JobCreator:
         accounts error handler). Holds are keyed by job id and carry the request's fingerprint: a retry
         never holds twice, and a different body under the same key is a HoldConflict.
         """
-        accounts = self._accounts
+        accounts = self.accounts
         try:
             dearest = max(c.estimated_cost_usd for c in route)
             await accounts.hold(project_id, job_id, dearest, request=fingerprint)
@@ -179,12 +171,12 @@ class JobCreator:
         try:
             await vet_webhook_url(
                 request.webhook_url,
-                allowlist=parse_allowlist(self._settings.url_allowlist.split(",")),
-                allow_private=self._settings.allow_private_urls,
+                allowlist=parse_allowlist(self.settings.url_allowlist.split(",")),
+                allow_private=self.settings.allow_private_urls,
             )
         except UnsafeUrl as err:
             raise UnsafeInputUrl("webhook_url", err.message, err.reason) from None
         # Made now rather than at the first delivery, so the project can read it before any webhook arrives.
-        await self._accounts.webhook_secret(project_id)
+        await self.accounts.webhook_secret(project_id)
         events = [JobState(event) for event in request.webhook_events or DEFAULT_WEBHOOK_EVENTS]
         return WebhookTarget(url=request.webhook_url, events=list(dict.fromkeys(events)))

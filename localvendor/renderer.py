@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -47,31 +48,15 @@ def render_video(
     which lets tests act mid-render.
     """
     started = time.monotonic()
-    scene = Scene(job)
     total = job.frame_count
     thumbnail_path = thumbnail_path_for(out_path)
     partial_video = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
     partial_thumbnail = thumbnail_path.with_name(f".{thumbnail_path.name}.{os.getpid()}.part")
-    reported = -1
     try:
         with av.open(str(partial_video), mode="w", format="mp4", options=MP4_OPTIONS) as output:
-            stream = _add_h264_stream(output, job)
-            frame, pixels = _rgb_frame(*job.dimensions)
-            for index in range(total):
-                _wait_until(started + min_seconds * index / total, should_stop)
-                if should_stop():
-                    raise RenderCancelled(f"stopped before frame {index} of {total}")
-                scene.draw(index, pixels)
-                if index == 0:
-                    _write_thumbnail(Image.fromarray(pixels), partial_thumbnail)
-                frame.pts = index
-                frame.time_base = Fraction(1, job.fps)
-                output.mux(stream.encode(frame))
-                percent = (index + 1) * 99 // total
-                if percent != reported:
-                    reported = percent
-                    on_progress(percent)
-            output.mux(stream.encode(None))
+            _encode_frames(
+                output, job, partial_thumbnail, _Pacing(started, min_seconds, should_stop), on_progress
+            )
         _wait_until(started + min_seconds, should_stop)
         if should_stop():
             raise RenderCancelled("stopped after the last frame")
@@ -94,6 +79,45 @@ def render_video(
         size_bytes=out_path.stat().st_size,
         render_seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class _Pacing:
+    """When the render started, how long it must take at least, and how to ask whether to stop."""
+
+    started: float
+    min_seconds: float
+    should_stop: Callable[[], bool]
+
+
+def _encode_frames(
+    output: av.container.OutputContainer,
+    job: RenderJob,
+    partial_thumbnail: Path,
+    pacing: _Pacing,
+    on_progress: Callable[[int], None],
+) -> None:
+    """Draw, encode and mux every frame of ``job`` (writing the thumbnail from the first), then flush."""
+    scene = Scene(job)
+    total = job.frame_count
+    stream = _add_h264_stream(output, job)
+    frame, pixels = _rgb_frame(*job.dimensions)
+    reported = -1
+    for index in range(total):
+        _wait_until(pacing.started + pacing.min_seconds * index / total, pacing.should_stop)
+        if pacing.should_stop():
+            raise RenderCancelled(f"stopped before frame {index} of {total}")
+        scene.draw(index, pixels)
+        if index == 0:
+            _write_thumbnail(Image.fromarray(pixels), partial_thumbnail)
+        frame.pts = index
+        frame.time_base = Fraction(1, job.fps)
+        output.mux(stream.encode(frame))
+        percent = (index + 1) * 99 // total
+        if percent != reported:
+            reported = percent
+            on_progress(percent)
+    output.mux(stream.encode(None))
 
 
 def _add_h264_stream(output: av.container.OutputContainer, job: RenderJob) -> av.VideoStream:

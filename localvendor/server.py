@@ -73,15 +73,12 @@ Behaviour
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -89,18 +86,11 @@ from starlette.routing import Route
 from core.guarded_fetch import FetchLimits
 from core.settings import Settings, get_settings
 from core.url_safety import UrlPolicy
+from localvendor.api_errors import EXCEPTION_HANDLERS, ApiError, idempotency_key, read_json
 from localvendor.reference_images import ReferenceImageError, load_reference_image
 from localvendor.render_queue import RenderQueue
 from localvendor.task_store import IdempotencyConflict, TaskRecord, TaskStatus, TaskStore, utc_now
-from localvendor.wire import MODELS, Generation, GenerationRequest, error_body
-
-MAX_IDEMPOTENCY_KEY_CHARS = 255
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+from localvendor.wire import MODELS, Generation, GenerationRequest
 
 
 class LocalVendorService:
@@ -144,10 +134,10 @@ def _service(request: Request) -> LocalVendorService:
 
 async def create_generation(request: Request) -> Response:
     service = _service(request)
-    body = GenerationRequest.model_validate(await _read_json(request, service.max_body_bytes))
+    body = GenerationRequest.model_validate(await read_json(request, service.max_body_bytes))
     if body.model not in MODELS:
         raise ApiError(400, "unknown_model", f"unknown model {body.model!r}; this vendor has {list(MODELS)}")
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     fingerprint = body.fingerprint()
     if key is not None and (existing := service.store.find_by_key(key, fingerprint)) is not None:
         return JSONResponse(service.view(existing, request), status_code=200)
@@ -242,58 +232,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_request", f"request body is not JSON: {exc}") from exc
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
-        raise ApiError(400, "invalid_request", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} chars")
-    return key
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ValidationError)
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}" for error in exc.errors()
-    )
-    return JSONResponse(error_body("invalid_request", problems), status_code=400)
-
-
-async def _conflict(request: Request, exc: Exception) -> Response:
-    message = "this Idempotency-Key was already used with a different request body"
-    return JSONResponse(error_body("idempotency_conflict", message), status_code=409)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    return JSONResponse(error_body("internal_error", f"unexpected error: {exc!r}"), status_code=500)
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     resolved = settings or get_settings()
 
@@ -320,11 +258,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", health, methods=["GET"]),
         ],
         exception_handlers={
-            ApiError: _api_error,
-            ValidationError: _validation_error,
-            IdempotencyConflict: _conflict,
-            HTTPException: _http_error,
-            Exception: _internal_error,
+            **EXCEPTION_HANDLERS,
         },
         lifespan=lifespan,
     )

@@ -15,19 +15,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.models import Aspect, Resolution
+from core.models import Aspect, JobState, Resolution
 
-
-class TaskStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+# A generation has the same five states as a job, final in the same three, and the same wire values.
+TaskStatus = JobState
 
 
 class TaskRecord(BaseModel):

@@ -16,9 +16,9 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
+from core.durable_files import fsync_directory
 from storage.base import StoredObject
 from storage.errors import StorageError
-from storage.files import fsync_directory
 
 OBJECT_FILE_MODE = 0o644
 _TOKEN_BYTES = 8

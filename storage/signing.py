@@ -7,17 +7,14 @@ forged URL learns nothing (not even "expired").
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
 import time
 from enum import StrEnum
 from pathlib import Path
 
+from core.durable_files import read_or_create_key_file
 from storage.errors import StorageError
-from storage.files import fsync_directory
 
 SIGNING_KEY_FILENAME = "media-signing.key"
 SIGNING_KEY_BYTES = 32
@@ -58,27 +55,9 @@ def load_or_create_signing_key(data_dir: Path) -> bytes:
     exists, so exactly one creator wins and everyone reads the winner's bytes.
     """
     path = data_dir / SIGNING_KEY_FILENAME
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _create_exclusively(path, secrets.token_bytes(SIGNING_KEY_BYTES))
-    key = path.read_bytes()
+    key = read_or_create_key_file(path, SIGNING_KEY_BYTES)
     if len(key) < SIGNING_KEY_BYTES:
         raise StorageError(
             f"{path} holds {len(key)} bytes; expected {SIGNING_KEY_BYTES} (delete it to renew)"
         )
     return key
-
-
-def _create_exclusively(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
-            os.link(tmp, path)
-            fsync_directory(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -86,9 +86,7 @@ class FalVendor(HttpVendor):
             # Failed runs are COMPLETED too; the result call tells a refusal from a crash from a video.
             run_error = status.get("error")
             return await self._result(task, str(run_error) if run_error else None)
-        if state not in _STATES:
-            raise self.missing_field(f"known status (got {state!r})", "poll")
-        return VendorStatus(state=_STATES[state])
+        return VendorStatus(state=self.known_state(_STATES, state, "poll"))
 
     async def _result(self, task: VendorTask, run_error: str | None) -> VendorStatus:
         response = await self.send("GET", task.links["response_url"], phase="poll")

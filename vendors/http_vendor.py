@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +25,7 @@ from core.url_safety import UrlPolicy
 from vendors.base import VendorStatus
 from vendors.catalog import Catalog, ModelEntry, load_catalog
 from vendors.reference_image import ReferenceImage, fetch_reference_image
-from vendors.transport import Phase, VendorHttp, phase_error
+from vendors.transport import BodyParts, Phase, VendorHttp, phase_error
 
 # Words vendors use in free-text failure reasons when their moderation refused a prompt or an output. Only
 # used where a vendor has no machine-readable refusal code (Luma legacy, Replicate, Kling task messages).
@@ -37,6 +38,9 @@ _MODERATION_WORDS = re.compile(
 
 def looks_like_moderation(reason: str) -> bool:
     return bool(_MODERATION_WORDS.search(reason))
+
+
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -114,33 +118,15 @@ class HttpVendor(ABC):
         """The headers that authenticate a call (every call sends them)."""
         return {self.auth_header: f"{self.auth_scheme} {self.api_key}" if self.auth_scheme else self.api_key}
 
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        phase: Phase,
-        json_body: Any = None,
-        params: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    async def send(self, method: str, url: str, *, phase: Phase, **body: Unpack[BodyParts]) -> httpx.Response:
         """One call with our key: transport failures raise ``VendorError``; HTTP statuses are ours to read."""
-        return await self.http.send(
-            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
-        )
+        return await self.http.send(method, url, phase=phase, headers=self._headers(), **body)
 
     async def send_json(
-        self,
-        method: str,
-        url: str,
-        *,
-        phase: Phase,
-        json_body: Any = None,
-        params: dict[str, str] | None = None,
+        self, method: str, url: str, *, phase: Phase, **body: Unpack[BodyParts]
     ) -> dict[str, Any]:
         """One call with our key answering a JSON object; an HTTP error raises the generic ``VendorError``."""
-        return await self.http.send_json(
-            method, url, phase=phase, headers=self._headers(), json_body=json_body, params=params
-        )
+        return await self.http.send_json(method, url, phase=phase, headers=self._headers(), **body)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -182,6 +168,12 @@ class HttpVendor(ABC):
         """
         message = f"{self.name}: {phase} answer has no {what}"
         return phase_error(ErrorCode.VENDOR_ERROR, message, phase, retryable=True, ambiguous=True)
+
+    def known_state(self, states: Mapping[str, _V], status: str, phase: Phase, field: str = "status") -> _V:
+        """``states[status]``; a status the vendor does not document is a protocol error."""
+        if status not in states:
+            raise self.missing_field(f"known {field} (got {status!r})", phase)
+        return states[status]
 
     def failed_with_reason(self, reason: str) -> VendorStatus:
         """A task the vendor failed with only free text to say why (Luma's Dream Machine, Replicate, Kling).

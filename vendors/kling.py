@@ -111,9 +111,7 @@ class KlingVendor(HttpVendor):
             return VendorStatus(state="succeeded", progress=100, output_url=url)
         if status == "failed":
             return self.failed_with_reason(str(data.get("task_status_msg") or "task failed"))
-        if status not in _STATES:
-            raise self.missing_field(f"known task_status (got {status!r})", "poll")
-        return VendorStatus(state=_STATES[status])
+        return VendorStatus(state=self.known_state(_STATES, status, "poll", field="task_status"))
 
     async def _call(self, method: str, path: str, phase: Phase, body: Any = None) -> dict[str, Any]:
         response = await self.send(method, self.url(path), phase=phase, json_body=body)

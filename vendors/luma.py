@@ -140,9 +140,7 @@ class LumaVendor(HttpVendor):
             return VendorStatus(state="succeeded", progress=100, output_url=video, thumbnail_url=thumbnail)
         if state == "failed":
             return self.failed_with_reason(str(generation.get("failure_reason") or "generation failed"))
-        if state not in _DREAM_STATES:
-            raise self.missing_field(f"known state (got {state!r})", "poll")
-        return VendorStatus(state=_DREAM_STATES[state])
+        return VendorStatus(state=self.known_state(_DREAM_STATES, state, "poll", field="state"))
 
     async def _poll_agents(self, task: VendorTask) -> VendorStatus:
         generation = await self.http.send_json(
@@ -169,9 +167,7 @@ class LumaVendor(HttpVendor):
             return VendorStatus(
                 state="failed", error=ErrorInfo(code=code, message=message, retryable=retryable)
             )
-        if state not in _AGENT_STATES:
-            raise self.missing_field(f"known state (got {state!r})", "poll")
-        return VendorStatus(state=_AGENT_STATES[state])
+        return VendorStatus(state=self.known_state(_AGENT_STATES, state, "poll", field="state"))
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
         if task.links.get("surface") == AGENTS:
@@ -186,8 +182,8 @@ class LumaVendor(HttpVendor):
         state = str(read_json_object(self.name, response, "cancel").get("state", ""))
         if state in ("completed", "failed"):
             return VendorCancel.FINISHED
-        if state not in _DREAM_STATES:
-            raise self.missing_field(f"known state (got {state!r})", "cancel")
+        # An undocumented state fails the cancel.
+        self.known_state(_DREAM_STATES, state, "cancel", field="state")
         response = await self.send("DELETE", url, phase="cancel")
         if response.status_code < 300 or response.status_code == 404:
             return VendorCancel.STOPPED

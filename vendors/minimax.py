@@ -68,9 +68,7 @@ class MiniMaxVendor(HttpVendor):
             return VendorStatus(
                 state="succeeded", progress=100, output_url=await self._download_url(str(file_id))
             )
-        if status not in _STATES:
-            raise self.missing_field(f"known status (got {status!r})", "poll")
-        return VendorStatus(state=_STATES[status])
+        return VendorStatus(state=self.known_state(_STATES, status, "poll"))
 
     async def _download_url(self, file_id: str) -> str:
         retrieved = await self.send_json(

@@ -64,9 +64,10 @@ class ReplicateVendor(HttpVendor):
             return VendorStatus(state="succeeded", progress=100, output_url=video)
         if status == "failed":
             return self.failed_with_reason(str(prediction.get("error") or "prediction failed"))
-        if status not in _STATES:
-            raise self.missing_field(f"known status (got {status!r})", "poll")
-        return VendorStatus(state=_STATES[status], progress=_progress_from_logs(prediction.get("logs")))
+        return VendorStatus(
+            state=self.known_state(_STATES, status, "poll"),
+            progress=_progress_from_logs(prediction.get("logs")),
+        )
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
         url = task.links.get("cancel") or self.url(f"/v1/predictions/{task.task_id}/cancel")
@@ -75,8 +76,7 @@ class ReplicateVendor(HttpVendor):
         status = str(body.get("status", ""))
         if status in ("succeeded", "failed"):
             return VendorCancel.FINISHED
-        if status not in _STATES:
-            raise self.missing_field(f"known status (got {status!r})", "cancel")
+        self.known_state(_STATES, status, "cancel")  # an undocumented status fails the cancel
         # "canceled" at once, or still "starting"/"processing" while the cancel goes through: watch it.
         return VendorCancel.STOPPED if status == "canceled" else VendorCancel.REQUESTED
 

@@ -81,11 +81,9 @@ class RunwayVendor(HttpVendor):
             return VendorStatus(state="succeeded", progress=100, output_url=output[0])
         if status == "FAILED":
             return VendorStatus(state="failed", error=_failure(body))
-        if status not in _STATES:
-            raise self.missing_field(f"known status (got {status!r})", "poll")
         progress = body.get("progress")
         percent = round(float(progress) * 100) if isinstance(progress, int | float) else None
-        return VendorStatus(state=_STATES[status], progress=percent)
+        return VendorStatus(state=self.known_state(_STATES, status, "poll"), progress=percent)
 
     async def cancel(self, task: VendorTask) -> VendorCancel:
         # Read first: DELETE on a finished task would delete it and its output (see the module docstring).
@@ -100,8 +98,7 @@ class RunwayVendor(HttpVendor):
             return VendorCancel.FINISHED
         if status == "CANCELLED":
             return VendorCancel.STOPPED  # already stopped, e.g. by an earlier attempt of this cancel
-        if status not in _STATES:
-            raise self.missing_field(f"known status (got {status!r})", "cancel")
+        self.known_state(_STATES, status, "cancel")  # an undocumented status fails the cancel
         response = await self.http.send(
             "DELETE", url, phase="cancel", headers={**self._headers(), "Accept": "*/*"}
         )

@@ -26,7 +26,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import httpx
 
@@ -45,6 +45,17 @@ _NEVER_SENT = (
     httpx.ProxyError,
     httpx.UnsupportedProtocol,
 )
+
+
+class BodyParts(TypedDict, total=False):
+    """What a vendor call may carry besides method and URL: a JSON body and query parameters."""
+
+    json_body: Any
+    params: dict[str, str] | None
+
+
+class RequestParts(BodyParts, total=False):
+    headers: dict[str, str] | None
 
 
 class VendorHttp:
@@ -74,20 +85,18 @@ class VendorHttp:
         return self._client
 
     async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        phase: Phase,
-        headers: dict[str, str] | None = None,
-        json_body: Any = None,
-        params: dict[str, str] | None = None,
+        self, method: str, url: str, *, phase: Phase, **request: Unpack[RequestParts]
     ) -> httpx.Response:
         """Send one request. Raises ``VendorError`` for transport failures; HTTP statuses are the caller's."""
         try:
             async with self._in_flight:
                 return await self._client.request(
-                    method, url, headers=headers, json=json_body, params=params, timeout=self.timeout
+                    method,
+                    url,
+                    headers=request.get("headers"),
+                    json=request.get("json_body"),
+                    params=request.get("params"),
+                    timeout=self.timeout,
                 )
         except _NEVER_SENT as exc:
             message = f"{self.vendor}: could not reach the vendor for {phase} ({type(exc).__name__})"
@@ -102,19 +111,10 @@ class VendorHttp:
             ) from exc
 
     async def send_json(
-        self,
-        method: str,
-        url: str,
-        *,
-        phase: Phase,
-        headers: dict[str, str] | None = None,
-        json_body: Any = None,
-        params: dict[str, str] | None = None,
+        self, method: str, url: str, *, phase: Phase, **request: Unpack[RequestParts]
     ) -> dict[str, Any]:
         """Send one request and return its JSON object; any HTTP error becomes the generic ``VendorError``."""
-        response = await self.send(
-            method, url, phase=phase, headers=headers, json_body=json_body, params=params
-        )
+        response = await self.send(method, url, phase=phase, **request)
         if response.status_code >= 400:
             raise error_for_status(self.vendor, response, phase)
         return read_json_object(self.vendor, response, phase)

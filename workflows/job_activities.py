@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Polling and rehosting run on their own task queues (the workflow's queue + suffix) so each scales on its
 # own: thousands of cheap heartbeating polls per worker, a handful of bandwidth-heavy rehosts.
+
 POLL_QUEUE_SUFFIX = "-poll"
 REHOST_QUEUE_SUFFIX = "-rehost"
 
@@ -55,6 +56,19 @@ STOP_VENDOR = STOP_VENDOR_TASK
 CANCEL_VENDOR = CANCEL_VENDOR_TASK  # the v1 form of STOP_VENDOR
 REHOST = REHOST_VIDEO
 SETTLE = SETTLE_JOB
+
+
+def _doubling(first: timedelta, cap: timedelta, attempts: int = 0) -> RetryPolicy:
+    """Retries from ``first``, doubling up to ``cap``; ``attempts`` 0 means until the activity's timeout."""
+    return RetryPolicy(
+        initial_interval=first, backoff_coefficient=2.0, maximum_interval=cap, maximum_attempts=attempts
+    )
+
+
+_SUBMIT_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=4)
+_POLL_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=10)
+_REHOST_RETRIES = _doubling(timedelta(seconds=2), timedelta(seconds=60), attempts=6)
+_SETTLE_RETRIES = _doubling(timedelta(seconds=1), timedelta(minutes=5))
 
 
 async def submit(job: JobInput, index: int, candidate: RouteCandidate) -> VendorTask:
@@ -70,12 +84,7 @@ async def submit(job: JobInput, index: int, candidate: RouteCandidate) -> Vendor
         ),
         start_to_close_timeout=timedelta(seconds=timings.submit_timeout_seconds),
         heartbeat_timeout=timedelta(seconds=timings.submit_heartbeat_timeout_seconds),
-        retry_policy=RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(seconds=30),
-            maximum_attempts=4,
-        ),
+        retry_policy=_SUBMIT_RETRIES,
         summary=(
             f"submit to {candidate.vendor} / {candidate.model} (candidate {index + 1} of {len(job.route)})"
         ),
@@ -96,12 +105,7 @@ async def poll(job: JobInput, task: VendorTask) -> VendorOutcome:
         start_to_close_timeout=wait,
         schedule_to_close_timeout=wait,  # the whole wait, retries included
         heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
-        retry_policy=RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(seconds=30),
-            maximum_attempts=10,
-        ),
+        retry_policy=_POLL_RETRIES,
         summary=f"poll {task.vendor} task {task.task_id}",
     )
 
@@ -121,12 +125,7 @@ async def rehost(job: JobInput, task: VendorTask, outcome: VendorOutcome) -> Sto
             task_queue=workflow.info().task_queue + REHOST_QUEUE_SUFFIX,
             start_to_close_timeout=timedelta(seconds=job.timings.rehost_timeout_seconds),
             heartbeat_timeout=timedelta(seconds=job.timings.rehost_heartbeat_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=2),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(seconds=60),
-                maximum_attempts=6,
-            ),
+            retry_policy=_REHOST_RETRIES,
             summary=f"rehost {task.vendor} task {task.task_id} into our storage",
         )
     except ActivityError as err:
@@ -171,11 +170,7 @@ async def settle(job: JobInput, outcome: JobState, charge: Decimal, reason: str)
         ),
         start_to_close_timeout=timedelta(seconds=30),
         # Money must settle: retry for as long as the ledger is unreachable (a day of retries).
-        retry_policy=RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(minutes=5),
-        ),
+        retry_policy=_SETTLE_RETRIES,
         schedule_to_close_timeout=timedelta(days=1),
         summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
     )
