@@ -4,23 +4,37 @@ once Temporal is back. Run on the survival stack, whose Temporal server no other
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+from temporalio.client import WorkflowExecutionStatus
 
 from core.ids import new_job_id
 from tests.fixtures.survival import SurvivalStack
+from tests.fixtures.temporal import connect_when_healthy
 from tests.job_invariants import JobBatch
 from tests.outage_calls import assert_recovers, assert_unavailable, job_calls
 
 
 def _finished_job(batch: JobBatch) -> str:
+    """A job the API has seen closed. A status answered by the query can be final a moment before the
+    workflow is closed in Temporal; only a job read closed is remembered, so wait for the close, then read."""
     [job_id] = batch.start("before the outage", runway=1)
     batch.survival.stack.wait_final(job_id, key=batch.key)
+    asyncio.run(_closed_in_temporal(batch.survival.temporal.address, job_id))
+    batch.survival.stack.job(job_id, batch.key)
     return job_id
+
+
+async def _closed_in_temporal(address: str, job_id: str) -> None:
+    client = await connect_when_healthy(address)
+    handle = client.get_workflow_handle(job_id)
+    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await asyncio.sleep(0.05)
 
 
 def _outage_body(batch: JobBatch, job_id: str) -> dict[str, object]:
