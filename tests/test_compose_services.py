@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack.processes import ManagedProcess
 from tests.fixtures.accounts import DatabaseFactory
 from tests.fixtures.compose import REPO, clean_host_env, load_compose, run_namespace_setup, service_env
-from tests.fixtures.ports import free_port
+from tests.fixtures.ports import free_ports
 from tests.fixtures.s3 import MOTO_ACCESS_KEY, MOTO_SECRET_KEY, MotoS3
 from tests.fixtures.temporal import TemporalServer
 
@@ -77,7 +77,7 @@ def _loopback_values(
 ) -> dict[str, dict[str, str]]:
     """Loopback stand-ins for the compose hostnames, by service; only names the service already has are
     replaced (asserted below), so the processes see exactly the compose file's variable names."""
-    vendor_port, api_port = free_port(), free_port()
+    vendor_port, api_port, *metrics_ports = free_ports(6)
     shared = {
         "INFRAI_TEMPORAL_ADDRESS": temporal.address,
         "INFRAI_TEMPORAL_NAMESPACE": namespace,
@@ -95,10 +95,10 @@ def _loopback_values(
     }
     workers = {
         name: {
-            "INFRAI_WORKER_METRICS_PORT": str(free_port()),
-            "INFRAI_TEMPORAL_METRICS_PORT": str(free_port()),
+            "INFRAI_WORKER_METRICS_PORT": str(metrics_ports[2 * index]),
+            "INFRAI_TEMPORAL_METRICS_PORT": str(metrics_ports[2 * index + 1]),
         }
-        for name in ("worker", "rehoster")
+        for index, name in enumerate(("worker", "rehoster"))
     }
     return {
         "minio-setup": shared,
