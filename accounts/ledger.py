@@ -29,7 +29,7 @@ from accounts.views import HoldView, Settlement, UsageTotals
 
 _REASON_LENGTH = 200
 _HOLD_REASON = "hold"
-# The reason prefix of releases made by the stale-hold reconciler (``api.hold_reconciler``).
+# The reason prefix of releases made by the housekeeping stranded-hold step (activities/housekeeping.py).
 RECONCILED = "reconciled"
 
 # Built once: a hold runs on every generate, and building the statement cost more than running it.
