@@ -21,14 +21,15 @@ _DEFAULT_STEP_SECONDS = 10.0
 
 @contextlib.asynccontextmanager
 async def heartbeating(*details: Any) -> AsyncIterator[None]:
-    """Heartbeat ``details`` now and then at least three times per heartbeat timeout until the block ends."""
+    """Heartbeat ``details`` at least three times per heartbeat timeout until the block ends. Not at once:
+    the poll already heartbeats between its requests, and each heartbeat past the throttle is billed."""
     timeout = activity.info().heartbeat_timeout
     step = timeout.total_seconds() / 3 if timeout else _DEFAULT_STEP_SECONDS
 
     async def beat() -> None:
         while True:
-            activity.heartbeat(*details)
             await asyncio.sleep(step)
+            activity.heartbeat(*details)
 
     beater = asyncio.create_task(beat())
     try:

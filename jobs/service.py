@@ -148,7 +148,7 @@ class JobService(JobReads):
         handle = self._client.get_workflow_handle(job_id)
         with contextlib.suppress(WorkflowFailureError):
             await handle.result(rpc_timeout=self._cancel_wait)
-        return await closed_snapshot(await self._describe(job_id))
+        return await self._remember_closed(await self._describe(job_id))
 
     # -- delete (the OpenAI-compatible API's DELETE) ---------------------------------------------------
 
