@@ -6,7 +6,9 @@ from pydantic import BaseModel
 
 
 class JobTimings(BaseModel):
-    """Timeouts and poll pacing, read from settings by the API and frozen into the workflow input."""
+    """Timeouts and poll pacing, frozen into the workflow input. These fields are also settings
+    (``Settings`` inherits them, ``INFRAI_<NAME>``): the defaults here are the values a job gets when nothing
+    is configured, and ``Settings.job_timings()`` reads the configured ones when a job starts."""
 
     submit_timeout_seconds: float = 60.0
     # A submit heartbeats while its request is in flight, so a worker that dies mid-submit is noticed in
@@ -19,6 +21,8 @@ class JobTimings(BaseModel):
     cancel_timeout_seconds: float = 30.0
     poll_initial_interval_seconds: float = 1.0
     poll_max_interval_seconds: float = 15.0
+    # Webhooks: one delivery attempt's timeout, and the retry backoff (initial delay, doubling up to the
+    # max interval) for as long as retry_for allows.
     webhook_timeout_seconds: float = 15.0
     webhook_retry_initial_seconds: float = 10.0
     webhook_retry_max_interval_seconds: float = 3600.0

@@ -15,11 +15,11 @@ from core.job_timings import JobTimings
 # The shortest operator token or signing secret we accept: 32 characters of token_urlsafe are 192 bits.
 MIN_SECRET_CHARS = 32
 
-# The defaults of the job timing settings below: the values a job gets when nothing is configured.
-_JOB_TIMINGS = JobTimings()
 
+class Settings(BaseSettings, JobTimings):
+    """Every setting but the job timings, which are ``JobTimings``'s fields (core/job_timings.py): inherited,
+    so each is declared once and read from ``INFRAI_<NAME>`` like the rest."""
 
-class Settings(BaseSettings):
     # hide_input_in_errors: a refused secret (too short, say) must not be echoed into a start-up traceback.
     model_config = SettingsConfigDict(env_prefix="INFRAI_", extra="ignore", hide_input_in_errors=True)
 
@@ -152,18 +152,6 @@ class Settings(BaseSettings):
     # a second vendor task). Polls hand off at once; a rehost cut off restarts on another worker.
     worker_graceful_shutdown_seconds: float = 70.0
     worker_max_heartbeat_throttle_seconds: float = 5.0
-    poll_initial_interval_seconds: float = _JOB_TIMINGS.poll_initial_interval_seconds
-    poll_max_interval_seconds: float = _JOB_TIMINGS.poll_max_interval_seconds
-
-    # Job timing, frozen into each workflow's input at start (the poll pacing above and webhook timing below
-    # too). Their defaults are ``JobTimings``'s, so each is written once.
-    submit_timeout_seconds: float = _JOB_TIMINGS.submit_timeout_seconds
-    submit_heartbeat_timeout_seconds: float = _JOB_TIMINGS.submit_heartbeat_timeout_seconds
-    poll_heartbeat_timeout_seconds: float = _JOB_TIMINGS.poll_heartbeat_timeout_seconds
-    poll_timeout_seconds: float = _JOB_TIMINGS.poll_timeout_seconds
-    rehost_timeout_seconds: float = _JOB_TIMINGS.rehost_timeout_seconds
-    rehost_heartbeat_timeout_seconds: float = _JOB_TIMINGS.rehost_heartbeat_timeout_seconds
-    cancel_timeout_seconds: float = _JOB_TIMINGS.cancel_timeout_seconds
 
     # Observability. Logs: human-readable text for the embedded stack, one JSON object per line in
     # production. Metrics: the API serves /metrics on its own port; the worker serves its activity metrics
@@ -177,12 +165,6 @@ class Settings(BaseSettings):
     # "otlp" (OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_*), "console", or unset/"none": no tracing.
     otel_traces_exporter: str = Field("none", validation_alias="OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = Field(None, validation_alias="OTEL_SERVICE_NAME")
-    # Webhooks: one delivery attempt's timeout, and the retry backoff (initial delay, doubling up to the
-    # max interval) for as long as retry_for allows, all frozen into each job at start.
-    webhook_timeout_seconds: float = _JOB_TIMINGS.webhook_timeout_seconds
-    webhook_retry_initial_seconds: float = _JOB_TIMINGS.webhook_retry_initial_seconds
-    webhook_retry_max_interval_seconds: float = _JOB_TIMINGS.webhook_retry_max_interval_seconds
-    webhook_retry_for_seconds: float = _JOB_TIMINGS.webhook_retry_for_seconds
 
     # How often the API's one shared watcher per job reads its state for `Prefer: wait` and event streams.
     job_watch_interval_seconds: float = 1.0
