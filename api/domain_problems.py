@@ -33,6 +33,13 @@ TEMPORAL_RETRY_AFTER_SECONDS = 2
 STORAGE_RETRY_AFTER_SECONDS = 5
 
 
+def _unavailable(detail: str, retry_after_seconds: int) -> ProblemError:
+    """A service the request needs is down for now: 503, with when to retry."""
+    return ProblemError(
+        503, ErrorCode.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(retry_after_seconds)}
+    )
+
+
 def _unroutable(error: Unroutable) -> ProblemError:
     cause = error.cause
     extra: dict[str, object] = {"constraint": cause.constraint, "alternatives": cause.alternatives}
@@ -73,18 +80,13 @@ def problem_for(error: JobError) -> ProblemError:
         case UnsafeInputUrl():
             return ProblemError(422, ErrorCode.UNSAFE_URL, str(error), extra={"reason": error.reason})
         case StorageUnavailable():
-            return ProblemError(
-                503,
-                ErrorCode.SERVICE_UNAVAILABLE,
-                "Storage is temporarily unavailable; retry shortly.",
-                headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+            return _unavailable(
+                "Storage is temporarily unavailable; retry shortly.", STORAGE_RETRY_AFTER_SECONDS
             )
         case TemporalUnavailable():
-            return ProblemError(
-                503,
-                ErrorCode.SERVICE_UNAVAILABLE,
+            return _unavailable(
                 "The job service is temporarily unavailable; retry shortly (with the same idempotency key).",
-                headers={"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)},
+                TEMPORAL_RETRY_AFTER_SECONDS,
             )
         case JobStateUnavailable():
             return ProblemError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job's state is unavailable; retry.")
@@ -98,12 +100,10 @@ async def _on_job_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AccountsUnavailable)
-    return problem_response(
-        503,
-        ErrorCode.SERVICE_UNAVAILABLE,
+    return _unavailable(
         "Accounts are temporarily unavailable; nothing was charged or held. Retry shortly.",
-        headers={"Retry-After": str(exc.retry_after_seconds)},
-    )
+        exc.retry_after_seconds,
+    ).response()
 
 
 async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
