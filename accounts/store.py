@@ -8,7 +8,6 @@ the database cannot be reached; nothing is half-written then, because each metho
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Collection
 from datetime import timedelta
 from decimal import Decimal
@@ -27,6 +26,7 @@ from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
+from core.expiring_map import ExpiringMap
 from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 
@@ -38,29 +38,18 @@ class VerifiedKeyCache:
 
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._entries: dict[str, tuple[ProjectIdentity, float]] = {}
+        self._entries = ExpiringMap[str, ProjectIdentity](ttl_seconds, max_entries)
 
     def get(self, key_hash: str) -> ProjectIdentity | None:
-        entry = self._entries.get(key_hash)
-        if entry is None:
-            return None
-        identity, expires_at = entry
-        if time.monotonic() >= expires_at:
-            del self._entries[key_hash]
-            return None
-        return identity
+        return self._entries.get(key_hash)
 
     def put(self, key_hash: str, identity: ProjectIdentity) -> None:
-        if self._ttl <= 0:
-            return
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # crude but bounded; the next requests simply refill it
-        self._entries[key_hash] = (identity, time.monotonic() + self._ttl)
+        if self._ttl > 0:
+            self._entries.put(key_hash, identity)
 
     def forget_key(self, key_id: str) -> None:
-        for key_hash in [h for h, (identity, _) in self._entries.items() if identity.key_id == key_id]:
-            del self._entries[key_hash]
+        for key_hash in [h for h, identity in self._entries.items() if identity.key_id == key_id]:
+            self._entries.pop(key_hash)
 
 
 class AccountStore:

@@ -9,9 +9,7 @@ after a while anyway, for the one operator action that can reopen a closed workf
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
+from core.expiring_map import ExpiringMap
 from core.models import JobSnapshot
 
 # A reset by an operator is the only way a closed job changes; this bounds how long it goes unseen.
@@ -25,32 +23,20 @@ class ClosedJobCache:
     def __init__(
         self, ttl_seconds: float = CLOSED_SNAPSHOT_TTL_SECONDS, max_entries: int = CLOSED_SNAPSHOT_MAX_ENTRIES
     ) -> None:
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[JobSnapshot, float]] = OrderedDict()
+        self._entries = ExpiringMap[str, JobSnapshot](ttl_seconds, max_entries)
 
     def get(self, job_id: str) -> JobSnapshot | None:
-        entry = self._entries.get(job_id)
-        if entry is None:
-            return None
-        snapshot, expires_at = entry
-        if time.monotonic() >= expires_at:
-            del self._entries[job_id]
-            return None
-        self._entries.move_to_end(job_id)
+        snapshot = self._entries.get(job_id)
         # A copy: callers may adjust what they present, the cached final snapshot must stay as written.
-        return snapshot.model_copy(deep=True)
+        return snapshot.model_copy(deep=True) if snapshot is not None else None
 
     def put(self, snapshot: JobSnapshot) -> None:
         if not snapshot.state.is_final:
             raise ValueError(f"only final snapshots are cached, not {snapshot.state.value}")
-        self._entries[snapshot.job_id] = (snapshot.model_copy(deep=True), time.monotonic() + self._ttl)
-        self._entries.move_to_end(snapshot.job_id)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(snapshot.job_id, snapshot.model_copy(deep=True))
 
     def forget(self, job_id: str) -> None:
-        self._entries.pop(job_id, None)
+        self._entries.pop(job_id)
 
     def __len__(self) -> int:
         return len(self._entries)
