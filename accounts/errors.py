@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from core.errors import JobIdError
+
 
 class AccountsError(Exception):
     """Base of every error the account store raises on purpose."""
@@ -38,21 +40,17 @@ class ActivationRateLimited(AccountsError):
         self.scope = scope
 
 
-class HoldConflict(AccountsError):
+class HoldConflict(AccountsError, JobIdError):
     """The job already holds credits for a different request (one idempotency key, two bodies)."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id} already holds credits for a different request")
-        self.job_id = job_id
+    message = "job {job_id} already holds credits for a different request"
 
 
-class HoldSettled(AccountsError):
+class HoldSettled(AccountsError, JobIdError):
     """The job's hold was settled already (the job ended, or its hold was reconciled away): the job id
     cannot hold credits again, so a new job under it would run unpaid."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id} was settled already")
-        self.job_id = job_id
+    message = "job {job_id} was settled already"
 
 
 class ProjectNotFound(AccountsError, LookupError):

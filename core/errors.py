@@ -39,6 +39,17 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
 
 
+class JobIdError(Exception):
+    """An error about one job, in any layer: ``job_id`` names the job, and the class's ``message``,
+    formatted with it, is the error's text."""
+
+    message = "{job_id}"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(self.message.format(job_id=job_id))
+        self.job_id = job_id
+
+
 class VendorError(Exception):
     """A vendor's failure, already translated into our taxonomy by its adapter.
 

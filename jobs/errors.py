@@ -17,6 +17,7 @@ through unchanged.
 
 from __future__ import annotations
 
+from core.errors import JobIdError
 from vendors.router import NoRouteError
 
 
@@ -24,32 +25,20 @@ class JobError(Exception):
     """Base of the jobs layer's domain errors."""
 
 
-class JobNotFound(JobError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job {job_id!r} in this project")
-        self.job_id = job_id
+class JobNotFound(JobError, JobIdError):
+    message = "no job {job_id!r} in this project"
 
 
-class JobDeleted(JobError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"the job {job_id!r} this idempotency key names was deleted")
-        self.job_id = job_id
+class JobDeleted(JobError, JobIdError):
+    message = "the job {job_id!r} this idempotency key names was deleted"
 
 
-class JobConflict(JobError):
+class JobConflict(JobError, JobIdError):
     """The idempotency key already names a job created from a different request."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
 
-
-class IdempotencyKeySpent(JobError):
+class IdempotencyKeySpent(JobError, JobIdError):
     """The key's job ended (or its hold was released because it never started) and cannot be found."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
 
 
 class Unroutable(JobError):
