@@ -1,5 +1,6 @@
 """A generate request as the jobs layer takes it (``jobs.creation.JobRequest``), with its one idempotency
-key read from the body or the ``Idempotency-Key`` header (shared by every API dialect that makes jobs)."""
+key read from the body or the ``Idempotency-Key`` header, and its one deadline from the body or the
+``Cancel-After`` header (shared by every API dialect that makes jobs)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 from starlette.datastructures import Headers
 
+from api.deadlines import requested_deadline
 from api.problems import ProblemError
 from api.schemas import DEFAULT_DURATION_SECONDS, IDEMPOTENCY_KEY_PATTERN, GenerateRequest
 from core.errors import ErrorCode
@@ -34,6 +36,9 @@ def idempotency_key(body: GenerateRequest, headers: Headers) -> str | None:
 def job_request(body: GenerateRequest, headers: Headers) -> JobRequest:
     """What ``body`` (and the request's headers) ask the jobs layer for; a 422 problem for a bad key."""
     key = idempotency_key(body, headers)
+    deadline = requested_deadline(body.deadline_seconds, headers)
+    # The deadline is part of what the key names, however it was sent (field or Cancel-After header).
+    fingerprint = body.model_copy(update={"deadline_seconds": deadline}).fingerprint()
     spec = VideoSpec(
         prompt=body.prompt,
         reference_image_url=body.reference_image_url,
@@ -43,11 +48,12 @@ def job_request(body: GenerateRequest, headers: Headers) -> JobRequest:
     )
     return JobRequest(
         spec=spec,
-        fingerprint=body.fingerprint(),
+        fingerprint=fingerprint,
         prefer=body.prefer,
         vendor=body.vendor,
         model=body.model,
         idempotency_key=key,
         webhook_url=body.webhook_url,
         webhook_events=tuple(body.webhook_events) if body.webhook_events is not None else None,
+        deadline_seconds=deadline,
     )

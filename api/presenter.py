@@ -31,4 +31,5 @@ def present_job(snapshot: JobSnapshot, storage: MediaStorage, url_ttl_seconds: i
             else None
         ),
         video=VideoMeta.model_validate(media.model_dump()) if media else None,
+        deadline_at=snapshot.deadline_at,
     )

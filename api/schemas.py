@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from api.deadlines import MAX_DEADLINE_SECONDS, MIN_DEADLINE_SECONDS
 from core.models import Aspect, ErrorInfo, JobState, Prefer, Resolution, Stage
 from core.webhook_targets import MAX_WEBHOOK_URL_CHARS
 
@@ -88,6 +89,18 @@ class GenerateRequest(BaseModel):
         list[WebhookEvent] | None,
         Field(min_length=1, max_length=4, description="Default: the final states."),
     ] = None
+    deadline_seconds: Annotated[
+        int | None,
+        Field(
+            ge=MIN_DEADLINE_SECONDS,
+            le=MAX_DEADLINE_SECONDS,
+            strict=True,
+            description="Cancel the job if it has not finished this many seconds after it started (5 s "
+            "to 24 h): the vendor task is stopped as a cancel stops it, a job no vendor had started costs "
+            "nothing, and the job ends `cancelled` with error code `deadline_exceeded`. Also accepted as "
+            "the Cancel-After header (`90s`, `5m`, `1h30m`).",
+        ),
+    ] = None
 
     @field_validator("prompt")
     @classmethod
@@ -104,9 +117,11 @@ class GenerateRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Identifies the request's content (defaults applied, the idempotency key left out)."""
-        # Webhook fields only when given, so requests without them keep the fingerprint they always had.
-        unset_webhook = {name for name in ("webhook_url", "webhook_events") if getattr(self, name) is None}
-        body = self.model_dump(mode="json", exclude={"idempotency_key", *unset_webhook})
+        # Webhook fields and the deadline only when given, so requests without them keep the fingerprint
+        # they always had.
+        optional = ("webhook_url", "webhook_events", "deadline_seconds")
+        unset = {name for name in optional if getattr(self, name) is None}
+        body = self.model_dump(mode="json", exclude={"idempotency_key", *unset})
         body["duration_seconds"] = self.duration_seconds or DEFAULT_DURATION_SECONDS
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -153,6 +168,9 @@ class VideoJob(BaseModel):
     video_url: str | None = None
     thumbnail_url: str | None = None
     video: VideoMeta | None = None
+    deadline_at: datetime | None = Field(
+        None, description="When the job's deadline cancels it if it has not finished (none without one)."
+    )
 
 
 class CancelResult(BaseModel):

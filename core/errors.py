@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
+    DEADLINE_EXCEEDED = "deadline_exceeded"  # cancelled by its own deadline (``deadline_seconds``)
     STORAGE_ERROR = "storage_error"
     # Request problems
     INVALID_INPUT = "invalid_input"
@@ -33,6 +34,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    INVALID_DEADLINE = "invalid_deadline"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     SERVICE_UNAVAILABLE = "service_unavailable"

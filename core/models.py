@@ -145,6 +145,8 @@ class JobInput(BaseModel):
     created_at: datetime
     timings: JobTimings = Field(default_factory=JobTimings)
     webhook: WebhookTarget | None = None
+    # Cancel the job if it has not finished this many seconds after its workflow started (None: never).
+    deadline_seconds: int | None = None
 
 
 class VendorOutcome(BaseModel):
@@ -212,6 +214,8 @@ class JobSnapshot(BaseModel):
     attempts: list[VendorAttempt] = Field(default_factory=list)
     # A cancel arrived; the job still runs while the vendor's answer decides how it ends (design §2).
     cancel_requested: bool = False
+    # When the job's deadline cancels it if it has not finished by then (None: no deadline).
+    deadline_at: datetime | None = None
 
 
 class ProjectIdentity(BaseModel):

@@ -53,6 +53,7 @@ class JobRequest:
     idempotency_key: str | None = None
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] | None = None
+    deadline_seconds: int | None = None
 
 
 @dataclass(frozen=True, eq=False)  # a per-request holder of references: identity is its equality
@@ -127,6 +128,7 @@ class JobCreator:
             created_at=datetime.now(UTC),
             timings=self.settings.job_timings(),
             webhook=webhook,
+            deadline_seconds=request.deadline_seconds,
         )
         return await self.jobs.start(job, request.fingerprint)
 

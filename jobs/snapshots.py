@@ -3,7 +3,7 @@ snapshot of a job read from its description (running) or its final memo entry (c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
@@ -29,7 +29,7 @@ def start_memo_and_attributes(
 ) -> tuple[dict[str, Any], TypedSearchAttributes]:
     """What a job's workflow starts with besides its input: the memo and the search attributes."""
     first = job.route[0]
-    memo = {
+    memo: dict[str, Any] = {
         "project": job.project_id,
         "fingerprint": fingerprint,
         "created_at": job.created_at.isoformat(),
@@ -38,6 +38,8 @@ def start_memo_and_attributes(
         # a data: URI can be megabytes).
         "spec": job.spec.model_dump(mode="json", exclude={"reference_image_url"}),
     }
+    if job.deadline_seconds is not None:
+        memo["deadline_seconds"] = job.deadline_seconds
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(sa.PROJECT, job.project_id),
@@ -72,7 +74,15 @@ def queued_snapshot(job: JobInput) -> JobSnapshot:
         spec=job.spec,
         created_at=job.created_at,
         cost=JobCost(estimated_usd=first.estimated_cost_usd),
+        # The workflow measures the deadline from its own start, a moment after this: status says exactly.
+        deadline_at=_deadline_at(job.created_at, job.deadline_seconds),
     )
+
+
+def _deadline_at(start: datetime | None, seconds: object) -> datetime | None:
+    if start is None or not isinstance(seconds, int):
+        return None
+    return start + timedelta(seconds=seconds)
 
 
 async def snapshot_from_description(desc: WorkflowExecution) -> JobSnapshot:
@@ -91,6 +101,7 @@ async def snapshot_from_description(desc: WorkflowExecution) -> JobSnapshot:
         spec=spec if isinstance(spec, VideoSpec) else None,
         created_at=datetime.fromisoformat(created) if created else desc.start_time or datetime.now(UTC),
         cost=JobCost(estimated_usd=estimate or "0"),
+        deadline_at=_deadline_at(desc.start_time, await desc.memo_value("deadline_seconds", None)),
     )
 
 

@@ -74,3 +74,18 @@ def test_a_trial_can_be_activated_and_a_job_cancelled(browser: Browser, live_sta
     expect(page.locator("#job-state")).to_have_text("cancelled", timeout=WAIT_MS)
     expect(page.locator("#job-error")).to_contain_text("cancelled", timeout=WAIT_MS)
     page.close()
+
+
+def test_a_deadline_is_sent_and_shown(browser: Browser, live_stack: Stack) -> None:
+    page = _open(browser, live_stack)
+    page.fill("#api-key", live_stack.dev_key)
+    page.click("#save-key")
+    page.fill("#prompt", "a kite with a deadline")
+    page.fill("#duration", "1")
+    page.fill("#deadline", "3600")
+    page.click("#generate")
+    expect(page.locator("#job-state")).to_have_text("succeeded", timeout=WAIT_MS)
+    job = live_stack.job(page.locator("#job-id").inner_text())
+    assert job["deadline_at"] is not None
+    expect(page.locator("#job-deadline")).not_to_have_text("\u2013")  # the placeholder dash
+    page.close()

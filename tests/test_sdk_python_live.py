@@ -27,6 +27,7 @@ from infrai import (
     ConflictError,
     Infrai,
     InsufficientCreditsError,
+    InvalidRequestError,
     NotFoundError,
     PollPacing,
     VideoJob,
@@ -158,6 +159,20 @@ def test_cancel_mid_job_ends_cancelled_and_unbilled(client: Infrai) -> None:
     assert final.error is not None and final.error.code == "cancelled" and final.error.billed is False
     assert final.cost is not None and final.cost.settled_usd == 0
     assert client.video.cancel(id=job.job_id).ok is True  # already cancelled: still ok
+
+
+def test_ai_video_generate_sends_a_deadline_and_the_job_reports_it(
+    live_stack: Stack, activated: Activated
+) -> None:
+    job = ai.video.generate("a koi pond at dawn", duration_seconds=1, deadline_seconds=3600)
+    assert job.deadline_at is not None and job.created_at is not None
+    assert (job.deadline_at - job.created_at).total_seconds() == 3600
+    done = ai.video.wait(job.job_id, timeout=WAIT_SECONDS)
+    assert done.state == "succeeded" and done.deadline_at is not None and done.finished_at is not None
+    assert done.finished_at < done.deadline_at
+    with pytest.raises(InvalidRequestError) as caught:
+        ai.video.generate("a koi pond at dawn", duration_seconds=1, deadline_seconds=2)
+    assert caught.value.status == 422
 
 
 # -- errors mapped to the exception tree -------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Every recorded history replays against today's workflow code: jobs of earlier releases still in flight
-when this code deploys will continue on it without a non-determinism error.
+"""Every recorded history (every release: 2026-12-v1, -v2, -v3) replays against today's workflow code:
+jobs of earlier releases still in flight when this code deploys will continue on it without a
+non-determinism error.
 
 The corpus is ``tests/histories/<release>/*.json`` (``python -m tests.histories.record``); one test per
 history. The last tests prove the check has teeth: a next release that adds an activity before settling
@@ -18,7 +19,7 @@ from core.settings import Settings
 from tests.histories import RECORDING_ENCRYPTION_KEYS, RecordedHistory, recorded_histories
 from tests.histories.next_build import PatchedNextJob, UnpatchedNextJob
 from workflows.connection import data_converter
-from workflows.video_job import VideoJobWorkflow
+from workflows.video_job import PATCH_DEADLINE, VideoJobWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 HISTORIES = recorded_histories()
@@ -72,6 +73,31 @@ def test_the_corpus_covers_every_path_of_the_first_release() -> None:
         "webhook_after_retries.delivery",
         "encrypted_succeeded",
     } <= first
+
+
+DEADLINE_PATHS = {"deadline_generating", "deadline_rehosting", "deadline_not_reached"}
+
+
+def test_the_corpus_holds_every_release_and_the_third_records_the_deadline_paths() -> None:
+    assert {"2026-12-v1", "2026-12-v2", "2026-12-v3"} <= {h.release for h in HISTORIES}
+    first = {h.path for h in HISTORIES if h.release == "2026-12-v1"}
+    third = {h.path for h in HISTORIES if h.release == "2026-12-v3"}
+    assert first | DEADLINE_PATHS <= third
+
+
+def test_the_recorded_deadline_fired_under_its_patch() -> None:
+    """The deadline-fired history really holds the ``deadline`` patch marker and a timer that fired, so
+    replaying it exercises the deadline's cancel path (not a job that merely carried a deadline)."""
+    recorded = next(h for h in HISTORIES if h.name == "2026-12-v3/deadline_generating")
+    events = recorded.load().events
+    markers = [
+        e.marker_recorded_event_attributes for e in events if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert any(PATCH_DEADLINE.encode() in m.SerializeToString() for m in markers)
+    assert any(e.HasField("timer_fired_event_attributes") for e in events)
+    not_reached = next(h for h in HISTORIES if h.name == "2026-12-v3/deadline_not_reached").load().events
+    assert any(e.HasField("timer_started_event_attributes") for e in not_reached)
+    assert not any(e.HasField("timer_fired_event_attributes") for e in not_reached)
 
 
 @pytest.mark.parametrize("recorded", HISTORIES, ids=lambda h: h.name)

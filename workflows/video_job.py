@@ -26,6 +26,9 @@ Cancellation, at every instant (the ``every-instant-safe`` patch; older jobs run
   or refused ends ``cancelled``, charged only if the vendor billed it.
 - Once the vendor made the video, and once ``succeeded`` or ``failed`` is decided, a cancel changes
   nothing: rehost, settle and the webhook starts run to their end (``_until_done``).
+
+A deadline (``deadline_seconds``, the ``deadline`` patch) cancels the job through this same path when it
+passes; the job then ends ``cancelled`` with ``deadline_exceeded`` (``workflows/job_deadline.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import job_activities as activities
     from workflows.job_activities import POLL, POLL_QUEUE_SUFFIX, REHOST, REHOST_QUEUE_SUFFIX, SETTLE
     from workflows.job_bookkeeping import JobBookkeeping
+    from workflows.job_deadline import PATCH_DEADLINE, JobDeadline, cancelled_ending
     from workflows.job_failures import (
         ActivityFailure,
         JobCancelled,
@@ -78,6 +82,7 @@ PATCH_EVERY_INSTANT_SAFE = "every-instant-safe"
 # Re-exported for the modules and tests that read failures the way the workflow does, and that look the
 # job's activities and task queues up by name.
 __all__ = [
+    "PATCH_DEADLINE",
     "POLL",
     "POLL_QUEUE_SUFFIX",
     "REHOST",
@@ -90,7 +95,7 @@ __all__ = [
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class VideoJobWorkflow(JobBookkeeping, VideoJobV1):
+class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
     @workflow.init
     def __init__(self, job: JobInput) -> None:
         first = job.route[0] if job.route else None
@@ -116,6 +121,7 @@ class VideoJobWorkflow(JobBookkeeping, VideoJobV1):
     async def run(self, job: JobInput) -> JobSnapshot:
         if not workflow.patched(PATCH_EVERY_INSTANT_SAFE):
             return await self._run_v1(job)
+        self._arm_deadline(job)
         self._snapshot.started_at = workflow.now()
         self._enter(JobState.RUNNING, Stage.SUBMITTING)
         try:
@@ -128,6 +134,7 @@ class VideoJobWorkflow(JobBookkeeping, VideoJobV1):
             await self._until_done(self._settle(JobState.SUCCEEDED, charge, "generated"))
             self._finish(JobState.SUCCEEDED, media=media)
         except JobFailed as failed:
+            self._outcome_decided = True
             charge = self._snapshot.cost.estimated_usd if failed.error.billed else Decimal(0)
             await self._until_done(self._settle(JobState.FAILED, charge, f"failed:{failed.error.code}"))
             self._finish(JobState.FAILED, error=failed.error)
@@ -139,13 +146,13 @@ class VideoJobWorkflow(JobBookkeeping, VideoJobV1):
                 non_retryable=True,
             ) from None
         except JobCancelled as cancelled:
-            await self._until_done(self._settle(JobState.CANCELLED, cancelled.charge, cancelled.reason))
-            error = ErrorInfo(
-                code=ErrorCode.CANCELLED, message=cancelled.message, billed=cancelled.charge > 0
-            )
+            self._outcome_decided = True
+            reason = self._settle_reason(cancelled)
+            await self._until_done(self._settle(JobState.CANCELLED, cancelled.charge, reason))
+            error = self._cancelled_error(cancelled, job.deadline_seconds)
             self._finish(JobState.CANCELLED, error=error)
             await self._until_done(self._webhooks.started())
-            raise asyncio.CancelledError(cancelled.message) from None
+            raise cancelled_ending(error) from None
         await self._until_done(self._webhooks.started())
         return self._snapshot
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
 from accounts.errors import AccountsUnavailable
+from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
 from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
 from api.domain_problems import problem_for
 from api.job_requests import job_request
@@ -158,10 +159,13 @@ async def create_video(
     settings: SettingsDep,
     creator: CreatorDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    cancel_after: Annotated[
+        str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)
+    ] = None,
 ) -> Video:
-    """Start a video job (OpenAI ``videos.create``)."""
+    """Start a video job (OpenAI ``videos.create``); a deadline comes as the ``Cancel-After`` header."""
     fields = await create_request_fields(request, settings.reference_image_max_bytes)
-    del idempotency_key  # declared for the OpenAPI document; job_request reads every copy sent
+    del idempotency_key, cancel_after  # declared for the OpenAPI document; job_request reads every copy
     started = await creator.create(job_request(generate_request(fields), request.headers), project.project_id)
     return video_of(started.snapshot)
 

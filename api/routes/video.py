@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
+from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
 from api.deps import CreatorDep, CurrentProject, JobsDep, SettingsDep, StorageDep, WatchesDep
 from api.job_requests import job_request
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
@@ -21,7 +22,8 @@ _GENERATE_ERRORS = problem_responses(
     described={
         404: "The job this idempotency key names was deleted (`job_deleted`)",
         409: "Idempotency key reused with a different request",
-        422: "Invalid field, no vendor serves the request, or unsafe reference URL (`reason`)",
+        422: "Invalid field, no vendor serves the request, unsafe reference URL (`reason`), or a bad "
+        "deadline (`invalid_deadline`)",
     },
 )  # fmt: skip
 
@@ -44,9 +46,12 @@ async def generate(
     settings: SettingsDep,
     storage: StorageDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    cancel_after: Annotated[
+        str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)
+    ] = None,
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
-    del idempotency_key  # declared for the OpenAPI document; read below with every copy it was sent in
+    del idempotency_key, cancel_after  # declared for the OpenAPI document; read below with every copy sent
     started = await creator.create(job_request(body, request.headers), project.project_id)
     response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
     if not started.created:

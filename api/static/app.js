@@ -44,6 +44,7 @@ function show(job) {
   $("job-stage").textContent = job.stage || "–";
   $("job-vendor").textContent = job.vendor ? `${job.vendor} / ${job.model}` : "–";
   $("job-cost").textContent = `$${job.cost.settled_usd ?? job.cost.estimated_usd}`;
+  $("job-deadline").textContent = job.deadline_at ? new Date(job.deadline_at).toLocaleTimeString() : "–";
   $("job-progress").value = job.progress ?? (FINAL.has(job.state) ? 100 : 0);
   $("job-error").textContent = job.error ? `${job.error.code}: ${job.error.message}` : "";
   $("cancel").disabled = FINAL.has(job.state);
@@ -167,6 +168,8 @@ $("generate-form").addEventListener("submit", async (event) => {
         aspect: $("aspect").value,
         prefer: $("prefer").value,
         duration_seconds: Number($("duration").value),
+        // Empty means no deadline: the field is left out rather than sent as null.
+        ...($("deadline").value ? { deadline_seconds: Number($("deadline").value) } : {}),
       }),
     });
     show(job);

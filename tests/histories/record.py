@@ -213,6 +213,25 @@ def record_cancels(r: Recorder) -> None:
     r.reset()
 
 
+def record_deadlines(r: Recorder) -> None:
+    """Jobs with a deadline: one it cancels mid-generation, one whose deadline passes mid-rehost (the video
+    exists, so it changes nothing), one that finishes first (its timer never fires)."""
+    runway = r.emulators["runway"]
+    scenarios: dict[str, tuple[dict[str, Any], int, str, str | None]] = {
+        "deadline_generating": ({"hold": True}, 5, "cancelled", "deadline_exceeded"),
+        "deadline_rehosting": ({"download_seconds": 8}, 6, "succeeded", None),
+        "deadline_not_reached": ({}, 3600, "succeeded", None),
+    }
+    for path, (scenario, seconds, state, code) in scenarios.items():
+        if not r.wanted(path):
+            continue
+        r.reset()
+        runway.configure(**scenario)
+        job_id = r.generate(prompt=f"recorded {path}", deadline_seconds=seconds, **RUNWAY_ONLY)
+        r.finish(path, job_id, state, code)
+    r.reset()
+
+
 def record_webhook(r: Recorder) -> None:
     """A job whose webhook receiver answers 500 twice, then 200: the job's and the delivery's histories."""
     if not r.wanted("webhook_after_retries"):
@@ -284,6 +303,7 @@ def record(release: str, only: set[str]) -> None:
             record_storage_error,
             record_direct_starts,
             record_cancels,
+            record_deadlines,
             record_webhook,
             record_encrypted,
         ):

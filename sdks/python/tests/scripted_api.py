@@ -38,6 +38,7 @@ def job_json(job_id: str = "vid_123", state: str = "queued", **fields: Any) -> d
         "video_url": None,
         "thumbnail_url": None,
         "video": None,
+        "deadline_at": None,
     }
     body.update(fields)
     return body

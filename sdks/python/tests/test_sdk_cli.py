@@ -88,6 +88,22 @@ def test_generate_without_wait_prints_the_new_job(client: Infrai, api: ScriptedA
     assert json.loads(api.sent("POST", GENERATE_PATH)[0].content)["resolution"] == "1080p"
 
 
+@pytest.mark.parametrize(("given", "seconds"), [("90s", 90), ("5m", 300), ("1h30m", 5400), ("45", 45)])
+def test_generate_deadline_is_sent_as_deadline_seconds(
+    client: Infrai, api: ScriptedAPI, given: str, seconds: int
+) -> None:
+    api.on("POST", GENERATE_PATH, httpx.Response(202, json=job_json()))
+    result = run_cli(client, "video", "generate", "skyline", "--deadline", given, "--json")
+    assert result.code == 0
+    assert json.loads(api.sent("POST", GENERATE_PATH)[0].content)["deadline_seconds"] == seconds
+
+
+def test_generate_without_a_deadline_sends_none(client: Infrai, api: ScriptedAPI) -> None:
+    api.on("POST", GENERATE_PATH, httpx.Response(202, json=job_json()))
+    run_cli(client, "video", "generate", "skyline", "--json")
+    assert "deadline_seconds" not in json.loads(api.sent("POST", GENERATE_PATH)[0].content)
+
+
 def test_generate_wait_out_shows_progress_and_saves_the_file(
     client: Infrai, api: ScriptedAPI, tmp_path: Path
 ) -> None:
@@ -169,6 +185,9 @@ def test_usage_errors_exit_2(client: Infrai) -> None:
     assert caught.value.code == 2
     with pytest.raises(SystemExit) as caught:
         run_cli(client, "video", "generate", "skyline", "--resolution", "8k")
+    assert caught.value.code == 2
+    with pytest.raises(SystemExit) as caught:
+        run_cli(client, "video", "generate", "skyline", "--deadline", "soon")
     assert caught.value.code == 2
 
 

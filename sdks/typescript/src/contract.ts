@@ -43,6 +43,7 @@ export const VIDEO_JOB_FIELDS = [
   "video_url",
   "thumbnail_url",
   "video",
+  "deadline_at",
 ] as const;
 
 export const JOB_COST_FIELDS = ["estimated_usd", "settled_usd"] as const;
@@ -67,6 +68,7 @@ export const GENERATE_REQUEST_FIELDS = [
   "model",
   "vendor",
   "idempotency_key",
+  "deadline_seconds",
 ] as const;
 
 export const CANCEL_RESULT_FIELDS = ["ok", "job_id", "state"] as const;

@@ -51,6 +51,8 @@ export interface VideoJob {
   video_url: string | null;
   thumbnail_url: string | null;
   video: VideoFile | null;
+  /** When the job's deadline cancels it if it has not finished; null without a deadline. */
+  deadline_at?: string | null;
 }
 
 export interface GenerateRequest {
@@ -63,6 +65,8 @@ export interface GenerateRequest {
   model?: string;
   vendor?: string;
   idempotency_key?: string;
+  /** Cancel the job if it has not finished this many seconds after it started (5 s to 24 h). */
+  deadline_seconds?: number;
 }
 
 export interface CancelResult {

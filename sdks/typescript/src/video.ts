@@ -18,6 +18,11 @@ export interface GenerateOptions extends GenerateRequest {
   /** Poll until the job is final before resolving (see `wait`). */
   wait?: boolean;
   waitTimeoutMs?: number | null;
+  /**
+   * Cancel the job if it has not finished this many seconds after it started (5 s to 24 h): it then ends
+   * `cancelled` with `error.code === "deadline_exceeded"`. Sent as `deadline_seconds`.
+   */
+  deadlineSeconds?: number;
 }
 
 async function newIdempotencyKey(): Promise<string> {
@@ -39,9 +44,14 @@ export class Video {
    * one is made for this call and repeated on each retry, so the SDK's retries never start a second job.
    */
   async generate(options: GenerateOptions): Promise<VideoJob> {
-    const { wait, waitTimeoutMs, ...request } = options;
+    const { wait, waitTimeoutMs, deadlineSeconds, ...request } = options;
     const idempotencyKey = request.idempotency_key ?? (await newIdempotencyKey());
     const body: GenerateRequest = { resolution: "720p", prefer: "balanced", ...request };
+    if (deadlineSeconds !== undefined) {
+      if (request.deadline_seconds !== undefined && request.deadline_seconds !== deadlineSeconds)
+        throw new TypeError("deadlineSeconds and deadline_seconds differ; give one of them");
+      body.deadline_seconds = deadlineSeconds;
+    }
     body.idempotency_key = idempotencyKey;
     const job = await this.session.json<VideoJob>({
       method: "POST",

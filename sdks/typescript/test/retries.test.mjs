@@ -125,6 +125,21 @@ describe("retries", () => {
     assert.equal(keys[2], "order-42");
   });
 
+  test("deadlineSeconds is sent as deadline_seconds, and only when given", async () => {
+    server.on("POST", GENERATE, { status: 202, json: jobJson({ deadline_at: "2025-01-02T03:09:05Z" }) });
+    const job = await client.video.generate({ prompt: "one", deadlineSeconds: 300 });
+    assert.equal(job.deadline_at, "2025-01-02T03:09:05Z");
+    await client.video.generate({ prompt: "two" });
+    const [withDeadline, without] = server.sent("POST", GENERATE).map((a) => JSON.parse(a.body));
+    assert.equal(withDeadline.deadline_seconds, 300);
+    assert.equal("deadlineSeconds" in withDeadline, false);
+    assert.equal("deadline_seconds" in without, false);
+    await assert.rejects(
+      client.video.generate({ prompt: "x", deadlineSeconds: 60, deadline_seconds: 90 }),
+      TypeError,
+    );
+  });
+
   test("cancel is retried on 5xx", async () => {
     server.on("POST", `${JOB}/cancel`, problem(503, "service_unavailable"), {
       json: { ok: true, job_id: "vid_123", state: "running" },

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,6 +72,8 @@ def describe_job(job: VideoJob) -> str:
     if job.cost is not None:
         settled = f", settled ${job.cost.settled_usd}" if job.cost.settled_usd is not None else ""
         lines.append(f"  cost     estimated ${job.cost.estimated_usd}{settled}")
+    if job.deadline_at is not None and not job.is_final:
+        lines.append(f"  deadline {job.deadline_at.isoformat()}")
     if job.error is not None:
         lines.append(f"  error    {job.error.code}: {job.error.message}")
     if job.video_url:
@@ -122,6 +125,20 @@ def cmd_account(client: Infrai, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+_DURATION = re.compile(r"(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?")
+
+
+def deadline_seconds(text: str) -> int:
+    """``--deadline``: seconds, or a duration as the ``Cancel-After`` header takes it (``90s``, ``1h30m``)."""
+    if text.isdigit():
+        return int(text)
+    parts = _DURATION.fullmatch(text)
+    if not text or parts is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 5m or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def cmd_generate(client: Infrai, args: argparse.Namespace, out: Output) -> int:
     job = client.video.generate(
         args.prompt,
@@ -133,6 +150,7 @@ def cmd_generate(client: Infrai, args: argparse.Namespace, out: Output) -> int:
         model=args.model,
         vendor=args.vendor,
         idempotency_key=args.idempotency_key,
+        deadline_seconds=args.deadline,
     )
     if not (args.wait or args.out):
         out.result(job, describe_job(job))
@@ -208,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--vendor")
     generate.add_argument("--reference-image", metavar="URL")
     generate.add_argument("--idempotency-key")
+    generate.add_argument(
+        "--deadline",
+        type=deadline_seconds,
+        metavar="DURATION",
+        help="cancel the job if not finished by then: 90s, 5m, 1h30m or seconds (5 s to 24 h)",
+    )
     generate.add_argument("--wait", action="store_true", help="wait for the job, showing progress")
     _add_wait_options(generate)
     generate.set_defaults(run=cmd_generate)

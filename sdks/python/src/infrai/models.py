@@ -88,6 +88,7 @@ class VideoJob(InfraiModel):
     video_url: str | None = None
     thumbnail_url: str | None = None
     video: VideoFile | None = None
+    deadline_at: datetime | None = None
 
     @property
     def is_final(self) -> bool:

@@ -138,10 +138,15 @@ class VideoResource(Generic[JobT, CancelT, PathT]):
         model: str | None = None,
         vendor: str | None = None,
         idempotency_key: str | None = None,
+        deadline_seconds: int | None = None,
         wait: bool = False,
         wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
     ) -> JobT:
         """Start a job (``202``), or get the one this ``idempotency_key`` already started (``200``).
+
+        ``deadline_seconds`` (5 s to 24 h): the job is cancelled if it has not finished that long after it
+        started; it then ends ``cancelled`` with ``error.code == "deadline_exceeded"`` (and ``deadline_at``
+        says when that is).
 
         With ``wait=True``, poll until the job is final (see ``wait``). Without an ``idempotency_key`` a
         fresh one is made for this call, so the SDK's own retries can never start a second job.
@@ -155,6 +160,7 @@ class VideoResource(Generic[JobT, CancelT, PathT]):
             "prefer": prefer,
             "model": model,
             "vendor": vendor,
+            "deadline_seconds": deadline_seconds,
         }
         body = {name: value for name, value in fields.items() if value is not None}
         key = idempotency_key or new_idempotency_key()
