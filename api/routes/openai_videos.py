@@ -162,7 +162,8 @@ async def create_video(
     """Start a video job (OpenAI ``videos.create``)."""
     fields = await create_request_fields(request, settings.reference_image_max_bytes)
     del idempotency_key  # declared for the OpenAPI document; job_request reads every copy sent
-    started = await creator.create(job_request(generate_request(fields), request.headers), project.project_id)
+    job = job_request(generate_request(fields), request.headers)
+    started = await creator.create(job, project.project_id, project.key_id)
     return video_of(started.snapshot)
 
 

@@ -47,7 +47,7 @@ async def generate(
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
     del idempotency_key  # declared for the OpenAPI document; read below with every copy it was sent in
-    started = await creator.create(job_request(body, request.headers), project.project_id)
+    started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
     response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
     if not started.created:
         response.status_code = 200
