@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from infrai import BudgetExceededError, Infrai, cli
 
 from accounts.money import format_usd
 from accounts.store import AccountStore
@@ -261,3 +262,35 @@ def test_bad_usage_parameters_are_a_422_problem(budget_stack: Stack, params: dic
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "invalid_input"
+
+
+async def test_the_python_sdk_and_cli_set_budgets_meet_the_402_and_print_usage(
+    budget_stack: Stack, store: AccountStore
+) -> None:
+    key, key_id = _activate(budget_stack)
+    client = Infrai(api_key=key, base_url=budget_stack.api_url, max_retries=0)
+    client.accounts.set_budget(daily_usd=PRICE, key_id=key_id)
+    job = client.video.generate(REQUEST["prompt"], duration_seconds=5, model=MODEL)
+    await store.settle(job.job_id, charge=PRICE, reason="generated")
+
+    with pytest.raises(BudgetExceededError) as refused:
+        client.video.generate(REQUEST["prompt"], duration_seconds=5, model=MODEL)
+    budgets = client.accounts.budgets()
+    usage = client.accounts.usage(group_by="key")
+    table, budget_lines = io.StringIO(), io.StringIO()
+    exit_codes = (
+        cli.main(["usage", "--group-by", "model"], client=client, stdout=table),
+        cli.main(["budget"], client=client, stdout=budget_lines),
+    )
+
+    assert (refused.value.status, refused.value.problem["scope"]) == (402, "key")
+    assert budgets.key_budgets[0].daily_usd == PRICE
+    assert budgets.key_budgets[0].spent_today_usd == PRICE
+    assert [(line.key_id, line.charged_usd) for line in usage.data] == [(key_id, PRICE)]
+    assert exit_codes == (0, 0)
+    lines = table.getvalue().splitlines()
+    assert lines[1].split() == ["vendor", "model", "jobs", "charged_usd"]
+    assert lines[2].split() == ["runway", MODEL, "1", format_usd(PRICE)]
+    assert lines[3].split() == ["total", "1", format_usd(PRICE)]
+    assert f"key {key_id}" in budget_lines.getvalue()
+    client.close()
