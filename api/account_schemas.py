@@ -35,7 +35,9 @@ class BudgetCaps(BaseModel):
 
     daily_usd: UsdInput | None = Field(None, description="Spend cap per UTC day.")
     monthly_usd: UsdInput | None = Field(None, description="Spend cap per UTC calendar month.")
-    max_concurrent_jobs: int | None = Field(None, ge=0, le=100_000, description="Jobs running at once.")
+    max_concurrent_jobs: int | None = Field(
+        None, ge=0, le=100_000, strict=True, description="Jobs running at once (0: none may start)."
+    )
 
     def caps(self) -> Caps:
         def micros(usd: str | None) -> int | None:

@@ -110,22 +110,35 @@ async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONRes
     )
 
 
-async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InsufficientCredits)
-    return problem_response(
-        402,
-        ErrorCode.INSUFFICIENT_CREDITS,
-        f"This job needs {format_usd(exc.required)} USD of credits; "
-        f"{format_usd(exc.available)} USD are available.",
-        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
+RefusedHold = InsufficientCredits | BudgetExceeded | ConcurrencyLimitExceeded
+REFUSED_HOLDS = (InsufficientCredits, BudgetExceeded, ConcurrencyLimitExceeded)
+
+
+def refused_hold_problem(error: RefusedHold) -> ProblemError:
+    """The problem a hold refused by the balance (402), a spend cap (402) or a concurrency cap (429) is."""
+    if isinstance(error, InsufficientCredits):
+        return ProblemError(
+            402,
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"This job needs {format_usd(error.required)} USD of credits; "
+            f"{format_usd(error.available)} USD are available.",
+            extra={"required_usd": format_usd(error.required), "available_usd": format_usd(error.available)},
+        )
+    if isinstance(error, BudgetExceeded):
+        return _budget_exceeded(error)
+    whose = "The project" if error.scope == "project" else f"API key {error.key_id}"
+    return ProblemError(
+        429,
+        CONCURRENCY_LIMIT_EXCEEDED,
+        f"{whose} already runs {error.running} jobs, its limit; start this one when one of them ends.",
+        extra={"scope": error.scope, "key_id": error.key_id, "limit": error.limit, "running": error.running},
     )
 
 
-async def _on_budget_exceeded(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, BudgetExceeded)
-    cap = exc.violation
+def _budget_exceeded(error: BudgetExceeded) -> ProblemError:
+    cap = error.violation
     whose = "The project's" if cap.scope == "project" else f"API key {cap.key_id}'s"
-    return problem_response(
+    return ProblemError(
         402,
         BUDGET_EXCEEDED,
         f"{whose} {'daily' if cap.period == 'day' else 'monthly'} budget of {format_usd(cap.cap)} USD has "
@@ -143,23 +156,16 @@ async def _on_budget_exceeded(_request: Request, exc: Exception) -> JSONResponse
     )
 
 
-async def _on_concurrency_limit(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ConcurrencyLimitExceeded)
-    whose = "The project" if exc.scope == "project" else f"API key {exc.key_id}"
-    return problem_response(
-        429,
-        CONCURRENCY_LIMIT_EXCEEDED,
-        f"{whose} already runs {exc.running} jobs, its limit; start this one when one of them ends.",
-        extra={"scope": exc.scope, "key_id": exc.key_id, "limit": exc.limit, "running": exc.running},
-    )
+async def _on_refused_hold(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, REFUSED_HOLDS)
+    return refused_hold_problem(exc).response()
 
 
 def install_account_error_handlers(app: FastAPI) -> None:
     """The accounts layer's errors alone (apps that mount only account routes, e.g. in tests)."""
     app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
-    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)
-    app.add_exception_handler(BudgetExceeded, _on_budget_exceeded)
-    app.add_exception_handler(ConcurrencyLimitExceeded, _on_concurrency_limit)
+    for refused in REFUSED_HOLDS:
+        app.add_exception_handler(refused, _on_refused_hold)
 
 
 def install_domain_error_handlers(app: FastAPI) -> None:

@@ -25,7 +25,7 @@ from core.errors import ErrorCode
 router = APIRouter(tags=["accounts"])
 
 _PROBLEMS = problem_responses(401, 503)
-_KEY_PROBLEMS = problem_responses(401, 404, 422, 503, described={404: "The project has no key with this id."})
+_NO_KEY = {404: "The project has no key with this id."}
 
 
 def _gone() -> ProblemError:
@@ -46,7 +46,7 @@ async def read_budgets(project: CurrentProject, accounts: AccountsDep) -> Budget
     return Budgets(project=Budget.of(project_view), keys=[Budget.of(view) for view in key_views])
 
 
-@router.put("/v1/account/budgets", responses=problem_responses(401, 422, 503))
+@router.put("/v1/account/budgets", responses=problem_responses(400, 401, 422, 503))
 async def set_project_budget(body: BudgetCaps, project: CurrentProject, accounts: AccountsDep) -> Budget:
     """Replace the project's caps."""
     try:
@@ -55,7 +55,7 @@ async def set_project_budget(body: BudgetCaps, project: CurrentProject, accounts
         raise _gone() from error
 
 
-@router.get("/v1/account/keys/{key_id}/budget", responses=_KEY_PROBLEMS)
+@router.get("/v1/account/keys/{key_id}/budget", responses=problem_responses(401, 422, 503, described=_NO_KEY))
 async def read_key_budget(key_id: str, project: CurrentProject, accounts: AccountsDep) -> Budget:
     try:
         return Budget.of(await accounts.budget_book().get(project.project_id, key_id))
@@ -63,7 +63,9 @@ async def read_key_budget(key_id: str, project: CurrentProject, accounts: Accoun
         raise _no_key(key_id) from error
 
 
-@router.put("/v1/account/keys/{key_id}/budget", responses=_KEY_PROBLEMS)
+@router.put(
+    "/v1/account/keys/{key_id}/budget", responses=problem_responses(400, 401, 422, 503, described=_NO_KEY)
+)
 async def set_key_budget(
     key_id: str, body: BudgetCaps, project: CurrentProject, accounts: AccountsDep
 ) -> Budget:

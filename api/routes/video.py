@@ -17,11 +17,15 @@ router = APIRouter(prefix="/v1/video", tags=["video"])
 
 _ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
 _GENERATE_ERRORS = problem_responses(
-    400, 401, 402, 404, 409, 413, 422, 503,
+    400, 401, 402, 404, 409, 413, 422, 429, 503,
     described={
+        402: "Insufficient credits (`insufficient_credits`), or a spend cap of the project or key would be "
+        "passed (`budget_exceeded`)",
         404: "The job this idempotency key names was deleted (`job_deleted`)",
         409: "Idempotency key reused with a different request",
         422: "Invalid field, no vendor serves the request, or unsafe reference URL (`reason`)",
+        429: "The project or key runs as many jobs as its concurrency cap allows "
+        "(`concurrency_limit_exceeded`)",
     },
 )  # fmt: skip
 

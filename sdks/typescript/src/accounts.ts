@@ -64,7 +64,11 @@ export class Accounts {
 
   /** What the project was charged, grouped by UTC day, vendor, model or key. */
   usage(options: UsageOptions = {}): Promise<UsageReport> {
-    return this.session.json<UsageReport>({ method: "GET", path: usagePath(options, false), repeatable: true });
+    return this.session.json<UsageReport>({
+      method: "GET",
+      path: usagePath(options, false),
+      repeatable: true,
+    });
   }
 
   /** The same report as CSV text (a header line, then one line per group). */

@@ -36,7 +36,10 @@ test("a key's concurrency cap of 0 refuses a generate with ConcurrencyLimitError
 
   assert.deepEqual([budget.scope, budget.key_id, budget.max_concurrent_jobs], ["key", keyId, 0]);
   assert.ok(error instanceof ConcurrencyLimitError, String(error));
-  assert.deepEqual([error.status, error.code, error.problem.scope], [429, "concurrency_limit_exceeded", "key"]);
+  assert.deepEqual(
+    [error.status, error.code, error.problem.scope],
+    [429, "concurrency_limit_exceeded", "key"],
+  );
   const budgets = await client.accounts.budgets();
   assert.equal(budgets.keys[0].max_concurrent_jobs, 0);
   assert.equal(budgets.project.max_concurrent_jobs, null);
