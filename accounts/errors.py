@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from core.errors import JobIdError
+
+
+@dataclass(frozen=True)
+class CapViolation:
+    """Which spend cap a hold would cross, and by how much (``BudgetExceeded``)."""
+
+    scope: Literal["project", "key"]
+    key_id: str | None
+    period: Literal["day", "month"]
+    cap: Decimal
+    spent: Decimal
+    remaining: Decimal
+    required: Decimal
+    resets_at: datetime
 
 
 class AccountsError(Exception):
@@ -63,3 +79,37 @@ class HoldNotFound(AccountsError, LookupError):
 
 class LastActiveKey(AccountsError):
     """Revoking this key would leave the project with no working key and no way back in."""
+
+
+class BudgetExceeded(AccountsError):
+    """A hold would take the project's or the key's spend in a UTC day or month past its cap; nothing held.
+
+    ``spent`` is what the period holds already (settled charges + open holds placed in it), ``remaining``
+    the cap minus that (not below zero), ``required`` what this hold asked for, ``resets_at`` when the
+    period ends."""
+
+    def __init__(self, violation: CapViolation) -> None:
+        whose = "the project's" if violation.scope == "project" else f"key {violation.key_id}'s"
+        super().__init__(
+            f"{whose} {violation.period} cap {violation.cap} USD: {violation.remaining} USD remain, "
+            f"{violation.required} USD required"
+        )
+        self.violation = violation
+
+
+class ConcurrencyLimitExceeded(AccountsError):
+    """The project or the key already runs ``limit`` jobs (open holds); nothing was held."""
+
+    def __init__(
+        self, scope: Literal["project", "key"], key_id: str | None, limit: int, running: int
+    ) -> None:
+        whose = "the project" if scope == "project" else f"key {key_id}"
+        super().__init__(f"{whose} runs {running} jobs; its limit is {limit}")
+        self.scope = scope
+        self.key_id = key_id
+        self.limit = limit
+        self.running = running
+
+
+class KeyNotFound(AccountsError, LookupError):
+    """The project has no key with this id."""

@@ -14,18 +14,32 @@ a job did start after all (a retry raced the reconciler), its charge is still ta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, select, update
+from sqlalchemy import Row, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from accounts.budgets import check_caps
 from accounts.database import Database
 from accounts.errors import HoldConflict, HoldNotFound, HoldSettled, InsufficientCredits, ProjectNotFound
 from accounts.money import from_micros
-from accounts.tables import as_utc, ledger_entries, projects
-from accounts.views import HoldView, Settlement, UsageTotals
+from accounts.tables import as_utc, ledger_entries, projects, vendor_submits
+from accounts.views import HoldView, Settlement
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who placed a hold and what it pays for; copied onto the hold's release and charge."""
+
+    key_id: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+
+
+UNATTRIBUTED = Attribution()
 
 _REASON_LENGTH = 200
 _HOLD_REASON = "hold"
@@ -54,9 +68,13 @@ async def record_entry(
     reason: str,
     now: datetime,
     uncollected_micros: int = 0,
+    attribution: Attribution = UNATTRIBUTED,
 ) -> bool:
     """Append one ledger row; False when (job_id, kind) was already recorded."""
     row = {
+        "key_id": attribution.key_id,
+        "vendor": attribution.vendor,
+        "model": attribution.model,
         "project_id": project_id,
         "job_id": job_id,
         "kind": kind,
@@ -78,16 +96,20 @@ async def place_hold(
     now: datetime,
     *,
     request: str | None = None,
+    attribution: Attribution = UNATTRIBUTED,
 ) -> int:
     """Reserve ``micros`` of the project's available credits for the job; the held amount.
 
     A repeat for the same ``request`` (fingerprint) holds nothing more and returns the first amount;
-    another request is ``HoldConflict``; a job whose hold was settled already is ``HoldSettled``."""
+    another request is ``HoldConflict``; a job whose hold was settled already is ``HoldSettled``. A new
+    hold that would pass a cap of the project or of ``attribution.key_id`` is ``ConcurrencyLimitExceeded``
+    or ``BudgetExceeded`` (``accounts.budgets``). Several holds may be placed in one transaction (a
+    batch): each one's checks count the holds placed before it."""
     reason = f"{_HOLD_REASON}:{request}" if request else _HOLD_REASON
     try:
         first = await record_entry(
             db, conn, project_id=project_id, job_id=job_id, kind="hold", amount_micros=micros,
-            reason=reason, now=now,
+            reason=reason, now=now, attribution=attribution,
         )  # fmt: skip
     except IntegrityError as error:  # the only constraint a valid amount can break: the project's key
         raise ProjectNotFound(project_id) from error
@@ -101,6 +123,8 @@ async def place_hold(
         if await _entry(conn, job_id, "release") is not None:
             raise HoldSettled(job_id)
         return int(existing.amount_micros)
+    # Raises (rolling the hold's row back with the transaction) when a cap would be passed.
+    await check_caps(conn, project_id, attribution.key_id, job_id, micros, now)
     # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
     # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
     reserved = await conn.execute(_RESERVE, {"reserved_project": project_id, "reserved_micros": micros})
@@ -128,7 +152,7 @@ async def settle_hold(
         project_id, held = str(hold.project_id), int(hold.amount_micros)
         first = await record_entry(
             db, conn, project_id=project_id, job_id=job_id, kind="release", amount_micros=held,
-            reason=reason, now=now,
+            reason=reason, now=now, attribution=_attribution_of(hold),
         )  # fmt: skip
         if not first:
             if not await _charge_after_reconciliation(conn, job_id, charge_micros):
@@ -141,20 +165,12 @@ async def settle_hold(
         if charge_micros == 0 or await _entry(conn, job_id, "charge") is not None:
             return await recorded_settlement(conn, job_id, project_id)
 
-    balance = await conn.execute(
-        select(projects.c.balance_micros, projects.c.held_micros)
-        .where(projects.c.project_id == project_id)
-        .with_for_update()
-    )
-    row = balance.first()
-    if row is None:
-        raise ProjectNotFound(project_id)
-    payable = int(row.balance_micros) - int(row.held_micros) + held
-    charged = min(charge_micros, payable)
+    charged = min(charge_micros, await _payable_micros(conn, project_id, held))
     if charge_micros > 0:
         charged_first = await record_entry(
             db, conn, project_id=project_id, job_id=job_id, kind="charge", amount_micros=charged,
             uncollected_micros=charge_micros - charged, reason=reason, now=now,
+            attribution=await _charge_attribution(conn, job_id, hold),
         )  # fmt: skip
         if not charged_first:
             # Only a settle that released nothing gets here (no release row serialised it with the
@@ -170,6 +186,42 @@ async def settle_hold(
         )
     )
     return _settlement(job_id, project_id, held, charged, charge_micros - charged, reason, replayed=False)
+
+
+async def _payable_micros(conn: AsyncConnection, project_id: str, held: int) -> int:
+    """What the project can pay now, its row locked until commit: available credits plus this hold."""
+    balance = await conn.execute(
+        select(projects.c.balance_micros, projects.c.held_micros)
+        .where(projects.c.project_id == project_id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: see accounts/budgets.py on deadlocks
+    )
+    row = balance.first()
+    if row is None:
+        raise ProjectNotFound(project_id)
+    return int(row.balance_micros) - int(row.held_micros) + held
+
+
+def _attribution_of(entry: Row[Any] | None) -> Attribution:
+    if entry is None:
+        return UNATTRIBUTED
+    return Attribution(key_id=entry.key_id, vendor=entry.vendor, model=entry.model)
+
+
+async def _charge_attribution(conn: AsyncConnection, job_id: str, hold: Row[Any] | None) -> Attribution:
+    """The hold's key, and the vendor and model that made the job: the one whose submit the vendor
+    accepted (the submit journal), which differs from the held route's first candidate after a failover."""
+    held = _attribution_of(hold)
+    accepted = (
+        await conn.execute(
+            select(vendor_submits.c.vendor, vendor_submits.c.model)
+            .where(vendor_submits.c.job_id == job_id, vendor_submits.c.state == "accepted")
+            .order_by(vendor_submits.c.updated_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if accepted is None:
+        return held
+    return Attribution(key_id=held.key_id, vendor=str(accepted.vendor), model=str(accepted.model))
 
 
 async def _charge_after_reconciliation(conn: AsyncConnection, job_id: str, charge_micros: int) -> bool:
@@ -214,19 +266,6 @@ async def open_holds(conn: AsyncConnection, created_before: datetime) -> list[Ho
         )
         for row in rows
     ]
-
-
-async def usage_totals(conn: AsyncConnection, project_id: str) -> UsageTotals:
-    row = (
-        await conn.execute(
-            select(func.count(), func.coalesce(func.sum(ledger_entries.c.amount_micros), 0)).where(
-                ledger_entries.c.project_id == project_id,
-                ledger_entries.c.kind == "charge",
-                ledger_entries.c.amount_micros > 0,
-            )
-        )
-    ).one()
-    return UsageTotals(jobs_charged=int(row[0]), charged_usd=from_micros(int(row[1])))
 
 
 async def _entry(conn: AsyncConnection, job_id: str, kind: str) -> Row[Any] | None:

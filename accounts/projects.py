@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from accounts.database import Database
 from accounts.errors import ActivationRateLimited, LastActiveKey, ProjectNotFound
 from accounts.keys import PresentedKey, new_project_id
-from accounts.ledger import record_entry, usage_totals
+from accounts.ledger import record_entry
 from accounts.money import from_micros
 from accounts.tables import activations, api_keys, as_utc, projects
+from accounts.usage import usage_totals
 from accounts.views import AccountView, KeyView, NewKey
 
 ACTIVATION_WINDOW = timedelta(hours=1)

@@ -17,9 +17,11 @@ from pydantic import SecretStr
 from sqlalchemy import select, text, update
 
 from accounts import ledger, projects, webhooks
+from accounts.budget_book import BudgetBook
 from accounts.database import Database
 from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
+from accounts.ledger import UNATTRIBUTED, Attribution
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
 from accounts.sealing import SecretSealer
@@ -94,6 +96,10 @@ class AccountStore:
     @property
     def is_sqlite(self) -> bool:
         return self._db.is_sqlite
+
+    def budget_book(self) -> BudgetBook:
+        """Budgets and usage on this store's database (see ``accounts/budget_book.py``)."""
+        return BudgetBook(self._db)
 
     def submit_journal(self) -> SubmitJournal:
         """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""
@@ -171,16 +177,24 @@ class AccountStore:
         return ProjectIdentity(project_id=project_id, key_id=presented.key_id)
 
     async def hold(
-        self, project_id: str, job_id: str, amount: Decimal, *, request: str | None = None
+        self,
+        project_id: str,
+        job_id: str,
+        amount: Decimal,
+        *,
+        request: str | None = None,
+        attribution: Attribution = UNATTRIBUTED,
     ) -> Decimal:
         """Reserve credits for a job; the amount held. A repeat for the same job (and ``request``
-        fingerprint) holds nothing more and returns the first amount. Raises ``InsufficientCredits``
-        (nothing held), ``HoldConflict`` (held for another request), ``HoldSettled`` (the job id's hold
-        was settled: it cannot hold again) or ``ProjectNotFound``."""
+        fingerprint) holds nothing more and returns the first amount. Raises ``InsufficientCredits``,
+        ``BudgetExceeded`` or ``ConcurrencyLimitExceeded`` (nothing held), ``HoldConflict`` (held for
+        another request), ``HoldSettled`` (the job id's hold was settled: it cannot hold again) or
+        ``ProjectNotFound``. ``attribution`` names the key (whose caps apply too), vendor and model."""
         async with self._db.write() as conn:
             held = await ledger.place_hold(
-                self._db, conn, project_id, job_id, to_micros(amount), utc_now(), request=request
-            )
+                self._db, conn, project_id, job_id, to_micros(amount), utc_now(),
+                request=request, attribution=attribution,
+            )  # fmt: skip
         return from_micros(held)
 
     async def release_stale_hold(self, job_id: str, why: str) -> Settlement:

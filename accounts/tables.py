@@ -31,6 +31,16 @@ metadata = MetaData(
     }
 )
 
+
+def _cap_columns() -> list[Column[int]]:
+    """A project's or a key's hard budget (``accounts/budgets.py``); NULL: no cap."""
+    return [
+        Column("daily_cap_micros", BigInteger, nullable=True),
+        Column("monthly_cap_micros", BigInteger, nullable=True),
+        Column("max_concurrent_jobs", Integer, nullable=True),
+    ]
+
+
 projects = Table(
     "projects",
     metadata,
@@ -39,6 +49,7 @@ projects = Table(
     Column("balance_micros", BigInteger, nullable=False),
     Column("held_micros", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    *_cap_columns(),
     CheckConstraint("held_micros >= 0", name="held_not_negative"),
     CheckConstraint("balance_micros >= held_micros", name="balance_covers_held"),
 )
@@ -51,6 +62,7 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    *_cap_columns(),
 )
 
 ledger_entries = Table(
@@ -64,11 +76,17 @@ ledger_entries = Table(
     Column("uncollected_micros", BigInteger, nullable=False),
     Column("reason", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Who and what the row is for (copied from the hold onto its release and charge): budgets per key and
+    # the usage report's grouping. NULL on grants and on rows written before the budgets revision.
+    Column("key_id", String(64), nullable=True),
+    Column("vendor", String(40), nullable=True),
+    Column("model", String(120), nullable=True),
     UniqueConstraint("job_id", "kind"),
     CheckConstraint("amount_micros >= 0", name="amount_not_negative"),
     CheckConstraint("kind IN ('grant', 'hold', 'release', 'charge')", name="known_kind"),
     Index(None, "project_id", "kind"),
     Index(None, "kind", "created_at"),
+    Index(None, "project_id", "created_at"),
 )
 
 activations = Table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, SecretStr
 
@@ -66,3 +67,18 @@ class Settlement(BaseModel):
     uncollected_usd: Decimal
     reason: str
     replayed: bool = False
+
+
+class BudgetView(BaseModel):
+    """A project's or a key's caps (None: no cap) and what counts against them right now."""
+
+    scope: Literal["project", "key"]
+    key_id: str | None = None
+    daily_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+    max_concurrent_jobs: int | None = None
+    spent_today_usd: Decimal
+    spent_this_month_usd: Decimal
+    running_jobs: int
+    day_resets_at: datetime
+    month_resets_at: datetime

@@ -14,6 +14,7 @@ from api.domain_problems import install_domain_error_handlers
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
 from api.routes import accounts as accounts_routes
+from api.routes import budgets as budget_routes
 from api.routes import job_events as job_events_routes
 from api.routes import job_list as job_list_routes
 from api.routes import media as media_routes
@@ -21,6 +22,7 @@ from api.routes import models as models_routes
 from api.routes import openai_videos as openai_routes
 from api.routes import ops as ops_routes
 from api.routes import playground as playground_routes
+from api.routes import usage as usage_routes
 from api.routes import video as video_routes
 from api.routes import webhooks as webhook_routes
 from core.settings import Settings, get_settings
@@ -75,6 +77,8 @@ def _include_routes(app: FastAPI) -> None:
         openai_routes,
         models_routes,
         accounts_routes,
+        budget_routes,
+        usage_routes,
         media_routes,
         ops_routes,
         playground_routes,

@@ -1,5 +1,6 @@
 """Domain errors as problem JSON, in one place: the jobs layer's (``jobs.errors``: their statuses, codes and
-headers in ``problem_for``) and the accounts layer's (outage, insufficient credits).
+headers in ``problem_for``) and the accounts layer's (outage, insufficient credits, budget and
+concurrency caps).
 
 ``install_domain_error_handlers`` registers them with the app; the OpenAI-compatible routes render the
 same ``ProblemError`` of a job error in OpenAI's error shape (``problem_for``).
@@ -10,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from accounts.errors import AccountsUnavailable, InsufficientCredits
+from accounts.errors import AccountsUnavailable, BudgetExceeded, ConcurrencyLimitExceeded, InsufficientCredits
 from accounts.money import format_usd
 from api.problems import ProblemError, problem_response
 from core.errors import ErrorCode
@@ -29,6 +30,9 @@ from jobs.errors import (
 
 # A keyed generate whose job the project deleted (the OpenAI-compatible DELETE): 404 like its status.
 JOB_DELETED = "job_deleted"
+# A hold that would pass a spend cap (402) or a concurrency cap (429) of the project or the key.
+BUDGET_EXCEEDED = "budget_exceeded"
+CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
 TEMPORAL_RETRY_AFTER_SECONDS = 2
 STORAGE_RETRY_AFTER_SECONDS = 5
 
@@ -106,21 +110,62 @@ async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONRes
     ).response()
 
 
-async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InsufficientCredits)
-    return problem_response(
-        402,
-        ErrorCode.INSUFFICIENT_CREDITS,
-        f"This job needs {format_usd(exc.required)} USD of credits; "
-        f"{format_usd(exc.available)} USD are available.",
-        extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
+RefusedHold = InsufficientCredits | BudgetExceeded | ConcurrencyLimitExceeded
+REFUSED_HOLDS = (InsufficientCredits, BudgetExceeded, ConcurrencyLimitExceeded)
+
+
+def refused_hold_problem(error: RefusedHold) -> ProblemError:
+    """The problem a hold refused by the balance (402), a spend cap (402) or a concurrency cap (429) is."""
+    if isinstance(error, InsufficientCredits):
+        return ProblemError(
+            402,
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"This job needs {format_usd(error.required)} USD of credits; "
+            f"{format_usd(error.available)} USD are available.",
+            extra={"required_usd": format_usd(error.required), "available_usd": format_usd(error.available)},
+        )
+    if isinstance(error, BudgetExceeded):
+        return _budget_exceeded(error)
+    whose = "The project" if error.scope == "project" else f"API key {error.key_id}"
+    return ProblemError(
+        429,
+        CONCURRENCY_LIMIT_EXCEEDED,
+        f"{whose} already runs {error.running} jobs, its limit; start this one when one of them ends.",
+        extra={"scope": error.scope, "key_id": error.key_id, "limit": error.limit, "running": error.running},
     )
+
+
+def _budget_exceeded(error: BudgetExceeded) -> ProblemError:
+    cap = error.violation
+    whose = "The project's" if cap.scope == "project" else f"API key {cap.key_id}'s"
+    return ProblemError(
+        402,
+        BUDGET_EXCEEDED,
+        f"{whose} {'daily' if cap.period == 'day' else 'monthly'} budget of {format_usd(cap.cap)} USD has "
+        f"{format_usd(cap.remaining)} USD left; this job needs {format_usd(cap.required)} USD.",
+        extra={
+            "scope": cap.scope,
+            "key_id": cap.key_id,
+            "period": cap.period,
+            "cap_usd": format_usd(cap.cap),
+            "spent_usd": format_usd(cap.spent),
+            "remaining_usd": format_usd(cap.remaining),
+            "required_usd": format_usd(cap.required),
+            "resets_at": cap.resets_at.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+
+async def _on_refused_hold(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, REFUSED_HOLDS)
+    return refused_hold_problem(exc).response()
 
 
 def install_account_error_handlers(app: FastAPI) -> None:
     """The accounts layer's errors alone (apps that mount only account routes, e.g. in tests)."""
     app.add_exception_handler(AccountsUnavailable, _on_accounts_unavailable)
-    app.add_exception_handler(InsufficientCredits, _on_insufficient_credits)
+    for refused in REFUSED_HOLDS:
+        app.add_exception_handler(refused, _on_refused_hold)
 
 
 def install_domain_error_handlers(app: FastAPI) -> None:

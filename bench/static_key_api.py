@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from fastapi import FastAPI
 
+from accounts.ledger import UNATTRIBUTED, Attribution
 from accounts.store import AccountStore
 from api.__main__ import main as serve
 from api.app import create_app as create_real_app
@@ -35,7 +36,13 @@ class StaticKeyNoLedger(AccountStore):
         return None
 
     async def hold(
-        self, project_id: str, job_id: str, amount: Decimal, *, request: str | None = None
+        self,
+        project_id: str,
+        job_id: str,
+        amount: Decimal,
+        *,
+        request: str | None = None,
+        attribution: Attribution = UNATTRIBUTED,
     ) -> Decimal:
         return amount
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from accounts.errors import HoldConflict, HoldSettled, InsufficientCredits
+from accounts.errors import BudgetExceeded, HoldConflict, HoldSettled, InsufficientCredits
+from accounts.ledger import Attribution
 from accounts.store import AccountStore
 from core.ids import job_id_for_key, new_job_id
 from core.models import (
@@ -67,8 +68,9 @@ class JobCreator:
     configured: set[str]
     settings: Settings
 
-    async def create(self, request: JobRequest, project_id: str) -> StartedJob:
-        """Start the job ``request`` asks for, or find the one its idempotency key already names."""
+    async def create(self, request: JobRequest, project_id: str, key_id: str | None = None) -> StartedJob:
+        """Start the job ``request`` asks for, or find the one its idempotency key already names.
+        ``key_id`` is the API key asking: its budget applies too, and the job's charge is attributed to it."""
         key = request.idempotency_key
         job_id = job_id_for_key(project_id, key) if key else new_job_id()
         if key:
@@ -78,7 +80,7 @@ class JobCreator:
         try:
             # No look-up first, even with a key: the hold is keyed by job id (a repeat holds nothing more)
             # and the start finds the existing workflow if there is one, then compares fingerprints.
-            return await self._start(request, project_id, job_id)
+            return await self._start(request, project_id, job_id, key_id)
         except JobConflict:
             raise
         except JobError:
@@ -101,13 +103,15 @@ class JobCreator:
             return None  # nothing to refetch: the start itself finds an existing job (no extra round trip)
         return await self.jobs.find_existing(job_id, project_id, request.fingerprint)
 
-    async def _start(self, request: JobRequest, project_id: str, job_id: str) -> StartedJob:
+    async def _start(
+        self, request: JobRequest, project_id: str, job_id: str, key_id: str | None
+    ) -> StartedJob:
         spec = request.spec
         webhook = await self._webhook_target(request, project_id)
         route = self._route(request)
         image = await fetch_reference_image(spec.reference_image_url, self.settings)
         try:
-            route = await self._hold_for_route(project_id, job_id, route, request.fingerprint)
+            route = await self._hold_for_route(project_id, job_id, route, request.fingerprint, key_id)
         except HoldConflict:
             # Of concurrent requests under one key, only the one whose body was held can start the job.
             raise JobConflict(job_id) from None
@@ -146,25 +150,30 @@ class JobCreator:
             raise Unroutable(err) from None
 
     async def _hold_for_route(
-        self, project_id: str, job_id: str, route: list[RouteCandidate], fingerprint: str
+        self, project_id: str, job_id: str, route: list[RouteCandidate], fingerprint: str, key_id: str | None
     ) -> list[RouteCandidate]:
         """Hold credits for the dearest candidate the job may fail over to, so a failover never settles
-        above the hold. A project that can't cover every candidate keeps the ones it can, in route order,
-        as long as the first is among them; otherwise InsufficientCredits (the API's 402, formatted by the
-        accounts error handler). Holds are keyed by job id and carry the request's fingerprint: a retry
-        never holds twice, and a different body under the same key is a HoldConflict.
+        above the hold. A project that can't cover every candidate (credits, or what its budgets have left)
+        keeps the ones it can, in route order, as long as the first is among them; otherwise
+        InsufficientCredits or BudgetExceeded (the API's 402s, formatted by the accounts error handlers).
+        Holds are keyed by job id and carry the request's fingerprint: a retry never holds twice, and a
+        different body under the same key is a HoldConflict.
         """
+        # The first candidate is the one that runs unless it fails: the usage report's vendor and model
+        # until the charge names the one that did (accounts.ledger).
+        attribution = Attribution(key_id=key_id, vendor=route[0].vendor, model=route[0].model)
         accounts = self.accounts
         try:
             dearest = max(c.estimated_cost_usd for c in route)
-            await accounts.hold(project_id, job_id, dearest, request=fingerprint)
+            await accounts.hold(project_id, job_id, dearest, request=fingerprint, attribution=attribution)
             return route
-        except InsufficientCredits as err:
-            affordable = [c for c in route if c.estimated_cost_usd <= err.available]
+        except (InsufficientCredits, BudgetExceeded) as err:
+            room = err.available if isinstance(err, InsufficientCredits) else err.violation.remaining
+            affordable = [c for c in route if c.estimated_cost_usd <= room]
             if not affordable or affordable[0] is not route[0]:
                 raise
         dearest = max(c.estimated_cost_usd for c in affordable)
-        await accounts.hold(project_id, job_id, dearest, request=fingerprint)
+        await accounts.hold(project_id, job_id, dearest, request=fingerprint, attribution=attribution)
         return affordable
 
     async def _webhook_target(self, request: JobRequest, project_id: str) -> WebhookTarget | None:

@@ -8,7 +8,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from accounts.errors import InsufficientCredits
+from accounts.budgets import Caps
+from accounts.errors import BudgetExceeded, ConcurrencyLimitExceeded, InsufficientCredits
+from accounts.ledger import Attribution
 from accounts.store import AccountStore
 from core.ids import new_job_id
 from tests.fixtures.accounts import fetch_all
@@ -44,10 +46,10 @@ async def _project(store: AccountStore, credits: Decimal) -> str:
     return (await store.ensure_dev_project(key, credits)).project_id
 
 
-async def _try_hold(store: AccountStore, project: str, amount: Decimal) -> bool:
+async def _try_hold(store: AccountStore, project: str, amount: Decimal, key: str | None = None) -> bool:
     try:
-        await store.hold(project, new_job_id(), amount)
-    except InsufficientCredits:
+        await store.hold(project, new_job_id(), amount, attribution=Attribution(key_id=key))
+    except (InsufficientCredits, BudgetExceeded, ConcurrencyLimitExceeded):
         return False
     return True
 
@@ -126,3 +128,63 @@ async def test_simultaneous_holds_for_one_job_hold_once(account_store: AccountSt
 
     assert set(held) == {Decimal("1.00")}
     assert (await account_store.account(project)).held_usd == Decimal("1.00")
+
+
+async def test_100_simultaneous_holds_against_a_daily_cap_for_10_accept_exactly_10(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store, Decimal("100.00"))
+    await account_store.budget_book().set(project, None, Caps(daily_micros=5_250_000))
+
+    accepted = await asyncio.gather(*(_try_hold(account_store, project, Decimal("0.50")) for _ in range(100)))
+
+    assert sum(accepted) == 10
+    assert (await account_store.account(project)).held_usd == Decimal("5.00")
+
+
+async def test_100_simultaneous_holds_of_one_key_against_its_cap_for_10_accept_exactly_10(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store, Decimal("100.00"))
+    key = (await account_store.create_key(project)).key_id
+    await account_store.budget_book().set(
+        project, key, Caps(monthly_micros=5_000_000, max_concurrent_jobs=50)
+    )
+
+    accepted = await asyncio.gather(
+        *(_try_hold(account_store, project, Decimal("0.50"), key) for _ in range(100)),
+        *(_try_hold(account_store, project, Decimal("0.50")) for _ in range(5)),  # keyless: not capped
+    )
+
+    assert (sum(accepted[:100]), sum(accepted[100:])) == (10, 5)
+
+
+async def test_100_simultaneous_holds_against_a_concurrency_cap_of_7_accept_exactly_7(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store, Decimal("100.00"))
+    await account_store.budget_book().set(project, None, Caps(max_concurrent_jobs=7))
+
+    accepted = await asyncio.gather(*(_try_hold(account_store, project, Decimal("0.10")) for _ in range(100)))
+
+    assert sum(accepted) == 7
+
+
+async def test_simultaneous_settles_and_holds_in_one_project_all_go_through(
+    account_store: AccountStore,
+) -> None:
+    """Each writes a ledger row (a key-share lock on the project's row through its foreign key) before
+    it locks that row: the locks must not be ones that wait on each other's key-share (a deadlock)."""
+    project = await _project(account_store, Decimal("100.00"))
+    await account_store.budget_book().set(project, None, Caps(daily_micros=100_000_000))
+    jobs = [new_job_id() for _ in range(20)]
+    for job in jobs:
+        await account_store.hold(project, job, Decimal("1.00"))
+
+    await asyncio.gather(
+        *(account_store.settle(job, charge=Decimal("0.50"), reason="generated") for job in jobs),
+        *(account_store.hold(project, new_job_id(), Decimal("1.00")) for _ in range(20)),
+    )
+
+    account = await account_store.account(project)
+    assert (account.balance_usd, account.held_usd) == (Decimal("90.00"), Decimal("20.00"))

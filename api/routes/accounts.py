@@ -19,27 +19,20 @@ Money is a JSON string with 2-6 decimals (``"5.00"``). A DB outage anywhere (aut
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
 from accounts.errors import (
     ActivationRateLimited,
     LastActiveKey,
     ProjectNotFound,
 )
-from accounts.money import format_usd
+from api.account_schemas import UsdAmount
 from api.deps import AccountsDep, CurrentProject
 from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
 
-UsdAmount = Annotated[
-    Decimal,
-    PlainSerializer(format_usd, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2,6}$", "examples": ["5.00"]}),
-]
 LAST_ACTIVE_KEY = "last_active_key"
 _NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a key must not sit in any cache
 

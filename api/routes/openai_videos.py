@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from accounts.errors import AccountsUnavailable
 from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
 from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
-from api.domain_problems import problem_for
+from api.domain_problems import REFUSED_HOLDS, problem_for, refused_hold_problem
 from api.job_requests import job_request
 from api.openai_requests import create_request_fields, generate_request
 from api.openai_schemas import (
@@ -68,6 +68,9 @@ class OpenAIErrorRoute(APIRoute):
             except JobError as err:
                 problem = problem_for(err)
                 return openai_error(problem.status, problem.code, problem.detail, headers=problem.headers)
+            except REFUSED_HOLDS as err:  # credits, a spend cap (402) or a concurrency cap (429)
+                problem = refused_hold_problem(err)
+                return openai_error(problem.status, problem.code, problem.detail)
             except OpenAIRequestError as err:
                 return openai_error(400, ErrorCode.INVALID_INPUT, err.message, err.param)
             except RequestValidationError as err:
@@ -103,10 +106,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in {
         400: "Invalid request",
         401: "Missing or invalid API key",
-        402: "Insufficient credits",
+        402: "Insufficient credits, or a spend cap of the project or key",
         404: "No such video in this project",
         409: "The video is not in a state that allows this",
         422: "No vendor serves the request, or an unsafe reference URL",
+        429: "The project or key runs as many jobs as its concurrency cap allows",
         503: "Temporarily unavailable",
     }.items()
 }
@@ -166,7 +170,8 @@ async def create_video(
     """Start a video job (OpenAI ``videos.create``); a deadline comes as the ``Cancel-After`` header."""
     fields = await create_request_fields(request, settings.reference_image_max_bytes)
     del idempotency_key, cancel_after  # declared for the OpenAPI document; job_request reads every copy
-    started = await creator.create(job_request(generate_request(fields), request.headers), project.project_id)
+    job = job_request(generate_request(fields), request.headers)
+    started = await creator.create(job, project.project_id, project.key_id)
     return video_of(started.snapshot)
 
 

@@ -18,12 +18,16 @@ router = APIRouter(prefix="/v1/video", tags=["video"])
 
 _ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
 _GENERATE_ERRORS = problem_responses(
-    400, 401, 402, 404, 409, 413, 422, 503,
+    400, 401, 402, 404, 409, 413, 422, 429, 503,
     described={
+        402: "Insufficient credits (`insufficient_credits`), or a spend cap of the project or key would be "
+        "passed (`budget_exceeded`)",
         404: "The job this idempotency key names was deleted (`job_deleted`)",
         409: "Idempotency key reused with a different request",
         422: "Invalid field, no vendor serves the request, unsafe reference URL (`reason`), or a bad "
         "deadline (`invalid_deadline`)",
+        429: "The project or key runs as many jobs as its concurrency cap allows "
+        "(`concurrency_limit_exceeded`)",
     },
 )  # fmt: skip
 
@@ -52,7 +56,7 @@ async def generate(
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
     del idempotency_key, cancel_after  # declared for the OpenAPI document; read below with every copy sent
-    started = await creator.create(job_request(body, request.headers), project.project_id)
+    started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
     response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
     if not started.created:
         response.status_code = 200

@@ -10,6 +10,8 @@ import type {
   Account,
   Activation,
   Aspect,
+  Budget,
+  BudgetCaps,
   CancelResult,
   GenerateRequest,
   JobCost,
@@ -18,6 +20,9 @@ import type {
   Prefer,
   Resolution,
   Stage,
+  UsageGroupBy,
+  UsageLine,
+  UsageReport,
   VideoFile,
   VideoJob,
 } from "./types.js";
@@ -88,6 +93,31 @@ export const ACCOUNT_FIELDS = [
   "keys",
 ] as const;
 
+export const BUDGET_FIELDS = [
+  "scope",
+  "key_id",
+  "daily_usd",
+  "monthly_usd",
+  "max_concurrent_jobs",
+  "spent_today_usd",
+  "spent_this_month_usd",
+  "running_jobs",
+  "day_resets_at",
+  "month_resets_at",
+] as const;
+export const BUDGET_CAPS_FIELDS = ["daily_usd", "monthly_usd", "max_concurrent_jobs"] as const;
+export const USAGE_REPORT_FIELDS = ["from", "to", "group_by", "data", "total"] as const;
+export const USAGE_LINE_FIELDS = [
+  "day",
+  "vendor",
+  "model",
+  "key_id",
+  "jobs",
+  "charged_usd",
+  "charged_micros",
+] as const;
+export const USAGE_GROUP_BYS = ["day", "vendor", "model", "key"] as const;
+
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
 export const ASPECTS = ["16:9", "9:16", "1:1"] as const;
@@ -105,6 +135,11 @@ export const contractChecks: {
   cancelResult: Exact<Item<typeof CANCEL_RESULT_FIELDS>, keyof CancelResult>;
   activation: Exact<Item<typeof ACTIVATION_FIELDS>, keyof Activation>;
   account: Exact<Item<typeof ACCOUNT_FIELDS>, keyof Account>;
+  budget: Exact<Item<typeof BUDGET_FIELDS>, keyof Budget>;
+  budgetCaps: Exact<Item<typeof BUDGET_CAPS_FIELDS>, keyof BudgetCaps>;
+  usageReport: Exact<Item<typeof USAGE_REPORT_FIELDS>, keyof UsageReport>;
+  usageLine: Exact<Item<typeof USAGE_LINE_FIELDS>, keyof UsageLine>;
+  usageGroupBys: Exact<Item<typeof USAGE_GROUP_BYS>, UsageGroupBy>;
   jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
   stages: Exact<Item<typeof STAGES>, Stage>;
   aspects: Exact<Item<typeof ASPECTS>, Aspect>;
@@ -119,6 +154,11 @@ export const contractChecks: {
   cancelResult: true,
   activation: true,
   account: true,
+  budget: true,
+  budgetCaps: true,
+  usageReport: true,
+  usageLine: true,
+  usageGroupBys: true,
   jobStates: true,
   stages: true,
   aspects: true,

@@ -12,10 +12,12 @@
  *         ├── InvalidRequestError      400 / 422
  *         ├── AuthenticationError      401
  *         ├── InsufficientCreditsError 402
+ *         │   └── BudgetExceededError  402 budget_exceeded (a spend cap; .problem has cap_usd, remaining_usd)
  *         ├── PermissionDeniedError    403
  *         ├── NotFoundError            404
  *         ├── ConflictError            409 idempotency_conflict
  *         ├── RateLimitError           429
+ *         │   └── ConcurrencyLimitError 429 concurrency_limit_exceeded (the project or key runs its limit)
  *         ├── InternalServerError      500 and other 5xx
  *         └── ServiceUnavailableError  503
  */
@@ -103,10 +105,12 @@ export class APIError extends InfraiError {
 export class InvalidRequestError extends APIError {}
 export class AuthenticationError extends APIError {}
 export class InsufficientCreditsError extends APIError {}
+export class BudgetExceededError extends InsufficientCreditsError {}
 export class PermissionDeniedError extends APIError {}
 export class NotFoundError extends APIError {}
 export class ConflictError extends APIError {}
 export class RateLimitError extends APIError {}
+export class ConcurrencyLimitError extends RateLimitError {}
 export class InternalServerError extends APIError {}
 export class ServiceUnavailableError extends APIError {}
 
@@ -116,6 +120,8 @@ type APIErrorClass = new (message: string, fields: ErrorFields & { retryAfter?: 
 const CLASS_BY_CODE: Record<string, APIErrorClass> = {
   unauthorized: AuthenticationError,
   insufficient_credits: InsufficientCreditsError,
+  budget_exceeded: BudgetExceededError,
+  concurrency_limit_exceeded: ConcurrencyLimitError,
   not_found: NotFoundError,
   idempotency_conflict: ConflictError,
   rate_limit_exceeded: RateLimitError,

@@ -24,7 +24,7 @@ export interface SessionConfig {
 }
 
 export interface RequestSpec {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   /** A path under the base URL, or an absolute URL (signed media URLs). */
   path: string;
   body?: unknown;
@@ -133,6 +133,11 @@ export class Session {
   async json<T>(spec: RequestSpec): Promise<T> {
     const response = await this.send(spec);
     return (await response.json()) as T;
+  }
+
+  async text(spec: RequestSpec): Promise<string> {
+    const response = await this.send(spec);
+    return await response.text();
   }
 }
 

@@ -104,6 +104,59 @@ export interface Account {
   keys: ApiKeyInfo[];
 }
 
+/** A budget to set: a cap left out (or null) is removed. Money as decimal strings ("25.00"). */
+export interface BudgetCaps {
+  daily_usd?: string | null;
+  monthly_usd?: string | null;
+  max_concurrent_jobs?: number | null;
+}
+
+/** A project's or a key's caps (null: none) and what counts against them now (settled + held spend). */
+export interface Budget {
+  scope: "project" | "key";
+  key_id: string | null;
+  daily_usd: string | null;
+  monthly_usd: string | null;
+  max_concurrent_jobs: number | null;
+  spent_today_usd: string;
+  spent_this_month_usd: string;
+  running_jobs: number;
+  day_resets_at: string;
+  month_resets_at: string;
+}
+
+export interface Budgets {
+  project: Budget;
+  keys: Budget[];
+}
+
+export type UsageGroupBy = "day" | "vendor" | "model" | "key";
+
+/** One group of a usage report: the grouping's own fields are set, the others null. */
+export interface UsageLine {
+  day: string | null;
+  vendor: string | null;
+  model: string | null;
+  key_id: string | null;
+  jobs: number;
+  charged_usd: string;
+  charged_micros: number;
+}
+
+export interface UsageTotal {
+  jobs: number;
+  charged_usd: string;
+  charged_micros: number;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  group_by: UsageGroupBy;
+  data: UsageLine[];
+  total: UsageTotal;
+}
+
 export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
 export function isFinal(job: Pick<VideoJob, "state">): boolean {

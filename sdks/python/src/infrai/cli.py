@@ -2,6 +2,8 @@
 
     infrai activate [--force]
     infrai account
+    infrai usage [--from DAY] [--to DAY] [--group-by day|vendor|model|key] [--csv]
+    infrai budget [--key KEY_ID] [--daily USD] [--monthly USD] [--concurrency N] [--clear]
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
 
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from infrai.cli_account import add_account_commands
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
 from infrai.models import CancelResult, InfraiModel, VideoJob
@@ -213,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("--force", action="store_true", help="a new account even if credentials exist")
     activate.set_defaults(run=cmd_activate)
     commands.add_parser("account", parents=[shared], help="show the balance").set_defaults(run=cmd_account)
+    add_account_commands(commands, shared)
 
     video = commands.add_parser("video", help="generate and manage video jobs")
     video_commands = video.add_subparsers(dest="video_command", required=True, metavar="COMMAND")

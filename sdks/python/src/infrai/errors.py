@@ -11,10 +11,12 @@
         ├── InvalidRequestError      400 / 422: invalid_input, malformed_json, unsupported_resolution, ...
         ├── AuthenticationError      401 unauthorized
         ├── InsufficientCreditsError 402 insufficient_credits
+        │   └── BudgetExceededError  402 budget_exceeded (a spend cap; ``problem`` has cap and remaining)
         ├── PermissionDeniedError    403
         ├── NotFoundError            404 not_found (also another project's job)
         ├── ConflictError            409 idempotency_conflict
         ├── RateLimitError           429 rate_limit_exceeded (``retry_after``)
+        │   └── ConcurrencyLimitError 429 concurrency_limit_exceeded (the project or key runs its limit)
         ├── InternalServerError      500 and other 5xx
         └── ServiceUnavailableError  503 service_unavailable (``retry_after``)
 
@@ -125,6 +127,11 @@ class InsufficientCreditsError(APIError):
     pass
 
 
+class BudgetExceededError(InsufficientCreditsError):
+    """A spend cap of the project or the key: ``problem`` carries ``scope``, ``period``, ``cap_usd``,
+    ``remaining_usd``, ``required_usd`` and ``resets_at``."""
+
+
 class PermissionDeniedError(APIError):
     pass
 
@@ -141,6 +148,10 @@ class RateLimitError(APIError):
     pass
 
 
+class ConcurrencyLimitError(RateLimitError):
+    """The project or the key already runs as many jobs as its budget allows (``problem``: ``limit``)."""
+
+
 class InternalServerError(APIError):
     pass
 
@@ -153,6 +164,8 @@ class ServiceUnavailableError(APIError):
 _CLASS_BY_CODE: dict[str, type[APIError]] = {
     "unauthorized": AuthenticationError,
     "insufficient_credits": InsufficientCreditsError,
+    "budget_exceeded": BudgetExceededError,
+    "concurrency_limit_exceeded": ConcurrencyLimitError,
     "not_found": NotFoundError,
     "idempotency_conflict": ConflictError,
     "rate_limit_exceeded": RateLimitError,

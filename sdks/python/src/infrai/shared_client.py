@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from infrai.accounts import Accounts
 from infrai.client import Infrai
 from infrai.models import Account, Activation
 from infrai.video import Video
@@ -32,11 +33,16 @@ def set_default_client(client: Infrai | None) -> None:
 
 
 class AI:
-    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ... on the default client."""
+    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ``ai.account.usage(...)``, ... on the
+    default client."""
 
     @property
     def video(self) -> Video:
         return default_client().video
+
+    @property
+    def account(self) -> Accounts:
+        return default_client().accounts
 
 
 class Infra:
