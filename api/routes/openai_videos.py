@@ -105,6 +105,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         402: "Insufficient credits",
         404: "No such video in this project",
         409: "The video is not in a state that allows this",
+        410: "The requested model is retired (`model_retired`)",
         422: "No vendor serves the request, or an unsafe reference URL",
         503: "Temporarily unavailable",
     }.items()
