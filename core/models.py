@@ -212,6 +212,9 @@ class JobSnapshot(BaseModel):
     attempts: list[VendorAttempt] = Field(default_factory=list)
     # A cancel arrived; the job still runs while the vendor's answer decides how it ends (design §2).
     cancel_requested: bool = False
+    # Never set by the workflow: the API fills them in from the poll activity's last heartbeat (for ETAs).
+    queue_position: int | None = None
+    vendor_accepted_at: datetime | None = None
 
 
 class ProjectIdentity(BaseModel):

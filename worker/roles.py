@@ -127,7 +127,7 @@ async def build_workers(
             await _job_worker(settings, client, stack, vendors, common, workflows, extra_activities)
         )
     if "poll" in roles:
-        workers.append(_poll_worker(settings, client, vendors, common))
+        workers.append(await _poll_worker(settings, client, stack, vendors, common))
     if "rehost" in roles:
         workers.append(_rehost_worker(settings, client, stack, vendors, http, common))
     logger.info(
@@ -157,7 +157,7 @@ async def _job_worker(
     stack.push_async_callback(storage.aclose)
     references = ReferenceImages(storage, settings.media_url_ttl_seconds)
     submits = VendorSubmitActivities(vendors, accounts.submit_journal(), references)
-    vendor_tasks = VendorTaskActivities(vendors)
+    vendor_tasks = VendorTaskActivities(vendors, accounts.vendor_timings())
     ledger = LedgerActivities(accounts)
     webhook_http = _webhook_client()
     stack.push_async_callback(webhook_http.aclose)
@@ -189,11 +189,18 @@ async def _job_worker(
     return worker
 
 
-def _poll_worker(
-    settings: Settings, client: Client, vendors: dict[str, VideoVendor], common: dict[str, object]
+async def _poll_worker(
+    settings: Settings,
+    client: Client,
+    stack: AsyncExitStack,
+    vendors: dict[str, VideoVendor],
+    common: dict[str, object],
 ) -> Worker:
-    """The ``poll`` role: many cheap heartbeating polls, on the job queue's ``-poll`` queue."""
-    polls = VendorTaskActivities(vendors)
+    """The ``poll`` role: many cheap heartbeating polls, on the job queue's ``-poll`` queue. The accounts
+    database takes each finished task's measured vendor time (the ETAs' samples)."""
+    accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
+    stack.push_async_callback(accounts.aclose)
+    polls = VendorTaskActivities(vendors, accounts.vendor_timings())
     return Worker(
         client,
         task_queue=settings.temporal_task_queue + POLL_QUEUE_SUFFIX,

@@ -36,8 +36,12 @@ from infrai.models import (
     CancelResult,
     JobCost,
     JobError,
+    JobWarning,
+    MeasuredLatency,
+    ModelList,
     VideoFile,
     VideoJob,
+    VideoModelInfo,
 )
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
@@ -62,7 +66,10 @@ __all__ = [
     "JobCost",
     "JobError",
     "JobStateError",
+    "JobWarning",
+    "MeasuredLatency",
     "MissingAPIKeyError",
+    "ModelList",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPacing",
@@ -72,6 +79,7 @@ __all__ = [
     "TimeoutError",
     "VideoFile",
     "VideoJob",
+    "VideoModelInfo",
     "__version__",
     "ai",
     "default_client",

@@ -2,6 +2,7 @@
 
     infrai activate [--force]
     infrai account
+    infrai models
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
 
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
+from infrai.model_table import format_models
 from infrai.models import CancelResult, InfraiModel, VideoJob
 from infrai.progress import ProgressBar
 from infrai.version import __version__
@@ -71,6 +73,11 @@ def describe_job(job: VideoJob) -> str:
     if job.cost is not None:
         settled = f", settled ${job.cost.settled_usd}" if job.cost.settled_usd is not None else ""
         lines.append(f"  cost     estimated ${job.cost.estimated_usd}{settled}")
+    if job.eta_seconds is not None and not job.is_final:
+        queue = f", queue #{job.queue_position + 1}" if job.queue_position is not None else ""
+        lines.append(f"  eta      {job.eta_seconds}s ({job.eta_source}){queue}, by {job.expected_finish_at}")
+    for warning in job.warnings:
+        lines.append(f"  warning  {warning.code}: {warning.message}")
     if job.error is not None:
         lines.append(f"  error    {job.error.code}: {job.error.message}")
     if job.video_url:
@@ -119,6 +126,12 @@ def cmd_account(client: Infrai, args: argparse.Namespace, out: Output) -> int:
     if account.available_usd is not None:
         human += f", available ${account.available_usd} (held ${account.held_usd or 0})"
     out.result(account, human)
+    return EXIT_OK
+
+
+def cmd_models(client: Infrai, args: argparse.Namespace, out: Output) -> int:
+    models = client.video.models()
+    out.result(models, format_models(models))
     return EXIT_OK
 
 
@@ -195,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("--force", action="store_true", help="a new account even if credentials exist")
     activate.set_defaults(run=cmd_activate)
     commands.add_parser("account", parents=[shared], help="show the balance").set_defaults(run=cmd_account)
+    models = commands.add_parser("models", parents=[shared], help="list models: lifecycle, measured p50/p90")
+    models.set_defaults(run=cmd_models)
 
     video = commands.add_parser("video", help="generate and manage video jobs")
     video_commands = video.add_subparsers(dest="video_command", required=True, metavar="COMMAND")

@@ -8,7 +8,7 @@ result is a pydantic model that is also a ``Mapping``. Fields the server adds la
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -73,6 +73,11 @@ class VideoFile(InfraiModel):
     content_type: str = "video/mp4"
 
 
+class JobWarning(InfraiModel):
+    code: str
+    message: str
+
+
 class VideoJob(InfraiModel):
     job_id: str
     state: JobState
@@ -88,6 +93,13 @@ class VideoJob(InfraiModel):
     video_url: str | None = None
     thumbnail_url: str | None = None
     video: VideoFile | None = None
+    # While the job runs: when the vendor is expected to finish, whether that comes from measured jobs
+    # ("measured") or the catalog ("catalog"), and the place in the vendor's queue where it says.
+    eta_seconds: int | None = None
+    expected_finish_at: datetime | None = None
+    eta_source: Literal["measured", "catalog"] | None = None
+    queue_position: int | None = None
+    warnings: list[JobWarning] = []
 
     @property
     def is_final(self) -> bool:
@@ -124,3 +136,38 @@ class Account(InfraiModel):
     usage: AccountUsage | None = None
     # The server also sends ``keys`` (the project's key ids). It stays an untyped extra, read as
     # ``account["keys"]``: a typed field of that name would hide ``Mapping.keys()``, which dict() relies on.
+
+
+class MeasuredLatency(InfraiModel):
+    """Vendor time (accepted → finished) of a model's recent jobs at one resolution and duration."""
+
+    resolution: str
+    duration_seconds: int
+    samples: int
+    p50_seconds: float
+    p90_seconds: float
+    used_for_eta: bool = False
+
+
+class VideoModelInfo(InfraiModel):
+    """One model of ``GET /v1/video/models``: capabilities, prices, lifecycle and measured times."""
+
+    id: str
+    vendor: str
+    model: str
+    name: str
+    available: bool
+    resolutions: list[str] = []
+    durations_seconds: list[int] = []
+    typical_latency_seconds: int | None = None
+    measured_latency: list[MeasuredLatency] = []
+    lifecycle: Literal["active", "deprecated", "retired"] = "active"
+    deprecated_on: date | None = None
+    retired_on: date | None = None
+    successor: str | None = None
+    aliases: list[str] = []
+
+
+class ModelList(InfraiModel):
+    data: list[VideoModelInfo]
+    catalog_updated: date | None = None
