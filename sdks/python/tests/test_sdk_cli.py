@@ -248,10 +248,12 @@ def test_console_script_activates_once_then_generates_and_downloads(
 def test_the_progress_line_shows_the_eta_and_the_vendors_queue_position(
     client: Infrai, api: ScriptedAPI
 ) -> None:
+    queued = answer("running", stage="generating", eta_seconds=70, eta_source="catalog", queue_position=2)
     api.on(
         "GET",
         JOB_PATH,
-        answer("running", stage="generating", eta_seconds=70, eta_source="catalog", queue_position=2),
+        queued,  # read by `wait` before it starts polling
+        queued,
         answer("running", stage="generating", progress=50, eta_seconds=35, eta_source="measured"),
         answer("succeeded", progress=100),
     )
