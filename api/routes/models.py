@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from accounts.vendor_timings import Bucket, BucketTimes
 from api.deps import CatalogDep, EtasDep, SettingsDep
 from vendors.catalog import Catalog, ModelEntry, ModelLifecycle, VendorEntry, today_utc
 from vendors.registry import configured_vendors, missing_configuration
@@ -79,8 +80,25 @@ class ModelList(BaseModel):
 async def list_models(settings: SettingsDep, catalog: CatalogDep, etas: EtasDep) -> ModelList:
     configured = configured_vendors(settings)
     today = settings.model_lifecycle_date or today_utc()
+    measured = _measured_by_model(await etas.bucket_times(), settings.eta_min_samples)
+    return ModelList(
+        catalog_updated=catalog.updated,
+        data=[
+            VideoModel(
+                **_present(vendor, model, vendor.id in configured, catalog),
+                **_lifecycle(model, today, measured.get((vendor.id, model.id), [])),
+            )
+            for vendor, model in catalog.pairs()
+        ],
+    )
+
+
+def _measured_by_model(
+    table: dict[Bucket, BucketTimes], min_samples: int
+) -> dict[tuple[str, str], list[MeasuredLatency]]:
     measured: dict[tuple[str, str], list[MeasuredLatency]] = {}
-    for bucket, times in sorted((await etas.bucket_times()).items(), key=lambda item: str(item[0])):
+    for bucket in sorted(table, key=lambda b: (b.vendor, b.model, b.resolution, b.duration_seconds)):
+        times = table[bucket]
         measured.setdefault((bucket.vendor, bucket.model), []).append(
             MeasuredLatency(
                 resolution=bucket.resolution,
@@ -88,25 +106,26 @@ async def list_models(settings: SettingsDep, catalog: CatalogDep, etas: EtasDep)
                 samples=times.samples,
                 p50_seconds=times.p50_seconds,
                 p90_seconds=times.p90_seconds,
-                used_for_eta=times.samples >= settings.eta_min_samples,
+                used_for_eta=times.samples >= min_samples,
             )
         )
-    return ModelList(
-        catalog_updated=catalog.updated,
-        data=[
-            _present(vendor, model, vendor.id in configured, catalog).model_copy(
-                update={
-                    "lifecycle": model.lifecycle(today),
-                    "measured_latency": measured.get((vendor.id, model.id), []),
-                }
-            )
-            for vendor, model in catalog.pairs()
-        ],
-    )
+    return measured
 
 
-def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: Catalog) -> VideoModel:
-    return VideoModel(
+def _lifecycle(model: ModelEntry, today: date, measured: list[MeasuredLatency]) -> dict[str, Any]:
+    return {
+        "measured_latency": measured,
+        "lifecycle": model.lifecycle(today),
+        "deprecated_on": model.deprecated_on,
+        "retired_on": model.retired_on,
+        "successor": model.successor,
+        "aliases": list(model.aliases),
+    }
+
+
+def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: Catalog) -> dict[str, Any]:
+    """The model's catalog facts (``list_models`` adds what depends on the day and on measurements)."""
+    return dict(
         id=f"{vendor.id}/{model.id}",
         vendor=vendor.id,
         vendor_name=vendor.name,
@@ -134,11 +153,5 @@ def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: C
         quality=model.quality,
         quality_source=model.quality_source,
         typical_latency_seconds=model.typical_latency_seconds,
-        measured_latency=[],
-        lifecycle="active",
-        deprecated_on=model.deprecated_on,
-        retired_on=model.retired_on,
-        successor=model.successor,
-        aliases=list(model.aliases),
         notes=" ".join(part for part in (vendor.notes, model.notes) if part),
     )

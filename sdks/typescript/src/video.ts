@@ -3,13 +3,7 @@
 import { pollIntervals, retryDelayMs, sleep } from "./backoff.js";
 import { JobStateError, TimeoutError } from "./errors.js";
 import { connectionError, type Session } from "./session.js";
-import {
-  isFinal,
-  type CancelResult,
-  type GenerateRequest,
-  type ModelList,
-  type VideoJob,
-} from "./types.js";
+import { isFinal, type CancelResult, type GenerateRequest, type ModelList, type VideoJob } from "./types.js";
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 600_000;
 
