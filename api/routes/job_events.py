@@ -1,12 +1,12 @@
 """``GET /v1/video/jobs/{id}/events``: the job's state, stage and progress as Server-Sent Events.
 
 Each event is ``event: job`` with the ``VideoJob`` as ``data`` (the ETA fields while it runs, signed media
-URLs on the final one) and an
-``id`` that is the job's progress position (``jobs.watching.progress_position``): it only grows, and it
-means the same in every API process. A client that reconnects with ``Last-Event-ID`` (browsers'
-``EventSource`` does so by itself) gets only what is newer, even from a restarted API; one that has seen
-the final event gets ``204 No Content``, which tells ``EventSource`` to stop reconnecting. The stream ends
-after the final event. A comment line every 15 s keeps idle proxies from closing it.
+URLs on the final one) and an ``id`` that is the job's progress position
+(``jobs.watching.progress_position``): it only grows, and it means the same in every API process. A client
+that reconnects with ``Last-Event-ID`` (browsers' ``EventSource`` does so by itself) gets only what is
+newer, even from a restarted API; one that has seen the final event gets ``204 No Content``, which tells
+``EventSource`` to stop reconnecting. The stream ends after the final event. A comment line every 15 s keeps
+idle proxies from closing it.
 """
 
 from __future__ import annotations
