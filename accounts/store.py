@@ -27,6 +27,7 @@ from accounts.money import from_micros, to_micros
 from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
+from accounts.vendor_timings import VendorTimings
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from core.expiring_map import ExpiringMap
 from core.models import ProjectIdentity, WebhookAttempt
@@ -100,6 +101,9 @@ class AccountStore:
     def budget_book(self) -> BudgetBook:
         """Budgets and usage on this store's database (see ``accounts/budget_book.py``)."""
         return BudgetBook(self._db)
+    def vendor_timings(self) -> VendorTimings:
+        """Measured vendor times per bucket on this store's database (``accounts/vendor_timings.py``)."""
+        return VendorTimings(self._db)
 
     def submit_journal(self) -> SubmitJournal:
         """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""

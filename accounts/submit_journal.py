@@ -82,11 +82,27 @@ class SubmitJournal:
                         attempts=1,
                         created_at=now,
                         updated_at=now,
+                        resolution=req.spec.resolution.value,
+                        duration_seconds=req.spec.duration_seconds,
                     )
                 )
 
     async def accepted(self, attempt_key: str, task: VendorTask) -> None:
-        await self._set(attempt_key, SubmitState.ACCEPTED, task=task.model_dump_json())
+        """Record the vendor's task; the first acceptance's time stays (a retry finding the task again
+        does not restart its vendor time)."""
+        row = vendor_submits.c.attempt_key == attempt_key
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(vendor_submits)
+                .where(row, vendor_submits.c.accepted_at.is_(None))
+                .values(accepted_at=utc_now())
+            )
+            await conn.execute(
+                update(vendor_submits)
+                .where(row)
+                .values(state=SubmitState.ACCEPTED.value, task=task.model_dump_json(), detail=None)
+                .values(updated_at=utc_now())
+            )
 
     async def not_created(self, attempt_key: str, detail: str) -> None:
         await self._set(attempt_key, SubmitState.NOT_CREATED, detail=detail)

@@ -155,8 +155,29 @@ vendor_submits = Table(
     Column("detail", String(300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # What was asked (the ETA bucket) and when the vendor first accepted it: the start of its vendor time.
+    Column("resolution", String(8), nullable=True),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("state IN ('sending', 'accepted', 'not_created', 'unknown')", name="known_state"),
     Index(None, "state", "updated_at"),
+)
+
+# One row per finished vendor task: its measured vendor time (accepted → the first poll that saw it
+# finished), in the bucket the ETAs are computed over (accounts/vendor_timings.py).
+vendor_timings = Table(
+    "vendor_timings",
+    metadata,
+    Column("attempt_key", String(100), primary_key=True),
+    Column("job_id", String(64), nullable=False),
+    Column("vendor", String(40), nullable=False),
+    Column("model", String(120), nullable=False),
+    Column("resolution", String(8), nullable=False),
+    Column("duration_seconds", Integer, nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("vendor_ms", BigInteger, nullable=False),
+    Index("ix_vendor_timings_bucket", "vendor", "model", "resolution", "duration_seconds", "finished_at"),
 )
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from accounts.errors import AccountsUnavailable
+from accounts.vendor_timings import VendorTimings
 from activities.failures import application_error, final_error
 from activities.heartbeats import heartbeating
 from core.errors import ErrorCode, VendorError
@@ -32,6 +35,7 @@ from core.models import (
     PollRequest,
     VendorCancel,
     VendorOutcome,
+    VendorTask,
 )
 from vendors.base import VendorStatus, VideoVendor
 
@@ -100,8 +104,9 @@ async def _sleep_heartbeating(seconds: float, progress: PollProgress) -> None:
 class VendorTaskActivities:
     """Poll and cancel through the configured vendor adapters (built once per worker)."""
 
-    def __init__(self, vendors: dict[str, VideoVendor]) -> None:
+    def __init__(self, vendors: dict[str, VideoVendor], timings: VendorTimings | None = None) -> None:
         self._vendors = vendors
+        self._timings = timings
 
     def _vendor(self, name: str) -> VideoVendor:
         vendor = self._vendors.get(name)
@@ -138,11 +143,29 @@ class VendorTaskActivities:
                 vendor_state=status.state,
                 polls=progress.polls + 1,
                 interval_seconds=interval,
+                queue_position=status.queue_position,
+                accepted_at=req.task.submitted_at,
             )
             if status.is_final:
+                if status.state == "succeeded":
+                    await self._record_vendor_time(req.task)
                 return _outcome(status, progress.polls)
             await _sleep_heartbeating(interval * random.uniform(0.8, 1.2), progress)  # jitter
             interval = min(interval * _BACKOFF, req.max_interval_seconds)
+
+    async def _record_vendor_time(self, task: VendorTask) -> None:
+        """Measure the finished task for ETAs (``accounts/vendor_timings.py``). Best effort: a sample lost
+        to a database outage is not worth failing, or even delaying, the job for."""
+        job_id = activity.info().workflow_id  # the job's id is its workflow's
+        if self._timings is None or job_id is None:
+            return
+        try:
+            seconds = await self._timings.record_finished(job_id, task, datetime.now(UTC))
+        except AccountsUnavailable as err:
+            logger.warning("job %s: vendor time not recorded (%s)", job_id, err)
+            return
+        if seconds is not None:
+            logger.info("job %s: %s/%s took %.1f s at the vendor", job_id, task.vendor, task.model, seconds)
 
     @activity.defn(name=STOP_VENDOR_TASK)
     async def stop_vendor_task(self, req: CancelVendorRequest) -> VendorCancel:

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from accounts.store import AccountStore
 from api.cursors import CursorCodec
 from core.settings import Settings
+from jobs.etas import EtaBoard
 from jobs.listing import JobLister
 from jobs.service import JobService
 from jobs.watching import JobWatchHub
@@ -32,6 +33,7 @@ class Services:
     catalog: Catalog
     configured: set[str]  # vendor ids with their keys set (routable)
     jobs: JobService
+    etas: EtaBoard
     watches: JobWatchHub
     lister: JobLister
     cursors: CursorCodec
@@ -54,14 +56,16 @@ async def open_services(settings: Settings, metrics: ApiMetrics) -> Services:
         rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
         cancel_wait=timedelta(seconds=settings.cancel_wait_seconds),
     )
+    catalog = load_catalog()
     return Services(
         settings=settings,
         temporal=client,
         storage=storage,
         accounts=accounts,
-        catalog=load_catalog(),
+        catalog=catalog,
         configured=configured_vendors(settings),
         jobs=jobs,
+        etas=EtaBoard(accounts.vendor_timings(), catalog, settings),
         watches=JobWatchHub(jobs, settings.job_watch_interval_seconds),
         lister=JobLister(client, jobs),
         cursors=CursorCodec(installation_secret(settings)),

@@ -21,6 +21,7 @@ from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings
 from jobs.creation import JobCreator
+from jobs.etas import EtaBoard
 from jobs.listing import JobLister
 from jobs.service import JobService
 from jobs.watching import JobWatchHub
@@ -60,6 +61,11 @@ async def get_storage(request: Request) -> MediaStorage:
     return storage
 
 
+async def get_etas(request: Request) -> EtaBoard:
+    etas: EtaBoard = _part(request, "etas")
+    return etas
+
+
 async def get_catalog(request: Request) -> Catalog:
     services: Services | None = getattr(request.app.state, "services", None)
     return services.catalog if services is not None else load_catalog()
@@ -70,6 +76,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 StorageDep = Annotated[MediaStorage, Depends(get_storage)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+EtasDep = Annotated[EtaBoard, Depends(get_etas)]
 
 
 _T = TypeVar("_T")

@@ -49,6 +49,10 @@ def _unroutable(error: Unroutable) -> ProblemError:
     extra: dict[str, object] = {"constraint": cause.constraint, "alternatives": cause.alternatives}
     if cause.max_prompt_chars is not None:
         extra["max_prompt_chars"] = cause.max_prompt_chars
+    if cause.code == ErrorCode.MODEL_RETIRED:
+        # Gone for good, not a bad request: 410, with the model to use instead.
+        extra.update(successor=cause.successor, retired_on=str(cause.retired_on))
+        return ProblemError(410, cause.code, cause.detail, extra=extra)
     return ProblemError(422, cause.code, cause.detail, extra=extra)
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from api.schemas import JobCostOut, VideoJob, VideoMeta, money
+from api.schemas import JobCostOut, JobWarning, VideoJob, VideoMeta, money
 from core.models import JobSnapshot, JobState
+from jobs.etas import JobEta
 from storage import MediaStorage
 
 
-def present_job(snapshot: JobSnapshot, storage: MediaStorage, url_ttl_seconds: int) -> VideoJob:
+def present_job(
+    snapshot: JobSnapshot,
+    storage: MediaStorage,
+    url_ttl_seconds: int,
+    eta: JobEta | None = None,
+    warnings: list[JobWarning] | None = None,
+) -> VideoJob:
     media = snapshot.media if snapshot.state is JobState.SUCCEEDED else None
     return VideoJob(
         job_id=snapshot.job_id,
@@ -32,4 +39,9 @@ def present_job(snapshot: JobSnapshot, storage: MediaStorage, url_ttl_seconds: i
         ),
         video=VideoMeta.model_validate(media.model_dump()) if media else None,
         deadline_at=snapshot.deadline_at,
+        eta_seconds=eta.eta_seconds if eta else None,
+        expected_finish_at=eta.expected_finish_at if eta else None,
+        eta_source=eta.eta_source if eta else None,
+        queue_position=eta.queue_position if eta else None,
+        warnings=warnings or [],
     )

@@ -151,6 +151,11 @@ class VideoMeta(BaseModel):
     content_type: str
 
 
+class JobWarning(BaseModel):
+    code: str = Field(examples=["model_deprecated"])
+    message: str
+
+
 class VideoJob(BaseModel):
     """A video job as clients see it. ``video_url``/``thumbnail_url`` are fresh signed URLs each call."""
 
@@ -170,6 +175,21 @@ class VideoJob(BaseModel):
     video: VideoMeta | None = None
     deadline_at: datetime | None = Field(
         None, description="When the job's deadline cancels it if it has not finished (none without one)."
+    )
+    eta_seconds: int | None = Field(
+        None, ge=0, description="Running jobs: seconds until the vendor is expected to finish."
+    )
+    expected_finish_at: datetime | None = Field(None, description="Running jobs: when that is expected.")
+    eta_source: Literal["measured", "catalog"] | None = Field(
+        None,
+        description="`measured`: the p50/p90 of recent jobs in the same vendor, model, resolution and "
+        "duration; `catalog`: the catalog's typical latency (too few measured jobs yet).",
+    )
+    queue_position: int | None = Field(
+        None, ge=0, description="Requests ahead of this one in the vendor's queue, where it reports one."
+    )
+    warnings: list[JobWarning] = Field(
+        default_factory=list, description="E.g. `model_deprecated` on a job started on a deprecated model."
     )
 
 

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     MALFORMED_JSON = "malformed_json"
     UNSUPPORTED_RESOLUTION = "unsupported_resolution"
     NO_ROUTE = "no_route"
+    MODEL_RETIRED = "model_retired"
     UNSAFE_URL = "unsafe_url"
     INSUFFICIENT_CREDITS = "insufficient_credits"
     UNAUTHORIZED = "unauthorized"

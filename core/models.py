@@ -216,6 +216,9 @@ class JobSnapshot(BaseModel):
     cancel_requested: bool = False
     # When the job's deadline cancels it if it has not finished by then (None: no deadline).
     deadline_at: datetime | None = None
+    # Never set by the workflow: the API fills them in from the poll activity's last heartbeat (for ETAs).
+    queue_position: int | None = None
+    vendor_accepted_at: datetime | None = None
 
 
 class ProjectIdentity(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -172,6 +173,16 @@ class Settings(BaseSettings, JobTimings):
     # ends it (the client reconnects with Last-Event-ID and resumes; proxies drop idle streams anyway).
     job_wait_max_seconds: int = 60
     job_events_max_seconds: float = 600.0
+
+    # Honest ETAs (jobs/etas.py): a (vendor, model, resolution, duration) bucket's p50/p90 come from its
+    # most recent `eta_window_samples` measured vendor times once it has `eta_min_samples` of them (the
+    # catalog's typical latency until then); the API reads them at most every `eta_cache_seconds`.
+    eta_min_samples: int = Field(default=5, ge=1)
+    eta_window_samples: int = Field(default=100, ge=1)
+    eta_cache_seconds: float = Field(default=30.0, ge=0)
+    # The date model lifecycles (catalog deprecated_on / retired_on) are judged by; unset: today (UTC).
+    # For rehearsing a retirement before its date.
+    model_lifecycle_date: date | None = None
 
     # Vendors. Keys come from each vendor SDK's own environment variable (never logged: SecretStr); base
     # URLs from INFRAI_<VENDOR>_BASE_URL so an adapter can be pointed at an emulator or a proxy.

@@ -33,6 +33,10 @@ class PollProgress(BaseModel):
     vendor_state: str = "pending"
     polls: int = 0
     interval_seconds: float = 1.0
+    # For the job's ETA: the vendor's queue position while it reports one (fal's IN_QUEUE), and when the
+    # vendor accepted the task (the start of its vendor time).
+    queue_position: int | None = None
+    accepted_at: datetime | None = None
 
 
 class CancelVendorRequest(BaseModel):

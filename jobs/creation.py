@@ -145,6 +145,7 @@ class JobCreator:
                 request.model,
                 self.catalog,
                 self.configured,
+                today=self.settings.model_lifecycle_date,
             )
         except NoRouteError as err:
             raise Unroutable(err) from None

@@ -137,8 +137,11 @@ class JobReads:
             return await self._remember_closed(await self._job(desc.id))
         snapshot = queried if queried is not None else await snapshot_from_description(desc)
         progress = await self._poll_progress(desc)
-        if progress is not None and progress.progress is not None and snapshot.stage is Stage.GENERATING:
-            snapshot.progress = max(0, min(100, progress.progress))
+        if progress is not None and snapshot.stage is Stage.GENERATING:
+            if progress.progress is not None:
+                snapshot.progress = max(0, min(100, progress.progress))
+            snapshot.queue_position = progress.queue_position
+            snapshot.vendor_accepted_at = progress.accepted_at
         return snapshot
 
     async def _remember_closed(self, desc: WorkflowExecutionDescription) -> JobSnapshot:

@@ -70,6 +70,7 @@ def test_a_trial_can_be_activated_and_a_job_cancelled(browser: Browser, live_sta
     page.fill("#duration", "30")
     page.click("#generate")
     expect(page.locator("#job-state")).to_have_text("running", timeout=WAIT_MS)
+    expect(page.locator("#job-eta")).to_contain_text("about", timeout=WAIT_MS)  # the running job's ETA
     page.click("#cancel")
     expect(page.locator("#job-state")).to_have_text("cancelled", timeout=WAIT_MS)
     expect(page.locator("#job-error")).to_contain_text("cancelled", timeout=WAIT_MS)
@@ -88,4 +89,15 @@ def test_a_deadline_is_sent_and_shown(browser: Browser, live_stack: Stack) -> No
     job = live_stack.job(page.locator("#job-id").inner_text())
     assert job["deadline_at"] is not None
     expect(page.locator("#job-deadline")).not_to_have_text("\u2013")  # the placeholder dash
+
+
+def test_the_model_choices_are_the_available_models_that_are_not_retired(
+    browser: Browser, live_stack: Stack
+) -> None:
+    listing = httpx.get(live_stack.api_url + "/v1/video/models", timeout=30).json()["data"]
+    offered = [m["id"] for m in listing if m["available"] and m["lifecycle"] != "retired"]
+    page = _open(browser, live_stack)
+    expect(page.locator("#model option")).to_have_count(1 + len(offered), timeout=WAIT_MS)
+    values = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
+    assert values == ["", *offered]
     page.close()

@@ -175,6 +175,24 @@ def test_ai_video_generate_sends_a_deadline_and_the_job_reports_it(
     assert caught.value.status == 422
 
 
+def test_models_carry_lifecycles_and_measured_times_after_a_job(client: Infrai) -> None:
+    job = client.video.generate("a paper boat", duration_seconds=1, vendor="local", wait=True)
+    assert job.state == "succeeded" and job.eta_seconds is None  # a final job has no ETA
+    models = {model.id: model for model in client.video.models().data}
+    assert models["luma/ray-2"].successor == "ray-3.2" and models["luma/ray-2"].retired_on is not None
+    assert "ray" in models["luma/ray-3.2"].aliases
+    deadline = time.monotonic() + 90  # the API re-reads the measured times every INFRAI_ETA_CACHE_SECONDS
+    while True:
+        local = next(m for m in client.video.models().data if m.id == "local/local-preview")
+        bucket = next(
+            (m for m in local.measured_latency if (m.resolution, m.duration_seconds) == ("720p", 1)), None
+        )
+        if bucket is not None or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert bucket is not None and bucket.samples >= 1 and 0 < bucket.p50_seconds <= bucket.p90_seconds
+
+
 # -- errors mapped to the exception tree -------------------------------------------------------------------
 
 

@@ -9,17 +9,32 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from accounts.store import AccountStore
+from api.deps import get_etas
 from api.routes import models
 from core.settings import Settings
+from jobs.etas import EtaBoard
 from tests.emulators.server import AppServer
 from vendors.catalog import load_catalog
 
 
 @pytest.fixture(scope="module")
-def models_api() -> Iterator[str]:
+def models_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(RUNWAYML_API_SECRET="key_x", GEMINI_API_KEY=None, GOOGLE_API_KEY=None)
+    database = f"sqlite:///{tmp_path_factory.mktemp('models') / 'accounts.db'}"
+
+    boards: list[EtaBoard] = []
+
+    async def etas() -> EtaBoard:  # opened on the server's own event loop, at the first request
+        if not boards:
+            accounts = await AccountStore.open(database, settings=settings)  # nothing measured yet
+            boards.append(EtaBoard(accounts.vendor_timings(), load_catalog(), settings))
+        return boards[0]
+
     app = FastAPI()
     app.include_router(models.router)
-    app.state.settings = Settings(RUNWAYML_API_SECRET="key_x", GEMINI_API_KEY=None, GOOGLE_API_KEY=None)
+    app.state.settings = settings
+    app.dependency_overrides[get_etas] = etas
     server = AppServer(app, ready_path="/v1/video/models").start()
     yield server.url
     server.stop()
@@ -64,3 +79,18 @@ def test_prices_carry_source_date_and_confirmation(listing: dict[str, Any]) -> N
 
 def test_no_key_material_appears_in_the_listing(models_api: str) -> None:
     assert "key_x" not in httpx.get(models_api + "/v1/video/models").text
+
+
+def test_lifecycle_dates_successor_and_aliases_are_listed(listing: dict[str, Any]) -> None:
+    models_by_id = by_id(listing)
+    catalog = load_catalog()
+    for vendor, model in catalog.pairs():
+        item = models_by_id[f"{vendor.id}/{model.id}"]
+        assert item["aliases"] == list(model.aliases)
+        assert item["successor"] == model.successor
+        assert item["deprecated_on"] == (model.deprecated_on.isoformat() if model.deprecated_on else None)
+        assert item["retired_on"] == (model.retired_on.isoformat() if model.retired_on else None)
+        assert item["lifecycle"] in ("active", "deprecated", "retired")
+        assert item["measured_latency"] == []  # nothing measured in a fresh database
+    assert models_by_id["luma/ray-3.2"]["aliases"] == ["ray"]
+    assert models_by_id["luma/ray-2"]["successor"] == "ray-3.2"

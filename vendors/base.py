@@ -23,6 +23,7 @@ class VendorStatus(BaseModel):
     thumbnail_url: str | None = None
     error: ErrorInfo | None = None  # set when state is "failed", already in our taxonomy
     cost_usd: Decimal | None = None  # the vendor's own figure for what it billed, when it reports one
+    queue_position: int | None = None  # requests ahead of this one in the vendor's queue (fal), when told
 
     @property
     def is_final(self) -> bool:

@@ -8,7 +8,7 @@ wire-level model ids live; the router filters and ranks with it, the adapters re
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,7 @@ from core.models import Aspect, Resolution
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
 DurationFormat = Literal["int", "string", "seconds_suffix"]
+ModelLifecycle = Literal["active", "deprecated", "retired"]
 
 # The prompt limit of a model whose vendor documents none we could read: Runway's documented 1000, the
 # lowest of any vendor we know, so an undocumented limit is never assumed to be roomier than that.
@@ -74,6 +75,14 @@ class ModelEntry(_Frozen):
     # The longest prompt the model takes, in ``prompt_length`` units; the router drops a model whose
     # limit is below the prompt rather than let the vendor refuse it at submit.
     max_prompt_chars: int = Field(default=DEFAULT_MAX_PROMPT_CHARS, gt=0)
+    # Lifecycle: from ``deprecated_on`` the model still serves jobs but answers say it is going away; from
+    # ``retired_on`` it takes no new jobs (410 ``model_retired`` naming ``successor``, a model id of the
+    # same vendor). Jobs already running on it are not affected: their route was fixed at start.
+    deprecated_on: date | None = None
+    retired_on: date | None = None
+    successor: str | None = None
+    # Other names customers may pass as ``model`` (a family name that always means its newest model).
+    aliases: tuple[str, ...] = ()
     notes: str = ""
 
     @model_validator(mode="before")
@@ -94,7 +103,21 @@ class ModelEntry(_Frozen):
             raise ValueError(f"model {self.id}: durations_at names unsupported {', '.join(stray)}")
         if not self.durations:
             raise ValueError(f"model {self.id}: durations is empty")
+        if self.deprecated_on and self.retired_on and self.retired_on < self.deprecated_on:
+            raise ValueError(f"model {self.id}: retired_on is before deprecated_on")
         return self
+
+    def lifecycle(self, today: date) -> ModelLifecycle:
+        """Where the model stands on ``today``: ``active``, ``deprecated`` or ``retired``."""
+        if self.retired_on is not None and today >= self.retired_on:
+            return "retired"
+        if self.deprecated_on is not None and today >= self.deprecated_on:
+            return "deprecated"
+        return "active"
+
+    def answers_to(self, name: str) -> bool:
+        """True when ``name`` is this model's id or one of its aliases."""
+        return name == self.id or name in self.aliases
 
     @property
     def wire_model(self) -> str:
@@ -151,6 +174,7 @@ class Catalog(_Frozen):
             model_ids = [m.id for m in vendor.models]
             if len(model_ids) != len(set(model_ids)):
                 raise ValueError(f"vendor {vendor.id} lists a model id twice")
+            _check_names(vendor)
         return self
 
     def vendor(self, vendor_id: str) -> VendorEntry | None:
@@ -162,6 +186,23 @@ class Catalog(_Frozen):
 
     def pairs(self) -> list[tuple[VendorEntry, ModelEntry]]:
         return [(vendor, model) for vendor in self.vendors for model in vendor.models]
+
+
+def _check_names(vendor: VendorEntry) -> None:
+    """Aliases name one model each and never shadow a model id; successors are models of the vendor."""
+    ids = {m.id for m in vendor.models}
+    aliases = [alias for m in vendor.models for alias in m.aliases]
+    if len(aliases) != len(set(aliases)) or ids & set(aliases):
+        raise ValueError(f"vendor {vendor.id}: an alias names two models, or shadows a model id")
+    for model in vendor.models:
+        if model.successor is not None and (model.successor not in ids or model.successor == model.id):
+            raise ValueError(
+                f"model {vendor.id}/{model.id}: successor {model.successor!r} is not another model"
+            )
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
 
 
 def parse_catalog(text: str) -> Catalog:

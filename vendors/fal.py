@@ -86,7 +86,11 @@ class FalVendor(HttpVendor):
             # Failed runs are COMPLETED too; the result call tells a refusal from a crash from a video.
             run_error = status.get("error")
             return await self._result(task, str(run_error) if run_error else None)
-        return VendorStatus(state=self.known_state(_STATES, state, "poll"))
+        position = status.get("queue_position") if state == "IN_QUEUE" else None
+        return VendorStatus(
+            state=self.known_state(_STATES, state, "poll"),
+            queue_position=position if isinstance(position, int) and position >= 0 else None,
+        )
 
     async def _result(self, task: VendorTask, run_error: str | None) -> VendorStatus:
         response = await self.send("GET", task.links["response_url"], phase="poll")

@@ -24,11 +24,12 @@ another vendor's key configured.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 
 from core.errors import ErrorCode
 from core.models import Prefer, RouteCandidate, VideoSpec
-from vendors.catalog import Catalog, ModelEntry, VendorEntry, prompt_length
+from vendors.catalog import Catalog, ModelEntry, VendorEntry, prompt_length, today_utc
 from vendors.registry import missing_configuration
 
 BALANCED_COST_FLOOR_USD = Decimal("0.50")
@@ -49,6 +50,8 @@ class NoRouteError(Exception):
         alternatives: list[str],
         *,
         max_prompt_chars: int | None = None,
+        successor: str | None = None,
+        retired_on: date | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
@@ -57,6 +60,9 @@ class NoRouteError(Exception):
         self.alternatives = alternatives
         # With PROMPT_TOO_LONG: the longest prompt any otherwise fitting candidate takes.
         self.max_prompt_chars = max_prompt_chars
+        # With MODEL_RETIRED: the pinned model's successor ("vendor/model") and when it was retired.
+        self.successor = successor
+        self.retired_on = retired_on
 
     def __repr__(self) -> str:
         return f"NoRouteError({self.code!s}, {self.constraint!r}, {self.detail!r})"
@@ -95,9 +101,12 @@ def plan_route(
     model: str | None,
     catalog: Catalog,
     configured: set[str],
+    *,
+    today: date | None = None,
 ) -> list[RouteCandidate]:
-    """The ordered candidates for ``spec`` (see the module docstring), or ``NoRouteError``."""
-    scope = _explicit_scope(catalog, vendor, model)
+    """The ordered candidates for ``spec`` (see the module docstring), or ``NoRouteError``. Models retired
+    on ``today`` (default: the UTC date) are never candidates; pinned by name, they are ``model_retired``."""
+    scope = _current(_explicit_scope(catalog, vendor, model), model, today or today_utc())
     usable = [pair for pair in scope if pair[0].id in configured]
     explicit = vendor is not None or model is not None
     if not explicit and any(not v.fallback_only for v, _ in usable):
@@ -124,7 +133,7 @@ def _explicit_scope(catalog: Catalog, vendor: str | None, model: str | None) -> 
             )
         pairs = [pair for pair in pairs if pair[0].id == vendor]
     if model is not None:
-        matching = [pair for pair in pairs if pair[1].id == model]
+        matching = [pair for pair in pairs if pair[1].answers_to(model)]
         if not matching:
             known = [f"{v.id}/{m.id}" for v, m in pairs]
             where = f" at {vendor}" if vendor else ""
@@ -136,6 +145,27 @@ def _explicit_scope(catalog: Catalog, vendor: str | None, model: str | None) -> 
             )
         pairs = matching
     return pairs
+
+
+def _current(scope: list[Pair], model: str | None, today: date) -> list[Pair]:
+    """``scope`` without retired models; a pinned ``model`` naming only retired ones is ``model_retired``."""
+    current = [pair for pair in scope if pair[1].lifecycle(today) != "retired"]
+    if current or model is None or not scope:
+        return current
+    raise _retired(*scope[0])
+
+
+def _retired(vendor: VendorEntry, model: ModelEntry) -> NoRouteError:
+    successor = f"{vendor.id}/{model.successor}" if model.successor else None
+    instead = f" Use {successor} instead." if successor else ""
+    return NoRouteError(
+        ErrorCode.MODEL_RETIRED,
+        "model",
+        f"The model {vendor.id}/{model.id} was retired on {model.retired_on}.{instead}",
+        [successor] if successor else [],
+        successor=successor,
+        retired_on=model.retired_on,
+    )
 
 
 def _fits(model: ModelEntry, spec: VideoSpec) -> bool:

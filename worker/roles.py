@@ -122,12 +122,18 @@ async def build_workers(
     vendors = build_vendors(settings, http)
     common = _common(settings, interceptors)
     workers: list[Worker] = []
+    accounts = None
+    if "workflows" in roles or "poll" in roles:  # the journal, the ledger, measured vendor times
+        accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
+        stack.push_async_callback(accounts.aclose)
     if "workflows" in roles:
+        assert accounts is not None
         workers.append(
-            await _job_worker(settings, client, stack, vendors, common, workflows, extra_activities)
+            await _job_worker(settings, client, stack, vendors, common, workflows, extra_activities, accounts)
         )
     if "poll" in roles:
-        workers.append(_poll_worker(settings, client, vendors, common))
+        assert accounts is not None
+        workers.append(_poll_worker(settings, client, vendors, common, accounts))
     if "rehost" in roles:
         workers.append(_rehost_worker(settings, client, stack, vendors, http, common))
     logger.info(
@@ -149,15 +155,14 @@ async def _job_worker(
     common: dict[str, object],
     workflows: Sequence[type],
     extra_activities: Sequence[Callable[..., object]],
+    accounts: AccountStore,
 ) -> Worker:
     """The ``workflows`` role: the workflows, and the few short activities that run on the job's queue."""
-    accounts = await AccountStore.open(settings.resolved_database_url, settings=settings)
-    stack.push_async_callback(accounts.aclose)
     storage = build_storage(settings)  # submit hands vendors the jobs' stored reference images
     stack.push_async_callback(storage.aclose)
     references = ReferenceImages(storage, settings.media_url_ttl_seconds)
     submits = VendorSubmitActivities(vendors, accounts.submit_journal(), references)
-    vendor_tasks = VendorTaskActivities(vendors)
+    vendor_tasks = VendorTaskActivities(vendors, accounts.vendor_timings())
     ledger = LedgerActivities(accounts)
     webhook_http = _webhook_client()
     stack.push_async_callback(webhook_http.aclose)
@@ -190,10 +195,15 @@ async def _job_worker(
 
 
 def _poll_worker(
-    settings: Settings, client: Client, vendors: dict[str, VideoVendor], common: dict[str, object]
+    settings: Settings,
+    client: Client,
+    vendors: dict[str, VideoVendor],
+    common: dict[str, object],
+    accounts: AccountStore,
 ) -> Worker:
-    """The ``poll`` role: many cheap heartbeating polls, on the job queue's ``-poll`` queue."""
-    polls = VendorTaskActivities(vendors)
+    """The ``poll`` role: many cheap heartbeating polls, on the job queue's ``-poll`` queue. The accounts
+    database takes each finished task's measured vendor time (the ETAs' samples)."""
+    polls = VendorTaskActivities(vendors, accounts.vendor_timings())
     return Worker(
         client,
         task_queue=settings.temporal_task_queue + POLL_QUEUE_SUFFIX,

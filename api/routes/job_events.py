@@ -1,11 +1,12 @@
 """``GET /v1/video/jobs/{id}/events``: the job's state, stage and progress as Server-Sent Events.
 
-Each event is ``event: job`` with the ``VideoJob`` as ``data`` (signed media URLs on the final one) and an
-``id`` that is the job's progress position (``jobs.watching.progress_position``): it only grows, and it
-means the same in every API process. A client that reconnects with ``Last-Event-ID`` (browsers'
-``EventSource`` does so by itself) gets only what is newer, even from a restarted API; one that has seen
-the final event gets ``204 No Content``, which tells ``EventSource`` to stop reconnecting. The stream ends
-after the final event. A comment line every 15 s keeps idle proxies from closing it.
+Each event is ``event: job`` with the ``VideoJob`` as ``data`` (the ETA fields while it runs, signed media
+URLs on the final one) and an ``id`` that is the job's progress position
+(``jobs.watching.progress_position``): it only grows, and it means the same in every API process. A client
+that reconnects with ``Last-Event-ID`` (browsers' ``EventSource`` does so by itself) gets only what is
+newer, even from a restarted API; one that has seen the final event gets ``204 No Content``, which tells
+``EventSource`` to stop reconnecting. The stream ends after the final event. A comment line every 15 s keeps
+idle proxies from closing it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from fastapi import APIRouter, Header, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.deps import CurrentProject, SettingsDep, StorageDep, WatchesDep
+from api.deps import CurrentProject, EtasDep, SettingsDep, StorageDep, WatchesDep
 from api.presenter import present_job
 from api.problems import problem_responses
 from core.models import JobSnapshot
 from core.settings import Settings
 from jobs.errors import JobNotFound
+from jobs.etas import EtaBoard
 from jobs.watching import JobWatch, progress_position
 from storage import MediaStorage
 
@@ -39,8 +41,8 @@ def _last_position(last_event_id: str | None) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
 
 
-def _event(snapshot: JobSnapshot, storage: MediaStorage, settings: Settings) -> str:
-    job = present_job(snapshot, storage, settings.media_url_ttl_seconds)
+async def _event(snapshot: JobSnapshot, storage: MediaStorage, settings: Settings, etas: EtaBoard) -> str:
+    job = present_job(snapshot, storage, settings.media_url_ttl_seconds, await etas.estimate(snapshot))
     return f"id: {progress_position(snapshot)}\nevent: job\ndata: {job.model_dump_json()}\n\n"
 
 
@@ -50,6 +52,7 @@ async def _stream(
     stack: contextlib.AsyncExitStack,
     storage: MediaStorage,
     settings: Settings,
+    etas: EtaBoard,
 ) -> AsyncIterator[str]:
     deadline = asyncio.get_running_loop().time() + settings.job_events_max_seconds
     async with stack:
@@ -59,7 +62,7 @@ async def _stream(
             assert snapshot is not None
             if progress_position(snapshot) > seen:
                 seen = progress_position(snapshot)
-                yield _event(snapshot, storage, settings)
+                yield await _event(snapshot, storage, settings, etas)
             if snapshot.state.is_final or isinstance(watch.error, JobNotFound):
                 return
             wait = min(KEEPALIVE_SECONDS, max(0.0, deadline - asyncio.get_running_loop().time()))
@@ -88,6 +91,7 @@ async def job_events(
     watches: WatchesDep,
     storage: StorageDep,
     settings: SettingsDep,
+    etas: EtasDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
     """Stream the job's progress until it ends (Server-Sent Events)."""
@@ -100,7 +104,7 @@ async def job_events(
         await stack.aclose()
         return Response(status_code=204)
     return StreamingResponse(
-        _stream(watch, seen, stack, storage, settings),
+        _stream(watch, seen, stack, storage, settings, etas),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         # Leaves the watch even if the stream never started (client gone before the first byte);

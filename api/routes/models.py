@@ -1,20 +1,23 @@
 """``GET /v1/video/models``: the catalog, with whether each model can be used here and, if not, why.
 
 Public and read-only: it shows what the deployment could route to and what an operator must set to enable
-the rest. Prices carry their source and date so a client can judge them.
+the rest. Prices carry their source and date so a client can judge them; each model's lifecycle (deprecated
+and retirement dates, successor, aliases) and its measured vendor times per resolution and duration (p50/p90
+over recent jobs, with how many) say what to expect of it.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import CatalogDep, SettingsDep
-from vendors.catalog import Catalog, ModelEntry, VendorEntry
+from accounts.vendor_timings import Bucket, BucketTimes
+from api.deps import CatalogDep, EtasDep, SettingsDep
+from vendors.catalog import Catalog, ModelEntry, ModelLifecycle, VendorEntry, today_utc
 from vendors.registry import configured_vendors, missing_configuration
 
 router = APIRouter(prefix="/v1/video", tags=["models"])
@@ -26,6 +29,17 @@ class ModelPrice(BaseModel):
     source: str
     as_of: date
     confirmed: bool
+
+
+class MeasuredLatency(BaseModel):
+    """Measured vendor time (accepted → finished) of recent jobs at one resolution and duration."""
+
+    resolution: str
+    duration_seconds: int
+    samples: int = Field(description="How many recent jobs the percentiles are computed over.")
+    p50_seconds: float
+    p90_seconds: float
+    used_for_eta: bool = Field(description="Enough samples that running jobs' ETAs come from these.")
 
 
 class VideoModel(BaseModel):
@@ -47,6 +61,12 @@ class VideoModel(BaseModel):
     quality: int
     quality_source: str
     typical_latency_seconds: int
+    measured_latency: list[MeasuredLatency]
+    lifecycle: ModelLifecycle = Field(description="`retired` models take no new jobs (410 model_retired).")
+    deprecated_on: date | None = None
+    retired_on: date | None = None
+    successor: str | None = Field(None, description="The model to move to (a `model` of the same vendor).")
+    aliases: list[str] = Field(description="Other names that select this model as `model`.")
     notes: str
 
 
@@ -57,16 +77,55 @@ class ModelList(BaseModel):
 
 
 @router.get("/models", response_model=ModelList, summary="List video models and whether they are available")
-async def list_models(settings: SettingsDep, catalog: CatalogDep) -> ModelList:
+async def list_models(settings: SettingsDep, catalog: CatalogDep, etas: EtasDep) -> ModelList:
     configured = configured_vendors(settings)
+    today = settings.model_lifecycle_date or today_utc()
+    measured = _measured_by_model(await etas.bucket_times(), settings.eta_min_samples)
     return ModelList(
         catalog_updated=catalog.updated,
-        data=[_present(vendor, model, vendor.id in configured, catalog) for vendor, model in catalog.pairs()],
+        data=[
+            VideoModel(
+                **_present(vendor, model, vendor.id in configured, catalog),
+                **_lifecycle(model, today, measured.get((vendor.id, model.id), [])),
+            )
+            for vendor, model in catalog.pairs()
+        ],
     )
 
 
-def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: Catalog) -> VideoModel:
-    return VideoModel(
+def _measured_by_model(
+    table: dict[Bucket, BucketTimes], min_samples: int
+) -> dict[tuple[str, str], list[MeasuredLatency]]:
+    measured: dict[tuple[str, str], list[MeasuredLatency]] = {}
+    for bucket in sorted(table, key=lambda b: (b.vendor, b.model, b.resolution, b.duration_seconds)):
+        times = table[bucket]
+        measured.setdefault((bucket.vendor, bucket.model), []).append(
+            MeasuredLatency(
+                resolution=bucket.resolution,
+                duration_seconds=bucket.duration_seconds,
+                samples=times.samples,
+                p50_seconds=times.p50_seconds,
+                p90_seconds=times.p90_seconds,
+                used_for_eta=times.samples >= min_samples,
+            )
+        )
+    return measured
+
+
+def _lifecycle(model: ModelEntry, today: date, measured: list[MeasuredLatency]) -> dict[str, Any]:
+    return {
+        "measured_latency": measured,
+        "lifecycle": model.lifecycle(today),
+        "deprecated_on": model.deprecated_on,
+        "retired_on": model.retired_on,
+        "successor": model.successor,
+        "aliases": list(model.aliases),
+    }
+
+
+def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: Catalog) -> dict[str, Any]:
+    """The model's catalog facts (``list_models`` adds what depends on the day and on measurements)."""
+    return dict(
         id=f"{vendor.id}/{model.id}",
         vendor=vendor.id,
         vendor_name=vendor.name,

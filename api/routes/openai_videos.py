@@ -109,6 +109,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         402: "Insufficient credits, or a spend cap of the project or key",
         404: "No such video in this project",
         409: "The video is not in a state that allows this",
+        410: "The requested model is retired (`model_retired`)",
         422: "No vendor serves the request, or an unsafe reference URL",
         429: "The project or key runs as many jobs as its concurrency cap allows",
         503: "Temporarily unavailable",

@@ -7,8 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
-from api.deps import CreatorDep, CurrentProject, JobsDep, SettingsDep, StorageDep, WatchesDep
+from api.deps import (
+    CatalogDep,
+    CreatorDep,
+    CurrentProject,
+    EtasDep,
+    JobsDep,
+    SettingsDep,
+    StorageDep,
+    WatchesDep,
+)
 from api.job_requests import job_request
+from api.model_lifecycle import deprecation_notice
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
 from api.problems import problem_responses
@@ -18,10 +28,11 @@ router = APIRouter(prefix="/v1/video", tags=["video"])
 
 _ERRORS = problem_responses(401, 404, 413, 422, 503)  # status and cancel
 _GENERATE_ERRORS = problem_responses(
-    400, 401, 402, 404, 409, 413, 422, 429, 503,
+    400, 401, 402, 404, 409, 410, 413, 422, 429, 503,
     described={
         402: "Insufficient credits (`insufficient_credits`), or a spend cap of the project or key would be "
         "passed (`budget_exceeded`)",
+        410: "The pinned model is retired (`model_retired`, with its `successor`)",
         404: "The job this idempotency key names was deleted (`job_deleted`)",
         409: "Idempotency key reused with a different request",
         422: "Invalid field, no vendor serves the request, unsafe reference URL (`reason`), or a bad "
@@ -49,18 +60,29 @@ async def generate(
     creator: CreatorDep,
     settings: SettingsDep,
     storage: StorageDep,
+    catalog: CatalogDep,
+    etas: EtasDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     cancel_after: Annotated[
         str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)
     ] = None,
 ) -> VideoJob:
-    """Start a video job (202 + Location), or return the job an idempotency key already names (200)."""
+    """Start a video job (202 + Location), or return the job an idempotency key already names (200).
+
+    A job on a deprecated model starts, and the answer says so: a ``model_deprecated`` warning and the
+    ``Deprecation`` / ``Sunset`` headers. A retired model is refused (410 ``model_retired``)."""
     del idempotency_key, cancel_after  # declared for the OpenAPI document; read below with every copy sent
     started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
-    response.headers["Location"] = f"/v1/video/jobs/{started.snapshot.job_id}"
+    snapshot = started.snapshot
+    response.headers["Location"] = f"/v1/video/jobs/{snapshot.job_id}"
     if not started.created:
         response.status_code = 200
-    return present_job(started.snapshot, storage, settings.media_url_ttl_seconds)
+    warnings, headers = deprecation_notice(
+        catalog, snapshot.vendor, snapshot.model, settings.model_lifecycle_date
+    )
+    response.headers.update(headers)
+    eta = await etas.estimate(snapshot)
+    return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta, warnings)
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
@@ -72,12 +94,15 @@ async def get_job(
     watches: WatchesDep,
     settings: SettingsDep,
     storage: StorageDep,
+    etas: EtasDep,
     prefer: Annotated[
         str | None,
         Header(description="`wait=N`: answer as soon as the job is final, or after N seconds (at most 60)."),
     ] = None,
 ) -> VideoJob:
-    """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``.
+    """The job's state; a finished job carries fresh signed ``video_url`` and ``thumbnail_url``, a running
+    one its ETA (``eta_seconds``, ``expected_finish_at``, ``eta_source``; ``queue_position`` where the
+    vendor reports one).
 
     With ``Prefer: wait=N`` the answer comes as soon as the job is final, or after N seconds (at most 60)
     with the job as it is then; ``Preference-Applied: wait=N`` says the wait was honoured.
@@ -89,7 +114,8 @@ async def get_job(
     else:
         snapshot = await watches.wait_final(job_id, project.project_id, within_seconds=wait)
         response.headers["Preference-Applied"] = f"wait={wait}"
-    return present_job(snapshot, storage, settings.media_url_ttl_seconds)
+    eta = await etas.estimate(snapshot)
+    return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_ERRORS)

@@ -37,6 +37,18 @@ function setKey(key, note) {
 
 // -- one job -----------------------------------------------------------------------------------------
 
+// "about 1m 10s (measured) · queue #2 · by 12:03:40": what the API expects of a running job.
+function describeEta(job) {
+  if (FINAL.has(job.state) || job.eta_seconds == null) return "–";
+  const minutes = Math.floor(job.eta_seconds / 60);
+  const seconds = job.eta_seconds % 60;
+  const span = minutes ? `${minutes}m ${seconds}s` : `${seconds}s`;
+  const parts = [`about ${span} (${job.eta_source === "measured" ? "measured" : "catalog estimate"})`];
+  if (job.queue_position != null) parts.push(`queue #${job.queue_position + 1}`);
+  if (job.expected_finish_at) parts.push(`by ${new Date(job.expected_finish_at).toLocaleTimeString()}`);
+  return parts.join(" · ");
+}
+
 function show(job) {
   $("job").hidden = false;
   $("job-id").textContent = job.job_id;
@@ -46,6 +58,8 @@ function show(job) {
   $("job-cost").textContent = `$${job.cost.settled_usd ?? job.cost.estimated_usd}`;
   $("job-deadline").textContent = job.deadline_at ? new Date(job.deadline_at).toLocaleTimeString() : "–";
   $("job-progress").value = job.progress ?? (FINAL.has(job.state) ? 100 : 0);
+  $("job-eta").textContent = describeEta(job);
+  if (job.warnings) $("job-warnings").textContent = job.warnings.map((w) => w.message).join(" ");
   $("job-error").textContent = job.error ? `${job.error.code}: ${job.error.message}` : "";
   $("cancel").disabled = FINAL.has(job.state);
   const player = $("player");
@@ -119,6 +133,21 @@ async function follow(jobId) {
 
 // -- lists and actions ---------------------------------------------------------------------------------
 
+// Models to pin: the available ones, never a retired one; deprecated ones say so and name the successor.
+async function loadModels() {
+  try {
+    const listing = await api("/v1/video/models");
+    const usable = listing.data.filter((m) => m.available && m.lifecycle !== "retired");
+    $("model").append(...usable.map((m) => {
+      const option = document.createElement("option");
+      option.value = m.id;
+      const note = m.lifecycle === "deprecated" ? ` (deprecated${m.successor ? `, use ${m.successor}` : ""})` : "";
+      option.textContent = `${m.name}${note}`;
+      return option;
+    }));
+  } catch (_) { /* the automatic choice still works */ }
+}
+
 async function refreshRecent() {
   const list = $("recent");
   if (!apiKey) return;
@@ -159,18 +188,26 @@ $("generate-form").addEventListener("submit", async (event) => {
   const button = $("generate");
   button.disabled = true;
   try {
+    const body = {
+      prompt: $("prompt").value,
+      resolution: $("resolution").value,
+      aspect: $("aspect").value,
+      prefer: $("prefer").value,
+      duration_seconds: Number($("duration").value),
+    };
+    // Empty means no deadline: the field is left out rather than sent as null.
+    if ($("deadline").value) body.deadline_seconds = Number($("deadline").value);
+    const pinned = $("model").value;
+    if (pinned) {
+      const at = pinned.indexOf("/");
+      body.vendor = pinned.slice(0, at);
+      body.model = pinned.slice(at + 1);
+    }
+    $("job-warnings").textContent = "";
     const job = await api("/v1/video/generate", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        prompt: $("prompt").value,
-        resolution: $("resolution").value,
-        aspect: $("aspect").value,
-        prefer: $("prefer").value,
-        duration_seconds: Number($("duration").value),
-        // Empty means no deadline: the field is left out rather than sent as null.
-        ...($("deadline").value ? { deadline_seconds: Number($("deadline").value) } : {}),
-      }),
+      body: JSON.stringify(body),
     });
     show(job);
     refreshRecent();
@@ -195,6 +232,7 @@ $("cancel").addEventListener("click", async () => {
 $("refresh").addEventListener("click", refreshRecent);
 
 $("api-key").value = apiKey;
+loadModels();
 if (apiKey) {
   $("key-status").textContent = "Using the key saved in this browser.";
   refreshRecent();

@@ -60,8 +60,11 @@ def create_app(state: EmulatorState | None = None, fal_key: str = FAL_KEY) -> Fa
         task = state.tasks.get(request_id)
         if task is None or task.extra["owner_app"] != f"{owner}/{app_name}":
             return _error(404, "Request not found")
-        where = state.advance(task)
         urls = _urls(request, task)
+        waiting = state.scenario.queue_position
+        if waiting is not None and not task.cancelled:  # still behind others in fal's queue
+            return JSONResponse({"status": "IN_QUEUE", "queue_position": waiting, **urls})
+        where = state.advance(task)
         if where == "queued":
             return JSONResponse({"status": "IN_QUEUE", "queue_position": 0, **urls})
         if where == "running":

@@ -8,6 +8,7 @@
     {"poll": "server_error"} ...                      the same faults on status reads
     {"outcome": "moderation", "polls_to_finish": 3}   tasks end refused by moderation after 3 running polls
     {"hold": true}                                    running tasks stay at their last running step
+    {"queue_position": 3}                             fal: tasks stay IN_QUEUE at that position while set
     {"output_url_ttl_seconds": 0}                     output URLs answer 403 that long after success
     {"output_file": "/tmp/clip.mp4"}                  every output is that file (streamed), not the 1 s sample
 
@@ -90,6 +91,8 @@ class Scenario(BaseModel):
     download_seconds: float = 0.0  # how long serving one output file takes
     # A video file on this machine to serve as every task's output (the benchmarks' bigger videos).
     output_file: str | None = None
+    # fal: tasks stay IN_QUEUE with this queue_position while it is set (None: the usual first-poll queue).
+    queue_position: int | None = None
     # Downloads stop after this fraction of the file until released (0: before the first byte).
     download_hold: float | None = None
     # How long "slow", "held_answer" and download holds last without a release; None: until released.

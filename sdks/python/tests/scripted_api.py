@@ -39,6 +39,11 @@ def job_json(job_id: str = "vid_123", state: str = "queued", **fields: Any) -> d
         "thumbnail_url": None,
         "video": None,
         "deadline_at": None,
+        "eta_seconds": None,
+        "expected_finish_at": None,
+        "eta_source": None,
+        "queue_position": None,
+        "warnings": [],
     }
     body.update(fields)
     return body

@@ -262,3 +262,62 @@ def test_console_script_activates_once_then_generates_and_downloads(
     generate = next(r for r in loopback.requests if r.path == GENERATE_PATH)
     assert generate.headers["Authorization"] == "Bearer ifr_pk_proj_9"
     assert generate.headers["Idempotency-Key"]
+
+
+def test_the_progress_line_shows_the_eta_and_the_vendors_queue_position(
+    client: Infrai, api: ScriptedAPI
+) -> None:
+    queued = answer("running", stage="generating", eta_seconds=70, eta_source="catalog", queue_position=2)
+    api.on(
+        "GET",
+        JOB_PATH,
+        queued,  # read by `wait` before it starts polling
+        queued,
+        answer("running", stage="generating", progress=50, eta_seconds=35, eta_source="measured"),
+        answer("succeeded", progress=100),
+    )
+    result = run_cli(client, "video", "wait", "vid_123")
+    assert result.code == 0
+    assert "eta ~01:10  queue #3" in result.stderr  # ~: the catalog's guess; fal's 0-based position + 1
+    assert "eta 00:35" in result.stderr and "eta ~00:35" not in result.stderr
+    assert "succeeded" in result.stderr and "eta" not in result.stderr.splitlines()[-1]
+
+
+def test_models_lists_lifecycles_and_measured_percentiles(client: Infrai, api: ScriptedAPI) -> None:
+    ray_2 = {
+        "id": "luma/ray-2",
+        "vendor": "luma",
+        "model": "ray-2",
+        "name": "Luma Ray 2",
+        "available": True,
+        "typical_latency_seconds": 120,
+        "lifecycle": "deprecated",
+        "deprecated_on": "2026-12-01",
+        "retired_on": "2027-05-01",
+        "successor": "ray-3.2",
+        "aliases": [],
+        "measured_latency": [
+            {
+                "resolution": "720p",
+                "duration_seconds": 5,
+                "samples": 12,
+                "p50_seconds": 81.5,
+                "p90_seconds": 140.25,
+                "used_for_eta": True,
+            }
+        ],
+    }
+    ray_3 = {**ray_2, "id": "luma/ray-3.2", "model": "ray-3.2", "name": "Luma Ray 3.2", "aliases": ["ray"]}
+    ray_3.update(lifecycle="active", deprecated_on=None, retired_on=None, successor=None, measured_latency=[])
+    listing = {"object": "list", "catalog_updated": "2026-11-26", "data": [ray_2, ray_3]}
+    api.on("GET", "/v1/video/models", httpx.Response(200, json=listing))
+
+    models = client.video.models()
+    assert models.data[0].retired_on is not None and models.data[0].successor == "ray-3.2"
+    assert models.data[0].measured_latency[0].p90_seconds == 140.25
+    result = run_cli(client, "models")
+    assert result.code == 0
+    assert "deprecated 2026-12-01, retires 2027-05-01 -> luma/ray-3.2" in result.stdout
+    assert "720p 5s: p50 81.5s, p90 140.2s over 12 jobs" in result.stdout
+    assert "luma/ray-3.2 (alias ray)" in result.stdout
+    assert run_cli(client, "models", "--json").json()["data"][1]["aliases"] == ["ray"]

@@ -49,6 +49,11 @@ export const VIDEO_JOB_FIELDS = [
   "thumbnail_url",
   "video",
   "deadline_at",
+  "eta_seconds",
+  "expected_finish_at",
+  "eta_source",
+  "queue_position",
+  "warnings",
 ] as const;
 
 export const JOB_COST_FIELDS = ["estimated_usd", "settled_usd"] as const;

@@ -53,6 +53,56 @@ export interface VideoJob {
   video: VideoFile | null;
   /** When the job's deadline cancels it if it has not finished; null without a deadline. */
   deadline_at?: string | null;
+  /** While the job runs: seconds until the vendor is expected to finish. */
+  eta_seconds: number | null;
+  expected_finish_at: string | null;
+  /** `measured`: p50/p90 of recent jobs like it; `catalog`: the catalog's typical latency (too few yet). */
+  eta_source: "measured" | "catalog" | null;
+  /** Requests ahead of this one in the vendor's queue, where the vendor reports one (fal). */
+  queue_position: number | null;
+  /** E.g. `model_deprecated` on a job started on a deprecated model. */
+  warnings: JobWarning[];
+}
+
+export interface JobWarning {
+  code: string;
+  message: string;
+}
+
+/** Vendor time (accepted → finished) of a model's recent jobs at one resolution and duration. */
+export interface MeasuredLatency {
+  resolution: string;
+  duration_seconds: number;
+  samples: number;
+  p50_seconds: number;
+  p90_seconds: number;
+  used_for_eta: boolean;
+}
+
+export type ModelLifecycle = "active" | "deprecated" | "retired";
+
+/** One entry of `GET /v1/video/models` (the fields named here; the server sends more). */
+export interface VideoModelInfo {
+  id: string;
+  vendor: string;
+  model: string;
+  name: string;
+  available: boolean;
+  resolutions: string[];
+  durations_seconds: number[];
+  typical_latency_seconds: number;
+  measured_latency: MeasuredLatency[];
+  lifecycle: ModelLifecycle;
+  deprecated_on: string | null;
+  retired_on: string | null;
+  successor: string | null;
+  aliases: string[];
+}
+
+export interface ModelList {
+  object: "list";
+  catalog_updated: string;
+  data: VideoModelInfo[];
 }
 
 export interface GenerateRequest {

@@ -1,9 +1,9 @@
-/** `client.video`: generate, status, cancel, wait and download. */
+/** `client.video`: generate, status, cancel, wait, download and models. */
 
 import { pollIntervals, retryDelayMs, sleep } from "./backoff.js";
 import { JobStateError, TimeoutError } from "./errors.js";
 import { connectionError, type Session } from "./session.js";
-import { isFinal, type CancelResult, type GenerateRequest, type VideoJob } from "./types.js";
+import { isFinal, type CancelResult, type GenerateRequest, type ModelList, type VideoJob } from "./types.js";
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 600_000;
 
@@ -68,6 +68,12 @@ export class Video {
 
   status(jobId: string): Promise<VideoJob> {
     return this.session.json<VideoJob>({ method: "GET", path: jobPath(jobId), repeatable: true });
+  }
+
+  /** The catalog: availability, lifecycle (deprecated / retired dates, successor, aliases) and measured
+   * vendor times (p50/p90 per resolution and duration, with sample counts). */
+  models(): Promise<ModelList> {
+    return this.session.json<ModelList>({ method: "GET", path: "/v1/video/models", repeatable: true });
   }
 
   /** Ask for cancellation; `ok` is false when the job had already finished. */

@@ -42,8 +42,12 @@ from infrai.models import (
     JobError,
     Usage,
     UsageLine,
+    JobWarning,
+    MeasuredLatency,
+    ModelList,
     VideoFile,
     VideoJob,
+    VideoModelInfo,
 )
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
@@ -72,7 +76,10 @@ __all__ = [
     "JobCost",
     "JobError",
     "JobStateError",
+    "JobWarning",
+    "MeasuredLatency",
     "MissingAPIKeyError",
+    "ModelList",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPacing",
@@ -84,6 +91,7 @@ __all__ = [
     "UsageLine",
     "VideoFile",
     "VideoJob",
+    "VideoModelInfo",
     "__version__",
     "ai",
     "default_client",

@@ -4,6 +4,7 @@
     infrai account
     infrai usage [--from DAY] [--to DAY] [--group-by day|vendor|model|key] [--csv]
     infrai budget [--key KEY_ID] [--daily USD] [--monthly USD] [--concurrency N] [--clear]
+    infrai models
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
 
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 from infrai.cli_account import add_account_commands
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
+from infrai.model_table import format_models
 from infrai.models import CancelResult, InfraiModel, VideoJob
 from infrai.progress import ProgressBar
 from infrai.version import __version__
@@ -77,6 +79,11 @@ def describe_job(job: VideoJob) -> str:
         lines.append(f"  cost     estimated ${job.cost.estimated_usd}{settled}")
     if job.deadline_at is not None and not job.is_final:
         lines.append(f"  deadline {job.deadline_at.isoformat()}")
+    if job.eta_seconds is not None and not job.is_final:
+        queue = f", queue #{job.queue_position + 1}" if job.queue_position is not None else ""
+        lines.append(f"  eta      {job.eta_seconds}s ({job.eta_source}){queue}, by {job.expected_finish_at}")
+    for warning in job.warnings:
+        lines.append(f"  warning  {warning.code}: {warning.message}")
     if job.error is not None:
         lines.append(f"  error    {job.error.code}: {job.error.message}")
     if job.video_url:
@@ -140,6 +147,12 @@ def deadline_seconds(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 5m or 1h30m")
     hours, minutes, seconds = (int(part or 0) for part in parts.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+def cmd_models(client: Infrai, args: argparse.Namespace, out: Output) -> int:
+    models = client.video.models()
+    out.result(models, format_models(models))
+    return EXIT_OK
 
 
 def cmd_generate(client: Infrai, args: argparse.Namespace, out: Output) -> int:
@@ -217,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     activate.set_defaults(run=cmd_activate)
     commands.add_parser("account", parents=[shared], help="show the balance").set_defaults(run=cmd_account)
     add_account_commands(commands, shared)
+    models = commands.add_parser("models", parents=[shared], help="list models: lifecycle, measured p50/p90")
+    models.set_defaults(run=cmd_models)
 
     video = commands.add_parser("video", help="generate and manage video jobs")
     video_commands = video.add_subparsers(dest="video_command", required=True, metavar="COMMAND")

@@ -73,6 +73,11 @@ class VideoFile(InfraiModel):
     content_type: str = "video/mp4"
 
 
+class JobWarning(InfraiModel):
+    code: str
+    message: str
+
+
 class VideoJob(InfraiModel):
     job_id: str
     state: JobState
@@ -89,6 +94,13 @@ class VideoJob(InfraiModel):
     thumbnail_url: str | None = None
     video: VideoFile | None = None
     deadline_at: datetime | None = None
+    # While the job runs: when the vendor is expected to finish, whether that comes from measured jobs
+    # ("measured") or the catalog ("catalog"), and the place in the vendor's queue where it says.
+    eta_seconds: int | None = None
+    expected_finish_at: datetime | None = None
+    eta_source: Literal["measured", "catalog"] | None = None
+    queue_position: int | None = None
+    warnings: list[JobWarning] = []
 
     @property
     def is_final(self) -> bool:
@@ -176,3 +188,36 @@ class Usage(InfraiModel):
     group_by: str
     data: list[UsageLine]
     total: UsageTotal
+class MeasuredLatency(InfraiModel):
+    """Vendor time (accepted → finished) of a model's recent jobs at one resolution and duration."""
+
+    resolution: str
+    duration_seconds: int
+    samples: int
+    p50_seconds: float
+    p90_seconds: float
+    used_for_eta: bool = False
+
+
+class VideoModelInfo(InfraiModel):
+    """One model of ``GET /v1/video/models``: capabilities, prices, lifecycle and measured times."""
+
+    id: str
+    vendor: str
+    model: str
+    name: str
+    available: bool
+    resolutions: list[str] = []
+    durations_seconds: list[int] = []
+    typical_latency_seconds: int | None = None
+    measured_latency: list[MeasuredLatency] = []
+    lifecycle: Literal["active", "deprecated", "retired"] = "active"
+    deprecated_on: date | None = None
+    retired_on: date | None = None
+    successor: str | None = None
+    aliases: list[str] = []
+
+
+class ModelList(InfraiModel):
+    data: list[VideoModelInfo]
+    catalog_updated: date | None = None

@@ -1,4 +1,7 @@
-"""The CLI's progress line on stderr: state, stage, progress % and elapsed time of a job being waited on."""
+"""The CLI's progress line on stderr: state, stage, progress %, elapsed time and ETA of a job being waited on.
+
+The ETA is the server's (``eta_seconds``, from measured jobs like it or the catalog's typical latency: a
+``~`` marks the catalog's guess), plus the vendor's queue position where the vendor reports one."""
 
 from __future__ import annotations
 
@@ -16,8 +19,19 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def format_eta(job: VideoJob) -> str:
+    """``eta 01:10`` (``eta ~01:10`` when from the catalog, not measured), `` queue #3``; empty when none."""
+    if job.is_final or job.eta_seconds is None:
+        return ""
+    guess = "~" if job.eta_source == "catalog" else ""
+    text = f"  eta {guess}{format_elapsed(job.eta_seconds)}"
+    if job.queue_position is not None:
+        text += f"  queue #{job.queue_position + 1}"  # fal counts from 0: "#1" is next in line
+    return text
+
+
 def render(job: VideoJob, elapsed: float) -> str:
-    """``[#########...............]  38%  running/generating  00:42  vid_...``"""
+    """``[#########...............]  38%  running/generating  00:42  eta 01:10  vid_...``"""
     if job.state == "succeeded":
         percent: int | None = 100
     else:
@@ -26,7 +40,8 @@ def render(job: VideoJob, elapsed: float) -> str:
     bar = "#" * filled + "." * (BAR_WIDTH - filled)
     shown_percent = "  -%" if percent is None else f"{percent:3d}%"
     phase = job.state if job.stage is None or job.is_final else f"{job.state}/{job.stage}"
-    return f"[{bar}] {shown_percent}  {phase:<20}  {format_elapsed(elapsed)}  {job.job_id}"
+    eta = format_eta(job)
+    return f"[{bar}] {shown_percent}  {phase:<20}  {format_elapsed(elapsed)}{eta}  {job.job_id}"
 
 
 class ProgressBar:

@@ -1,4 +1,4 @@
-"""``client.video``: generate, status, cancel, wait and download, written once for both clients.
+"""``client.video``: generate, status, cancel, wait, download and models, written once for both clients.
 
 ``VideoResource`` is generic in what its methods return: ``Infrai`` binds it to the results themselves
 (``Video``), ``AsyncInfrai`` to awaitables of them (``AsyncVideo``). Each method builds a plan and hands it
@@ -21,9 +21,10 @@ from infrai.calls import ClientConfig, call, connection_error, send
 from infrai.effects import Plan, SaveBody, Sleep
 from infrai.errors import JobStateError, TimeoutError
 from infrai.media import MediaFile
-from infrai.models import Aspect, CancelResult, Prefer, Resolution, VideoJob
+from infrai.models import Aspect, CancelResult, ModelList, Prefer, Resolution, VideoJob
 
 JobT = TypeVar("JobT")
+ModelsT = TypeVar("ModelsT")
 CancelT = TypeVar("CancelT")
 PathT = TypeVar("PathT")
 
@@ -93,6 +94,11 @@ def wait_plan(
         yield Sleep(pause)
 
 
+def models_plan(config: ClientConfig) -> Plan[ModelList]:
+    request = config.request("GET", "/v1/video/models", authenticated=False)
+    return (yield from call(config, request, ModelList, repeatable=True))
+
+
 def download_plan(config: ClientConfig, job_id: str, destination: Path) -> Plan[Path]:
     job = yield from status_plan(config, job_id)  # every status call mints a fresh signed URL
     if job.state != "succeeded" or not job.video_url:
@@ -121,7 +127,7 @@ def download_plan(config: ClientConfig, job_id: str, destination: Path) -> Plan[
             return target
 
 
-class VideoResource(Generic[JobT, CancelT, PathT]):
+class VideoResource(Generic[JobT, CancelT, PathT, ModelsT]):
     def __init__(self, config: ClientConfig, run: PlanRunner) -> None:
         self._config = config
         self._run = run
@@ -185,6 +191,12 @@ class VideoResource(Generic[JobT, CancelT, PathT]):
         """
         return cast(JobT, self._run(wait_plan(self._config, id, timeout, on_poll)))
 
+    def models(self) -> ModelsT:
+        """The catalog: each model's availability, prices, lifecycle (``deprecated_on``, ``retired_on``,
+        ``successor``, ``aliases``) and measured vendor times (``measured_latency``: p50/p90 per
+        resolution and duration, with the sample count)."""
+        return cast(ModelsT, self._run(models_plan(self._config)))
+
     def download(self, id: str, path: str | os.PathLike[str]) -> PathT:
         """Stream the job's MP4 to ``path`` (a file, or a folder to put ``<job_id>.mp4`` in).
 
@@ -193,5 +205,7 @@ class VideoResource(Generic[JobT, CancelT, PathT]):
         return cast(PathT, self._run(download_plan(self._config, id, Path(path))))
 
 
-Video = VideoResource[VideoJob, CancelResult, Path]
-AsyncVideo = VideoResource[Awaitable[VideoJob], Awaitable[CancelResult], Awaitable[Path]]
+Video = VideoResource[VideoJob, CancelResult, Path, ModelList]
+AsyncVideo = VideoResource[
+    Awaitable[VideoJob], Awaitable[CancelResult], Awaitable[Path], Awaitable[ModelList]
+]
