@@ -15,6 +15,9 @@ from accounts.money import format_usd
 from api.problems import ProblemError, problem_response
 from core.errors import ErrorCode
 from jobs.errors import (
+    BatchConflict,
+    BatchItemsInvalid,
+    BatchNotFound,
     IdempotencyKeySpent,
     JobConflict,
     JobDeleted,
@@ -29,6 +32,8 @@ from jobs.errors import (
 
 # A keyed generate whose job the project deleted (the OpenAI-compatible DELETE): 404 like its status.
 JOB_DELETED = "job_deleted"
+# Items of a batch refused by the checks of a generate: ``items`` names each (index, code, detail).
+BATCH_ITEMS_INVALID = "invalid_batch_items"
 TEMPORAL_RETRY_AFTER_SECONDS = 2
 STORAGE_RETRY_AFTER_SECONDS = 5
 
@@ -41,9 +46,37 @@ def _unroutable(error: Unroutable) -> ProblemError:
     return ProblemError(422, cause.code, cause.detail, extra=extra)
 
 
+def _batch_items_invalid(error: BatchItemsInvalid) -> ProblemError:
+    refusals = [(index, problem_for(failure)) for index, failure in error.failures]
+    statuses = {problem.status for _, problem in refusals}
+    items = [
+        {"index": index, "code": problem.code, "detail": problem.detail, **problem.extra}
+        for index, problem in refusals
+    ]
+    indexes = ", ".join(str(index) for index, _ in refusals)
+    return ProblemError(
+        statuses.pop() if len(statuses) == 1 else 422,
+        BATCH_ITEMS_INVALID,
+        f"Batch items refused (index {indexes}); nothing was held or started. "
+        f"First: item {refusals[0][0]}: {refusals[0][1].detail}",
+        extra={"items": items},
+    )
+
+
 def problem_for(error: JobError) -> ProblemError:
     """The problem a domain error is answered with."""
     match error:
+        case BatchNotFound():
+            return ProblemError(404, ErrorCode.NOT_FOUND, f"No batch {error.batch_id!r} in this project.")
+        case BatchConflict():
+            return ProblemError(
+                409,
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "This idempotency key was already used for a different batch; use a new key.",
+                extra={"batch_id": error.batch_id},
+            )
+        case BatchItemsInvalid():
+            return _batch_items_invalid(error)
         case JobNotFound():
             return ProblemError(404, ErrorCode.NOT_FOUND, f"No job {error.job_id!r} in this project.")
         case JobDeleted():
@@ -106,15 +139,20 @@ async def _on_accounts_unavailable(_request: Request, exc: Exception) -> JSONRes
     )
 
 
-async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InsufficientCredits)
-    return problem_response(
+def insufficient_credits(exc: InsufficientCredits, *, what: str = "job") -> ProblemError:
+    """The ``402`` of a request the balance does not cover (``what``: a job, or a whole batch)."""
+    return ProblemError(
         402,
         ErrorCode.INSUFFICIENT_CREDITS,
-        f"This job needs {format_usd(exc.required)} USD of credits; "
+        f"This {what} needs {format_usd(exc.required)} USD of credits; "
         f"{format_usd(exc.available)} USD are available.",
         extra={"required_usd": format_usd(exc.required), "available_usd": format_usd(exc.available)},
     )
+
+
+async def _on_insufficient_credits(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InsufficientCredits)
+    return insufficient_credits(exc).response()
 
 
 def install_account_error_handlers(app: FastAPI) -> None:

@@ -17,15 +17,17 @@ from urllib.parse import quote
 
 import httpx
 
+from infrai.batches import BatchMethods
 from infrai.calls import ClientConfig, call, connection_error, send
 from infrai.effects import Plan, SaveBody, Sleep
 from infrai.errors import JobStateError, TimeoutError
 from infrai.media import MediaFile
-from infrai.models import Aspect, CancelResult, Prefer, Resolution, VideoJob
+from infrai.models import Aspect, CancelResult, Prefer, Resolution, VideoBatch, VideoJob
 
 JobT = TypeVar("JobT")
 CancelT = TypeVar("CancelT")
 PathT = TypeVar("PathT")
+BatchT = TypeVar("BatchT")
 
 PlanRunner = Callable[[Plan[Any]], Any]
 OnPoll = Callable[[VideoJob], None]
@@ -121,7 +123,7 @@ def download_plan(config: ClientConfig, job_id: str, destination: Path) -> Plan[
             return target
 
 
-class VideoResource(Generic[JobT, CancelT, PathT]):
+class VideoResource(BatchMethods[BatchT], Generic[JobT, CancelT, PathT, BatchT]):
     def __init__(self, config: ClientConfig, run: PlanRunner) -> None:
         self._config = config
         self._run = run
@@ -187,5 +189,7 @@ class VideoResource(Generic[JobT, CancelT, PathT]):
         return cast(PathT, self._run(download_plan(self._config, id, Path(path))))
 
 
-Video = VideoResource[VideoJob, CancelResult, Path]
-AsyncVideo = VideoResource[Awaitable[VideoJob], Awaitable[CancelResult], Awaitable[Path]]
+Video = VideoResource[VideoJob, CancelResult, Path, VideoBatch]
+AsyncVideo = VideoResource[
+    Awaitable[VideoJob], Awaitable[CancelResult], Awaitable[Path], Awaitable[VideoBatch]
+]
