@@ -105,6 +105,14 @@ function sameSet(ours, theirs) {
   return a.size === b.size && [...a].every((value) => b.has(value));
 }
 
+function batchObjects(doc, contract) {
+  const batch = response(doc, "get", /^\/v1\/video\/batches\/\{[^}]+\}$/, "200", "VideoBatch");
+  return [
+    ["VideoBatch", batch, contract.VIDEO_BATCH_FIELDS],
+    ["BatchCounts", property(doc, batch, "counts"), contract.BATCH_COUNTS_FIELDS],
+  ];
+}
+
 function check(doc, contract) {
   const problems = [];
   const notes = [];
@@ -124,6 +132,7 @@ function check(doc, contract) {
       contract.ACTIVATION_FIELDS,
     ],
     ["Account", response(doc, "get", "/v1/account", "200", "AccountResponse"), contract.ACCOUNT_FIELDS],
+    ...batchObjects(doc, contract),
   ];
   for (const [name, found, declared] of objects) {
     const properties = found.schema?.properties;

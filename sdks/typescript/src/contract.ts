@@ -3,13 +3,15 @@
  *
  * The `Exact` checks below fail the build if a list and its interface drift apart, so the script always
  * checks what the types really say. Every wire type the SDK declares is listed: the job and its nested
- * cost / error / video, the request and its enums, the cancel result, the activation and the account.
+ * cost / error / video, the request and its enums, the cancel result, the activation, the account and the
+ * batch with its counts.
  */
 
 import type {
   Account,
   Activation,
   Aspect,
+  BatchCounts,
   CancelResult,
   GenerateRequest,
   JobCost,
@@ -18,6 +20,7 @@ import type {
   Prefer,
   Resolution,
   Stage,
+  VideoBatch,
   VideoFile,
   VideoJob,
 } from "./types.js";
@@ -86,6 +89,16 @@ export const ACCOUNT_FIELDS = [
   "keys",
 ] as const;
 
+export const VIDEO_BATCH_FIELDS = [
+  "batch_id",
+  "state",
+  "created_at",
+  "item_count",
+  "counts",
+  "items",
+] as const;
+export const BATCH_COUNTS_FIELDS = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
 export const ASPECTS = ["16:9", "9:16", "1:1"] as const;
@@ -103,6 +116,8 @@ export const contractChecks: {
   cancelResult: Exact<Item<typeof CANCEL_RESULT_FIELDS>, keyof CancelResult>;
   activation: Exact<Item<typeof ACTIVATION_FIELDS>, keyof Activation>;
   account: Exact<Item<typeof ACCOUNT_FIELDS>, keyof Account>;
+  videoBatch: Exact<Item<typeof VIDEO_BATCH_FIELDS>, keyof VideoBatch>;
+  batchCounts: Exact<Item<typeof BATCH_COUNTS_FIELDS>, keyof BatchCounts>;
   jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
   stages: Exact<Item<typeof STAGES>, Stage>;
   aspects: Exact<Item<typeof ASPECTS>, Aspect>;
@@ -117,6 +132,8 @@ export const contractChecks: {
   cancelResult: true,
   activation: true,
   account: true,
+  videoBatch: true,
+  batchCounts: true,
   jobStates: true,
   stages: true,
   aspects: true,

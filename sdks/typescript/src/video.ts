@@ -12,13 +12,7 @@ import {
   type BatchWaitOptions,
   type GenerateBatchOptions,
 } from "./batches.js";
-import {
-  isFinal,
-  type CancelResult,
-  type GenerateRequest,
-  type VideoBatch,
-  type VideoJob,
-} from "./types.js";
+import { isFinal, type CancelResult, type GenerateRequest, type VideoBatch, type VideoJob } from "./types.js";
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 600_000;
 
@@ -82,7 +76,8 @@ export class Video {
     const key = options.idempotency_key ?? (await newIdempotencyKey());
     const batch = await createBatch(this.session, items, options, key);
     if (!options.wait || batch.state === "completed") return batch;
-    const timeoutMs = options.waitTimeoutMs === undefined ? DEFAULT_BATCH_WAIT_TIMEOUT_MS : options.waitTimeoutMs;
+    const timeoutMs =
+      options.waitTimeoutMs === undefined ? DEFAULT_BATCH_WAIT_TIMEOUT_MS : options.waitTimeoutMs;
     return waitBatch(this.session, batch.batch_id, { timeoutMs });
   }
 
