@@ -18,6 +18,7 @@ from sqlalchemy import select, text, update
 
 from accounts import ledger, projects, webhooks
 from accounts.budget_book import BudgetBook
+from accounts.batch_holds import ItemHold, place_batch_holds
 from accounts.database import Database
 from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
@@ -200,6 +201,11 @@ class AccountStore:
                 request=request, attribution=attribution,
             )  # fmt: skip
         return from_micros(held)
+
+    async def hold_batch(self, project_id: str, holds: list[ItemHold]) -> list[bool]:
+        """Hold every item of a batch in one transaction, or none (``accounts.batch_holds``)."""
+        async with self._db.write() as conn:
+            return await place_batch_holds(self._db, conn, project_id, holds, utc_now())
 
     async def release_stale_hold(self, job_id: str, why: str) -> Settlement:
         """Release a hold no job will ever settle (the reconciler's verdict ``why``), charging nothing.

@@ -3,7 +3,8 @@
 Signed per the Standard Webhooks specification with the ``standardwebhooks`` package: ``webhook-id`` (the
 same for every attempt of a message, so receivers can drop duplicates), ``webhook-timestamp`` (this attempt)
 and ``webhook-signature`` (``v1,`` + HMAC-SHA256 of ``id.timestamp.body`` with the project's secret). The
-body is the same for every attempt: ``{"type": "video.job.<state>", "timestamp": ..., "data": <job>}``.
+body is the same for every attempt: ``{"type": "video.job.<state>", "timestamp": ..., "data": <job>}``, or
+for a batch's one message ``{"type": "batch.completed", ..., "data": <batch>}`` (``deliver_batch_webhook``).
 
 Temporal retries the activity (the ``WebhookDelivery`` workflow's retry policy: backoff for hours); this
 function makes one attempt and says whether another one may help:
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,7 +33,9 @@ from temporalio.exceptions import ApplicationError
 from accounts.errors import AccountsUnavailable
 from accounts.money import format_usd
 from accounts.store import AccountStore
+from core.batches import BATCH_COMPLETED, BatchWebhookMessage
 from core.errors import ErrorCode
+from core.job_timings import JobTimings
 from core.models import ErrorInfo, JobSnapshot, Stage, WebhookAttempt, WebhookMessage, WebhookReceipt
 from core.settings import Settings
 from core.url_safety import UnsafeUrl, parse_allowlist
@@ -41,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 # The activity's name on the wire: workflows call it by method, the API and tests look it up by this name.
 DELIVER_WEBHOOK = "deliver_webhook"
+DELIVER_BATCH_WEBHOOK = "deliver_batch_webhook"
 
 USER_AGENT = "Infrai-Webhooks/1.0"
 WEBHOOK_REJECTED = "webhook_rejected"
@@ -110,6 +115,37 @@ def webhook_body(message: WebhookMessage, public_base_url: str) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def batch_webhook_body(message: BatchWebhookMessage, public_base_url: str) -> str:
+    """``{"type": "batch.completed", "timestamp", "data": {batch_id, url, counts, items}}``, the same bytes
+    for every attempt; each item is ``{index, job_id, state, error, settled_usd}``."""
+    outcome = message.outcome
+    data = {
+        "batch_id": message.batch_id,
+        "url": f"{public_base_url.rstrip('/')}/v1/video/batches/{message.batch_id}",
+        "counts": outcome.counts(),
+        "items": [item.model_dump(mode="json") for item in outcome.items],
+    }
+    payload = {
+        "type": BATCH_COMPLETED,
+        "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as it goes out: where to, and what its attempts are recorded under (``subject_id``: the
+    job's id, or the batch's)."""
+
+    message_id: str
+    subject_id: str
+    project_id: str
+    event: str
+    url: str
+    timings: JobTimings
+
+
 def signed_headers(secret: str, message_id: str, body: str, now: datetime) -> dict[str, str]:
     return {
         "content-type": "application/json",
@@ -147,6 +183,31 @@ class WebhookActivities:
 
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, message: WebhookMessage) -> WebhookReceipt:
+        outgoing = Outgoing(
+            message_id=message.message_id,
+            subject_id=message.job_id,
+            project_id=message.project_id,
+            event=message.event.value,
+            url=message.url,
+            timings=message.timings,
+        )
+        return await self._deliver(outgoing, webhook_body(message, self._public_base_url))
+
+    @activity.defn(name=DELIVER_BATCH_WEBHOOK)
+    async def deliver_batch_webhook(self, message: BatchWebhookMessage) -> WebhookReceipt:
+        """A batch's ``batch.completed``: signed, sent, retried and recorded (under the batch id) like a
+        job's webhook."""
+        outgoing = Outgoing(
+            message_id=message.message_id,
+            subject_id=message.batch_id,
+            project_id=message.project_id,
+            event=BATCH_COMPLETED,
+            url=message.url,
+            timings=message.timings,
+        )
+        return await self._deliver(outgoing, batch_webhook_body(message, self._public_base_url))
+
+    async def _deliver(self, message: Outgoing, body: str) -> WebhookReceipt:
         attempt = activity.info().attempt
         try:
             target = await vet_webhook_url(
@@ -158,7 +219,6 @@ class WebhookActivities:
                 f"webhook URL refused: {err.message}", type=str(ErrorCode.UNSAFE_URL), non_retryable=True
             ) from None
         secret = await self._secret(message.project_id)
-        body = webhook_body(message, self._public_base_url)
         url, host, extensions = _pinned(target)
         headers = {**signed_headers(secret, message.message_id, body, datetime.now(UTC)), "host": host}
         started = time.monotonic()
@@ -201,7 +261,7 @@ class WebhookActivities:
 
     async def _record(
         self,
-        message: WebhookMessage,
+        message: Outgoing,
         attempt: int,
         outcome: str,
         *,
@@ -212,10 +272,10 @@ class WebhookActivities:
         """Log the attempt; a DB outage must not turn a delivered webhook into a failed one."""
         duration = int((time.monotonic() - started) * 1000) if started is not None else 0
         record = WebhookAttempt(
-            job_id=message.job_id,
+            job_id=message.subject_id,
             project_id=message.project_id,
             message_id=message.message_id,
-            event=message.event.value,
+            event=message.event,
             attempt=attempt,
             outcome=outcome,
             status_code=status,

@@ -15,6 +15,7 @@ from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
 from api.routes import accounts as accounts_routes
 from api.routes import budgets as budget_routes
+from api.routes import batches as batch_routes
 from api.routes import job_events as job_events_routes
 from api.routes import job_list as job_list_routes
 from api.routes import media as media_routes
@@ -71,6 +72,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _include_routes(app: FastAPI) -> None:
     for routes in (
         video_routes,
+        batch_routes,
         job_list_routes,
         job_events_routes,
         webhook_routes,

@@ -8,6 +8,7 @@ mounts a router alone (its tests) may put just the parts it needs on ``app.state
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -20,6 +21,7 @@ from api.problems import ProblemError
 from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings
+from jobs.batches import BatchService
 from jobs.creation import JobCreator
 from jobs.etas import EtaBoard
 from jobs.listing import JobLister
@@ -103,6 +105,17 @@ async def get_creator(services: ServicesDep) -> JobCreator:
     )
 
 
+async def get_batches(
+    services: ServicesDep, creator: Annotated[JobCreator, Depends(get_creator)]
+) -> BatchService:
+    return BatchService(
+        creator,
+        services.temporal,
+        services.settings.temporal_task_queue,
+        timedelta(seconds=services.settings.temporal_rpc_timeout_seconds),
+    )
+
+
 JobsDep = Annotated[JobService, Depends(_from_services(lambda services: services.jobs))]
 WatchesDep = Annotated[JobWatchHub, Depends(_from_services(lambda services: services.watches))]
 ListerDep = Annotated[JobLister, Depends(_from_services(lambda services: services.lister))]
@@ -110,6 +123,7 @@ CursorsDep = Annotated[CursorCodec, Depends(_from_services(lambda services: serv
 StuckJobsDep = Annotated[StuckJobWatch, Depends(_from_services(lambda services: services.stuck_jobs))]
 MetricsDep = Annotated[ApiMetrics, Depends(_from_services(lambda services: services.metrics))]
 CreatorDep = Annotated[JobCreator, Depends(get_creator)]
+BatchesDep = Annotated[BatchService, Depends(get_batches)]
 
 
 async def current_project(

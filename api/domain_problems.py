@@ -16,6 +16,9 @@ from accounts.money import format_usd
 from api.problems import ProblemError, problem_response
 from core.errors import ErrorCode
 from jobs.errors import (
+    BatchConflict,
+    BatchItemsInvalid,
+    BatchNotFound,
     IdempotencyKeySpent,
     JobConflict,
     JobDeleted,
@@ -33,6 +36,8 @@ JOB_DELETED = "job_deleted"
 # A hold that would pass a spend cap (402) or a concurrency cap (429) of the project or the key.
 BUDGET_EXCEEDED = "budget_exceeded"
 CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
+# Items of a batch refused by the checks of a generate: ``items`` names each (index, code, detail).
+BATCH_ITEMS_INVALID = "invalid_batch_items"
 TEMPORAL_RETRY_AFTER_SECONDS = 2
 STORAGE_RETRY_AFTER_SECONDS = 5
 
@@ -56,9 +61,37 @@ def _unroutable(error: Unroutable) -> ProblemError:
     return ProblemError(422, cause.code, cause.detail, extra=extra)
 
 
+def _batch_items_invalid(error: BatchItemsInvalid) -> ProblemError:
+    refusals = [(index, problem_for(failure)) for index, failure in error.failures]
+    statuses = {problem.status for _, problem in refusals}
+    items = [
+        {"index": index, "code": problem.code, "detail": problem.detail, **problem.extra}
+        for index, problem in refusals
+    ]
+    indexes = ", ".join(str(index) for index, _ in refusals)
+    return ProblemError(
+        statuses.pop() if len(statuses) == 1 else 422,
+        BATCH_ITEMS_INVALID,
+        f"Batch items refused (index {indexes}); nothing was held or started. "
+        f"First: item {refusals[0][0]}: {refusals[0][1].detail}",
+        extra={"items": items},
+    )
+
+
 def problem_for(error: JobError) -> ProblemError:
     """The problem a domain error is answered with."""
     match error:
+        case BatchNotFound():
+            return ProblemError(404, ErrorCode.NOT_FOUND, f"No batch {error.batch_id!r} in this project.")
+        case BatchConflict():
+            return ProblemError(
+                409,
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "This idempotency key was already used for a different batch; use a new key.",
+                extra={"batch_id": error.batch_id},
+            )
+        case BatchItemsInvalid():
+            return _batch_items_invalid(error)
         case JobNotFound():
             return ProblemError(404, ErrorCode.NOT_FOUND, f"No job {error.job_id!r} in this project.")
         case JobDeleted():
@@ -118,35 +151,36 @@ RefusedHold = InsufficientCredits | BudgetExceeded | ConcurrencyLimitExceeded
 REFUSED_HOLDS = (InsufficientCredits, BudgetExceeded, ConcurrencyLimitExceeded)
 
 
-def refused_hold_problem(error: RefusedHold) -> ProblemError:
-    """The problem a hold refused by the balance (402), a spend cap (402) or a concurrency cap (429) is."""
+def refused_hold_problem(error: RefusedHold, *, what: str = "job") -> ProblemError:
+    """The problem a hold refused by the balance (402), a spend cap (402) or a concurrency cap (429) is;
+    ``what`` is a ``job``, or a whole ``batch`` (held all or nothing, so the figures are the batch's)."""
     if isinstance(error, InsufficientCredits):
         return ProblemError(
             402,
             ErrorCode.INSUFFICIENT_CREDITS,
-            f"This job needs {format_usd(error.required)} USD of credits; "
+            f"This {what} needs {format_usd(error.required)} USD of credits; "
             f"{format_usd(error.available)} USD are available.",
             extra={"required_usd": format_usd(error.required), "available_usd": format_usd(error.available)},
         )
     if isinstance(error, BudgetExceeded):
-        return _budget_exceeded(error)
+        return _budget_exceeded(error, what)
     whose = "The project" if error.scope == "project" else f"API key {error.key_id}"
     return ProblemError(
         429,
         CONCURRENCY_LIMIT_EXCEEDED,
-        f"{whose} already runs {error.running} jobs, its limit; start this one when one of them ends.",
+        f"{whose} runs {error.running} jobs and may run {error.limit}; start this {what} when jobs end.",
         extra={"scope": error.scope, "key_id": error.key_id, "limit": error.limit, "running": error.running},
     )
 
 
-def _budget_exceeded(error: BudgetExceeded) -> ProblemError:
+def _budget_exceeded(error: BudgetExceeded, what: str) -> ProblemError:
     cap = error.violation
     whose = "The project's" if cap.scope == "project" else f"API key {cap.key_id}'s"
     return ProblemError(
         402,
         BUDGET_EXCEEDED,
         f"{whose} {'daily' if cap.period == 'day' else 'monthly'} budget of {format_usd(cap.cap)} USD has "
-        f"{format_usd(cap.remaining)} USD left; this job needs {format_usd(cap.required)} USD.",
+        f"{format_usd(cap.remaining)} USD left; this {what} needs {format_usd(cap.required)} USD.",
         extra={
             "scope": cap.scope,
             "key_id": cap.key_id,

@@ -5,6 +5,7 @@ key read from the body or the ``Idempotency-Key`` header, and its one deadline f
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from starlette.datastructures import Headers
 
@@ -16,7 +17,12 @@ from core.models import VideoSpec
 from jobs.creation import JobRequest
 
 
-def idempotency_key(body: GenerateRequest, headers: Headers) -> str | None:
+class _Keyed(Protocol):
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
+def idempotency_key(body: _Keyed, headers: Headers) -> str | None:
     sent = headers.getlist("idempotency-key")
     if len(sent) > 1:
         # Proxies disagree on which of several copies counts; one of them could start a second job.

@@ -32,3 +32,23 @@ def job_id_for_key(project_id: str, idempotency_key: str) -> str:
 
 def is_job_id(value: str) -> bool:
     return bool(_JOB_ID_RE.match(value))
+
+
+BATCH_ID_PREFIX = "bat_"
+_BATCH_ID_RE = re.compile(r"^bat_[0-9a-z]{26}$")
+
+
+def batch_id_for_key(project_id: str, idempotency_key: str) -> str:
+    """Derive the batch id of (project, idempotency key), as ``job_id_for_key`` does for jobs."""
+    digest = hashlib.sha256(f"batch\0{project_id}\0{idempotency_key}".encode()).digest()
+    return BATCH_ID_PREFIX + _base36(digest, 26)
+
+
+def batch_item_job_id(batch_id: str, index: int) -> str:
+    """The job id of a batch's ``index``-th item: a retried batch request starts the very same jobs."""
+    digest = hashlib.sha256(f"{batch_id}\0{index}".encode()).digest()
+    return JOB_ID_PREFIX + _base36(digest, 26)
+
+
+def is_batch_id(value: str) -> bool:
+    return bool(_BATCH_ID_RE.match(value))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from accounts.errors import BudgetExceeded, HoldConflict, HoldSettled, InsufficientCredits
 from accounts.ledger import Attribution
 from accounts.store import AccountStore
+from core.guarded_fetch import FetchedImage
 from core.ids import job_id_for_key, new_job_id
 from core.models import (
     DEFAULT_WEBHOOK_EVENTS,
@@ -55,6 +56,16 @@ class JobRequest:
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] | None = None
     deadline_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A request that passed every check (``JobCreator.prepare``), ready for its hold and start."""
+
+    request: JobRequest
+    route: list[RouteCandidate]
+    webhook: WebhookTarget | None
+    image: FetchedImage | None
 
 
 @dataclass(frozen=True, eq=False)  # a per-request holder of references: identity is its equality
@@ -106,12 +117,9 @@ class JobCreator:
     async def _start(
         self, request: JobRequest, project_id: str, job_id: str, key_id: str | None
     ) -> StartedJob:
-        spec = request.spec
-        webhook = await self._webhook_target(request, project_id)
-        route = self._route(request)
-        image = await fetch_reference_image(spec.reference_image_url, self.settings)
+        prepared = await self.prepare(request, project_id)
         try:
-            route = await self._hold_for_route(project_id, job_id, route, request.fingerprint, key_id)
+            route = await self._hold_for_route(project_id, job_id, prepared.route, request.fingerprint, key_id)
         except HoldConflict:
             # Of concurrent requests under one key, only the one whose body was held can start the job.
             raise JobConflict(job_id) from None
@@ -122,8 +130,24 @@ class JobCreator:
             if existing is None:
                 raise IdempotencyKeySpent(job_id) from None
             return existing
+        return await self.launch(prepared, project_id, job_id, route)
+
+    async def prepare(self, request: JobRequest, project_id: str) -> PreparedJob:
+        """Every check a request passes before credits are held: its webhook URL, its route, its reference
+        image (fetched). Raises the ``JobError`` of the first that fails."""
+        webhook = await self._webhook_target(request, project_id)
+        route = self._route(request)
+        image = await fetch_reference_image(request.spec.reference_image_url, self.settings)
+        return PreparedJob(request=request, route=route, webhook=webhook, image=image)
+
+    async def launch(
+        self, prepared: PreparedJob, project_id: str, job_id: str, route: list[RouteCandidate]
+    ) -> StartedJob:
+        """Start the job of a prepared request whose credits are held (or find it, if it started)."""
         # Stored only once every check passed and credits are held: a refused request leaves nothing behind.
-        spec = await with_stored_reference(spec, image, self.storage, project_id, job_id)
+        spec = await with_stored_reference(
+            prepared.request.spec, prepared.image, self.storage, project_id, job_id
+        )
         job = JobInput(
             job_id=job_id,
             project_id=project_id,
@@ -131,10 +155,10 @@ class JobCreator:
             route=route,
             created_at=datetime.now(UTC),
             timings=self.settings.job_timings(),
-            webhook=webhook,
-            deadline_seconds=request.deadline_seconds,
+            webhook=prepared.webhook,
+            deadline_seconds=prepared.request.deadline_seconds,
         )
-        return await self.jobs.start(job, request.fingerprint)
+        return await self.jobs.start(job, prepared.request.fingerprint)
 
     def _route(self, request: JobRequest) -> list[RouteCandidate]:
         try:

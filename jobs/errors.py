@@ -9,7 +9,10 @@ JobError
 ├── UnsafeInputUrl         a reference image or webhook URL refused by the SSRF guard
 ├── StorageUnavailable     object storage did not answer (storing the reference image)
 ├── TemporalUnavailable    Temporal could not be reached, or did not answer in time
-└── JobStateUnavailable    the watcher of a job could not read its state (an unexpected error)
+├── JobStateUnavailable    the watcher of a job could not read its state (an unexpected error)
+├── BatchNotFound          no such batch, or not this project's
+├── BatchConflict          an idempotency key already names a batch made from a different request
+└── BatchItemsInvalid      items of a batch refused before anything was held (each with its JobError)
 
 Credits are the accounts layer's: ``accounts.errors.InsufficientCredits`` and ``AccountsUnavailable`` pass
 through unchanged.
@@ -67,3 +70,25 @@ class TemporalUnavailable(JobError):
 
 class JobStateUnavailable(JobError):
     pass
+
+
+class BatchNotFound(JobError):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"no batch {batch_id!r} in this project")
+        self.batch_id = batch_id
+
+
+class BatchConflict(JobError):
+    """The idempotency key already names a batch created from a different request."""
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(batch_id)
+        self.batch_id = batch_id
+
+
+class BatchItemsInvalid(JobError):
+    """Items refused by the checks every generate passes: ``failures`` is (item index, why), by index."""
+
+    def __init__(self, failures: list[tuple[int, JobError]]) -> None:
+        super().__init__(", ".join(f"item {index}: {error}" for index, error in failures))
+        self.failures = failures

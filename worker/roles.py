@@ -1,9 +1,9 @@
 """Which workers a process runs (``INFRAI_WORKER_ROLES``), and how each role's worker is built.
 
-``workflows``: the job and webhook-delivery workflows plus submit, vendor-cancel, settle and webhook
-delivery, and ``Housekeeping`` with its schedule; ``poll``: the long heartbeating vendor polls, thousands
-per process; ``rehost``: bandwidth-heavy copies into storage, a few per process. Every role shares the
-process's clients, built once here and closed by the caller's exit stack.
+``workflows``: the job, webhook-delivery and batch workflows plus submit, vendor-cancel, settle, webhook
+delivery and the batch's wait for its items, and ``Housekeeping`` with its schedule; ``poll``: the long
+heartbeating vendor polls, thousands per process; ``rehost``: bandwidth-heavy copies into storage, a few per
+process. Every role shares the process's clients, built once here and closed by the caller's exit stack.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from temporalio.worker import (
 )
 
 from accounts.store import AccountStore
+from activities.batches import BatchActivities
 from activities.housekeeping import HousekeepingActivities
 from activities.ledger import LedgerActivities
 from activities.reference_images import ReferenceImages
@@ -38,6 +39,7 @@ from storage import build_storage
 from vendors.base import VideoVendor
 from vendors.registry import build_vendors
 from workflows.housekeeping import HousekeepingWorkflow, ensure_housekeeping_schedule
+from workflows.video_batch import VideoBatchWorkflow
 from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX, VideoJobWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
@@ -168,16 +170,19 @@ async def _job_worker(
     stack.push_async_callback(webhook_http.aclose)
     webhooks = WebhookActivities(accounts, webhook_http, settings)
     housekeeping = HousekeepingActivities(client, accounts, storage, settings)
+    batches = BatchActivities(client)
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[*workflows, HousekeepingWorkflow],
+        workflows=[*workflows, HousekeepingWorkflow, VideoBatchWorkflow],
         activities=[
             submits.submit_to_vendor,
             vendor_tasks.stop_vendor_task,
             vendor_tasks.cancel_vendor_task,
             ledger.settle_job,
             webhooks.deliver_webhook,
+            webhooks.deliver_batch_webhook,
+            batches.await_batch_items,
             housekeeping.handle_stuck_jobs,
             housekeeping.release_stranded_holds,
             housekeeping.expire_media,

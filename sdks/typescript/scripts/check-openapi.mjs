@@ -114,6 +114,14 @@ function sameSet(ours, theirs) {
   return a.size === b.size && [...a].every((value) => b.has(value));
 }
 
+function batchObjects(doc, contract) {
+  const batch = response(doc, "get", /^\/v1\/video\/batches\/\{[^}]+\}$/, "200", "VideoBatch");
+  return [
+    ["VideoBatch", batch, contract.VIDEO_BATCH_FIELDS],
+    ["BatchCounts", property(doc, batch, "counts"), contract.BATCH_COUNTS_FIELDS],
+  ];
+}
+
 function check(doc, contract) {
   const problems = [];
   const notes = [];
@@ -138,6 +146,7 @@ function check(doc, contract) {
     ["BudgetCaps", requestBody(doc, "put", "/v1/account/budgets", "BudgetCaps"), contract.BUDGET_CAPS_FIELDS],
     ["UsageReport", usage, contract.USAGE_REPORT_FIELDS],
     ["UsageLine", items(doc, usage, "data"), contract.USAGE_LINE_FIELDS],
+    ...batchObjects(doc, contract),
   ];
   for (const [name, found, declared] of objects) {
     const properties = found.schema?.properties;

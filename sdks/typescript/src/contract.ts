@@ -3,7 +3,8 @@
  *
  * The `Exact` checks below fail the build if a list and its interface drift apart, so the script always
  * checks what the types really say. Every wire type the SDK declares is listed: the job and its nested
- * cost / error / video, the request and its enums, the cancel result, the activation and the account.
+ * cost / error / video, the request and its enums, the cancel result, the activation, the account and the
+ * batch with its counts.
  */
 
 import type {
@@ -12,6 +13,7 @@ import type {
   Aspect,
   Budget,
   BudgetCaps,
+  BatchCounts,
   CancelResult,
   GenerateRequest,
   JobCost,
@@ -23,6 +25,7 @@ import type {
   UsageGroupBy,
   UsageLine,
   UsageReport,
+  VideoBatch,
   VideoFile,
   VideoJob,
 } from "./types.js";
@@ -122,6 +125,15 @@ export const USAGE_LINE_FIELDS = [
   "charged_micros",
 ] as const;
 export const USAGE_GROUP_BYS = ["day", "vendor", "model", "key"] as const;
+export const VIDEO_BATCH_FIELDS = [
+  "batch_id",
+  "state",
+  "created_at",
+  "item_count",
+  "counts",
+  "items",
+] as const;
+export const BATCH_COUNTS_FIELDS = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
@@ -145,6 +157,8 @@ export const contractChecks: {
   usageReport: Exact<Item<typeof USAGE_REPORT_FIELDS>, keyof UsageReport>;
   usageLine: Exact<Item<typeof USAGE_LINE_FIELDS>, keyof UsageLine>;
   usageGroupBys: Exact<Item<typeof USAGE_GROUP_BYS>, UsageGroupBy>;
+  videoBatch: Exact<Item<typeof VIDEO_BATCH_FIELDS>, keyof VideoBatch>;
+  batchCounts: Exact<Item<typeof BATCH_COUNTS_FIELDS>, keyof BatchCounts>;
   jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
   stages: Exact<Item<typeof STAGES>, Stage>;
   aspects: Exact<Item<typeof ASPECTS>, Aspect>;
@@ -164,6 +178,8 @@ export const contractChecks: {
   usageReport: true,
   usageLine: true,
   usageGroupBys: true,
+  videoBatch: true,
+  batchCounts: true,
   jobStates: true,
   stages: true,
   aspects: true,

@@ -6,6 +6,7 @@
  *     ├── APIConnectionError           the server could not be reached (after the retries)
  *     │   └── APITimeoutError          ... because the request timed out
  *     ├── TimeoutError                 wait() gave up before a final state; .job is the last one seen
+ *     ├── BatchTimeoutError            waitBatch() gave up before every item ended; .batch
  *     ├── JobStateError                download() of a job that did not succeed; .job
  *     ├── DownloadIntegrityError       the bytes do not match the job's size or sha256
  *     └── APIError                     problem JSON from the server; .retryAfter (seconds)
@@ -22,7 +23,7 @@
  *         └── ServiceUnavailableError  503
  */
 
-import type { VideoJob } from "./types.js";
+import type { VideoBatch, VideoJob } from "./types.js";
 
 /** RFC 9457 problem details, plus whatever members the server adds (e.g. `errors`, `alternatives`). */
 export interface ProblemDetails {
@@ -80,6 +81,14 @@ export class TimeoutError extends InfraiError {
   constructor(message: string, job: VideoJob) {
     super(message, { code: "wait_timeout" });
     this.job = job;
+  }
+}
+
+export class BatchTimeoutError extends InfraiError {
+  readonly batch: VideoBatch;
+  constructor(message: string, batch: VideoBatch) {
+    super(message, { code: "wait_timeout" });
+    this.batch = batch;
   }
 }
 

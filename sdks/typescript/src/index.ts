@@ -2,6 +2,11 @@ export { InfraiClient, type ClientOptions } from "./client.js";
 export { Video, DEFAULT_WAIT_TIMEOUT_MS, type GenerateOptions, type WaitOptions } from "./video.js";
 export { Accounts, type UsageOptions } from "./accounts.js";
 export {
+  DEFAULT_BATCH_WAIT_TIMEOUT_MS,
+  type BatchWaitOptions,
+  type GenerateBatchOptions,
+} from "./batches.js";
+export {
   DEFAULT_POLL_PACING,
   DEFAULT_RETRY_POLICY,
   retryDelayMs,

@@ -119,6 +119,29 @@ export interface GenerateRequest {
   deadline_seconds?: number;
 }
 
+/** One item of a batch: its place in the request (`index`) and its job. */
+export interface BatchItem extends VideoJob {
+  index: number;
+}
+
+export interface BatchCounts {
+  queued: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface VideoBatch {
+  batch_id: string;
+  /** `completed` once every item has ended. */
+  state: "running" | "completed";
+  created_at: string;
+  item_count: number;
+  counts: BatchCounts;
+  items: BatchItem[];
+}
+
 export interface CancelResult {
   ok: boolean;
   job_id: string;

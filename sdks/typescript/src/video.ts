@@ -3,7 +3,23 @@
 import { pollIntervals, retryDelayMs, sleep } from "./backoff.js";
 import { JobStateError, TimeoutError } from "./errors.js";
 import { connectionError, type Session } from "./session.js";
-import { isFinal, type CancelResult, type GenerateRequest, type ModelList, type VideoJob } from "./types.js";
+import {
+  batchStatus,
+  cancelBatch,
+  createBatch,
+  DEFAULT_BATCH_WAIT_TIMEOUT_MS,
+  waitBatch,
+  type BatchWaitOptions,
+  type GenerateBatchOptions,
+} from "./batches.js";
+import {
+  isFinal,
+  type CancelResult,
+  type GenerateRequest,
+  type ModelList,
+  type VideoBatch,
+  type VideoJob,
+} from "./types.js";
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 600_000;
 
@@ -64,6 +80,37 @@ export class Video {
     return this.wait(job.job_id, {
       timeoutMs: waitTimeoutMs === undefined ? DEFAULT_WAIT_TIMEOUT_MS : waitTimeoutMs,
     });
+  }
+
+  /**
+   * Start up to 100 jobs as one batch: every item is checked and its credits held first, so all start or
+   * none does (402). Each item is an ordinary job (`status`, `cancel`, `download` work on it).
+   */
+  async generateBatch(
+    items: Omit<GenerateRequest, "idempotency_key">[],
+    options: GenerateBatchOptions = {},
+  ): Promise<VideoBatch> {
+    const key = options.idempotency_key ?? (await newIdempotencyKey());
+    const batch = await createBatch(this.session, items, options, key);
+    if (!options.wait || batch.state === "completed") return batch;
+    const timeoutMs =
+      options.waitTimeoutMs === undefined ? DEFAULT_BATCH_WAIT_TIMEOUT_MS : options.waitTimeoutMs;
+    return waitBatch(this.session, batch.batch_id, { timeoutMs });
+  }
+
+  /** The batch: every item with its job's state, and the counts per state. */
+  batch(batchId: string): Promise<VideoBatch> {
+    return batchStatus(this.session, batchId);
+  }
+
+  /** Cancel every unfinished item; resolves with the batch as it is then. */
+  cancelBatch(batchId: string): Promise<VideoBatch> {
+    return cancelBatch(this.session, batchId);
+  }
+
+  /** Poll until every item ended; rejects with `BatchTimeoutError` (carrying `.batch`) after `timeoutMs`. */
+  waitBatch(batchId: string, options: BatchWaitOptions = {}): Promise<VideoBatch> {
+    return waitBatch(this.session, batchId, options);
   }
 
   status(jobId: string): Promise<VideoJob> {

@@ -7,6 +7,7 @@
     infrai models
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
+    infrai batch FILE.jsonl [--wait]      (one generate body per line; see ``infrai.cli_batch``)
 
 Progress goes to stderr; ``--json`` prints exactly one JSON document on stdout. Exit codes: 0 succeeded
 (or still running, for commands that do not wait), 1 the job failed (or could not be cancelled), 2 usage,
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from infrai.cli_account import add_account_commands
+from infrai.cli_batch import add_batch_command
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
 from infrai.model_table import format_models
@@ -269,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("id", metavar="ID")
     download.add_argument("path", type=Path, metavar="PATH")
     download.set_defaults(run=cmd_download)
+    add_batch_command(commands, shared, DEFAULT_WAIT_TIMEOUT)
     return parser
 
 
@@ -289,8 +292,9 @@ def main(
         return run(active, args, out)
     except TimeoutError as error:
         out.error(error)
-        hint = f"still {error.job.state}: follow it with `infrai video wait {error.job.job_id}`"
-        print(hint, file=out.stderr)
+        if error.job is not None:
+            hint = f"still {error.job.state}: follow it with `infrai video wait {error.job.job_id}`"
+            print(hint, file=out.stderr)
         return EXIT_WAIT_TIMEOUT
     except JobStateError as error:
         out.error(error)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from infrai.models import VideoJob
+    from infrai.models import VideoBatch, VideoJob
 
 
 class InfraiError(Exception):
@@ -80,9 +80,10 @@ class TimeoutError(InfraiError, builtins.TimeoutError):
     Also a builtin ``TimeoutError``, so ``except TimeoutError`` catches it with or without the import.
     """
 
-    def __init__(self, message: str, *, job: VideoJob) -> None:
+    def __init__(self, message: str, *, job: VideoJob | None = None, batch: VideoBatch | None = None) -> None:
         super().__init__(message, code="wait_timeout")
         self.job = job
+        self.batch = batch  # set instead of ``job`` when a batch's wait ran out of time
 
 
 class JobStateError(InfraiError):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Stage = Literal["submitting", "generating", "rehosting"]
@@ -105,6 +105,50 @@ class VideoJob(InfraiModel):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+class BatchItem(VideoJob):
+    """One item of a batch: its place in the request (``index``) and its job."""
+
+    index: int
+
+
+class BatchCounts(InfraiModel):
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class VideoBatch(InfraiModel):
+    """A batch of jobs (``client.video.generate_batch``). ``batch.wait()`` polls until every item ended
+    (on an ``AsyncInfrai`` batch, ``await batch.wait()``)."""
+
+    batch_id: str
+    state: Literal["running", "completed"]
+    created_at: datetime | None = None
+    item_count: int = 0
+    counts: BatchCounts = BatchCounts()
+    # The server also sends ``items`` (one per request item, in order), read as ``batch["items"]`` (plain
+    # dicts) or typed as ``batch.jobs``: a field named ``items`` would hide ``Mapping.items()``.
+    _waiter: Any = PrivateAttr(default=None)
+
+    @property
+    def jobs(self) -> list[BatchItem]:
+        """The items, in request order, each a ``VideoJob`` with its ``index``."""
+        return [BatchItem.model_validate(item) for item in (self.model_extra or {}).get("items", [])]
+
+    @property
+    def is_final(self) -> bool:
+        return self.state == "completed"
+
+    def wait(self, *, timeout: float | None = 600.0) -> Any:
+        """Poll until every item has ended and return the batch then (an awaitable of it when the batch
+        came from ``AsyncInfrai``). Raises ``infrai.TimeoutError`` (with ``.batch``) after ``timeout``."""
+        if self._waiter is None:
+            raise RuntimeError("this batch was not made by a client: use client.video.wait_batch(batch_id)")
+        return self._waiter(self.batch_id, timeout)
 
 
 class CancelResult(InfraiModel):

@@ -17,16 +17,18 @@ from urllib.parse import quote
 
 import httpx
 
+from infrai.batches import BatchMethods
 from infrai.calls import ClientConfig, call, connection_error, send
 from infrai.effects import Plan, SaveBody, Sleep
 from infrai.errors import JobStateError, TimeoutError
 from infrai.media import MediaFile
-from infrai.models import Aspect, CancelResult, ModelList, Prefer, Resolution, VideoJob
+from infrai.models import Aspect, CancelResult, ModelList, Prefer, Resolution, VideoBatch, VideoJob
 
 JobT = TypeVar("JobT")
 ModelsT = TypeVar("ModelsT")
 CancelT = TypeVar("CancelT")
 PathT = TypeVar("PathT")
+BatchT = TypeVar("BatchT")
 
 PlanRunner = Callable[[Plan[Any]], Any]
 OnPoll = Callable[[VideoJob], None]
@@ -127,7 +129,7 @@ def download_plan(config: ClientConfig, job_id: str, destination: Path) -> Plan[
             return target
 
 
-class VideoResource(Generic[JobT, CancelT, PathT, ModelsT]):
+class VideoResource(BatchMethods[BatchT], Generic[JobT, CancelT, PathT, ModelsT, BatchT]):
     def __init__(self, config: ClientConfig, run: PlanRunner) -> None:
         self._config = config
         self._run = run
@@ -205,7 +207,11 @@ class VideoResource(Generic[JobT, CancelT, PathT, ModelsT]):
         return cast(PathT, self._run(download_plan(self._config, id, Path(path))))
 
 
-Video = VideoResource[VideoJob, CancelResult, Path, ModelList]
+Video = VideoResource[VideoJob, CancelResult, Path, ModelList, VideoBatch]
 AsyncVideo = VideoResource[
-    Awaitable[VideoJob], Awaitable[CancelResult], Awaitable[Path], Awaitable[ModelList]
+    Awaitable[VideoJob],
+    Awaitable[CancelResult],
+    Awaitable[Path],
+    Awaitable[ModelList],
+    Awaitable[VideoBatch],
 ]
