@@ -147,7 +147,7 @@ class WebhookActivities:
 
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, message: WebhookMessage) -> WebhookReceipt:
-        attempt = activity.info().attempt
+        attempt = message.attempts_before + activity.info().attempt
         try:
             target = await vet_webhook_url(
                 message.url, allowlist=self._allowlist, allow_private=self._allow_private
