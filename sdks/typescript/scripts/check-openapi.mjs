@@ -6,7 +6,9 @@
 // Each type the SDK declares is found through the operation that sends or takes it (so schema names do not
 // matter): VideoJob is what GET /v1/video/jobs/{id} answers, its JobCost / JobError / VideoFile are its
 // `cost` / `error` / `video`, GenerateRequest is the body of POST /v1/video/generate, CancelResult the answer
-// of POST .../cancel, Activation of POST /v1/accounts/activate, Account of GET /v1/account. Checked: every
+// of POST .../cancel, Activation of POST /v1/accounts/activate, Account of GET /v1/account, the webhook
+// message page (and its items) of GET /v1/account/webhook-deliveries, WebhookRedelivery the answer of
+// POST .../redeliver. Checked: every
 // field our types declare exists there; the fields the server requires in a request are required in ours
 // too; and the enums (job state and stage, request aspect / resolution / prefer) are the same sets. Fields
 // the server has and our types do not are listed, not failed: the SDK keeps them at runtime.
@@ -17,6 +19,7 @@ import { readFileSync } from "node:fs";
 const usage = "usage: node scripts/check-openapi.mjs OPENAPI_JSON";
 const JOB_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}$/;
 const CANCEL_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}\/cancel$/;
+const REDELIVER_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}\/webhook-deliveries\/\{[^}/]+\}\/redeliver$/;
 
 function fail(message, code = 2) {
   console.error(message);
@@ -99,6 +102,12 @@ function property(doc, parent, field) {
   return { where: `${parent.where}, property ${field}`, schema: schema && objectSchema(doc, schema) };
 }
 
+/** The object schema of the items of an array property (`data` of a page). */
+function items(doc, parent, field) {
+  const schema = resolve(doc, parent.schema?.properties?.[field]);
+  return { where: `${parent.where}, items of ${field}`, schema: schema?.items && objectSchema(doc, schema.items) };
+}
+
 function sameSet(ours, theirs) {
   const a = new Set(ours);
   const b = new Set(theirs);
@@ -111,6 +120,8 @@ function check(doc, contract) {
   const videoJob = response(doc, "get", JOB_PATH, "200", "VideoJob");
   const generate = requestBody(doc, "post", "/v1/video/generate", "GenerateRequest");
   const cancel = response(doc, "post", CANCEL_PATH, "200", "CancelResult");
+  const messages = response(doc, "get", "/v1/account/webhook-deliveries", "200", "WebhookMessageList");
+  const message = items(doc, messages, "data");
   const objects = [
     ["VideoJob", videoJob, contract.VIDEO_JOB_FIELDS],
     ["JobCost", property(doc, videoJob, "cost"), contract.JOB_COST_FIELDS],
@@ -124,6 +135,13 @@ function check(doc, contract) {
       contract.ACTIVATION_FIELDS,
     ],
     ["Account", response(doc, "get", "/v1/account", "200", "AccountResponse"), contract.ACCOUNT_FIELDS],
+    ["WebhookMessagePage", messages, contract.WEBHOOK_MESSAGE_PAGE_FIELDS],
+    ["WebhookMessageStatus", message, contract.WEBHOOK_MESSAGE_FIELDS],
+    [
+      "WebhookRedelivery",
+      response(doc, "post", REDELIVER_PATH, "200", "WebhookRedelivery"),
+      contract.WEBHOOK_REDELIVERY_FIELDS,
+    ],
   ];
   for (const [name, found, declared] of objects) {
     const properties = found.schema?.properties;
@@ -150,6 +168,7 @@ function check(doc, contract) {
     ["GenerateRequest", generate, "aspect", contract.ASPECTS],
     ["GenerateRequest", generate, "resolution", contract.RESOLUTIONS],
     ["GenerateRequest", generate, "prefer", contract.PREFERS],
+    ["WebhookMessageStatus", message, "outcome", contract.MESSAGE_OUTCOMES],
   ];
   for (const [name, found, field, ours] of enums) {
     const schema = found.schema?.properties?.[field];

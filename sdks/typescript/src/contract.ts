@@ -3,7 +3,8 @@
  *
  * The `Exact` checks below fail the build if a list and its interface drift apart, so the script always
  * checks what the types really say. Every wire type the SDK declares is listed: the job and its nested
- * cost / error / video, the request and its enums, the cancel result, the activation and the account.
+ * cost / error / video, the request and its enums, the cancel result, the activation and the account, and
+ * the webhook message listing and redelivery.
  */
 
 import type {
@@ -15,11 +16,15 @@ import type {
   JobCost,
   JobError,
   JobState,
+  MessageOutcome,
   Prefer,
   Resolution,
   Stage,
   VideoFile,
   VideoJob,
+  WebhookMessagePage,
+  WebhookMessageStatus,
+  WebhookRedelivery,
 } from "./types.js";
 
 type Exact<Listed, Declared> = [Listed] extends [Declared]
@@ -86,11 +91,37 @@ export const ACCOUNT_FIELDS = [
   "keys",
 ] as const;
 
+export const WEBHOOK_MESSAGE_PAGE_FIELDS = ["data", "has_more", "next"] as const;
+export const WEBHOOK_MESSAGE_FIELDS = [
+  "job_id",
+  "message_id",
+  "event",
+  "outcome",
+  "attempts",
+  "last_outcome",
+  "last_status_code",
+  "last_error",
+  "first_attempt_at",
+  "last_attempt_at",
+] as const;
+export const WEBHOOK_REDELIVERY_FIELDS = [
+  "job_id",
+  "message_id",
+  "event",
+  "outcome",
+  "attempt",
+  "status_code",
+  "error",
+  "requested_at",
+  "replayed",
+] as const;
+
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
 export const ASPECTS = ["16:9", "9:16", "1:1"] as const;
 export const RESOLUTIONS = ["720p", "1080p", "4k"] as const;
 export const PREFERS = ["balanced", "cheapest", "smartest"] as const;
+export const MESSAGE_OUTCOMES = ["delivered", "failed"] as const;
 
 type Item<List extends readonly unknown[]> = List[number];
 
@@ -103,11 +134,15 @@ export const contractChecks: {
   cancelResult: Exact<Item<typeof CANCEL_RESULT_FIELDS>, keyof CancelResult>;
   activation: Exact<Item<typeof ACTIVATION_FIELDS>, keyof Activation>;
   account: Exact<Item<typeof ACCOUNT_FIELDS>, keyof Account>;
+  webhookMessagePage: Exact<Item<typeof WEBHOOK_MESSAGE_PAGE_FIELDS>, keyof WebhookMessagePage>;
+  webhookMessage: Exact<Item<typeof WEBHOOK_MESSAGE_FIELDS>, keyof WebhookMessageStatus>;
+  webhookRedelivery: Exact<Item<typeof WEBHOOK_REDELIVERY_FIELDS>, keyof WebhookRedelivery>;
   jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
   stages: Exact<Item<typeof STAGES>, Stage>;
   aspects: Exact<Item<typeof ASPECTS>, Aspect>;
   resolutions: Exact<Item<typeof RESOLUTIONS>, Resolution>;
   prefers: Exact<Item<typeof PREFERS>, Prefer>;
+  messageOutcomes: Exact<Item<typeof MESSAGE_OUTCOMES>, MessageOutcome>;
 } = {
   videoJob: true,
   jobCost: true,
@@ -117,9 +152,13 @@ export const contractChecks: {
   cancelResult: true,
   activation: true,
   account: true,
+  webhookMessagePage: true,
+  webhookMessage: true,
+  webhookRedelivery: true,
   jobStates: true,
   stages: true,
   aspects: true,
   resolutions: true,
   prefers: true,
+  messageOutcomes: true,
 };

@@ -2,6 +2,12 @@ export { InfraiClient, type ClientOptions } from "./client.js";
 export { Video, DEFAULT_WAIT_TIMEOUT_MS, type GenerateOptions, type WaitOptions } from "./video.js";
 export { Accounts } from "./accounts.js";
 export {
+  Webhooks,
+  type DeliveriesOptions,
+  type DeliveriesPageOptions,
+  type RedeliverOptions,
+} from "./webhooks.js";
+export {
   DEFAULT_POLL_PACING,
   DEFAULT_RETRY_POLICY,
   retryDelayMs,

@@ -38,6 +38,9 @@ from infrai.models import (
     JobError,
     VideoFile,
     VideoJob,
+    WebhookMessagePage,
+    WebhookMessageStatus,
+    WebhookRedelivery,
 )
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
@@ -72,6 +75,9 @@ __all__ = [
     "TimeoutError",
     "VideoFile",
     "VideoJob",
+    "WebhookMessagePage",
+    "WebhookMessageStatus",
+    "WebhookRedelivery",
     "__version__",
     "ai",
     "default_client",

@@ -4,6 +4,7 @@
     infrai account
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
+    infrai webhooks failed | redeliver JOB_ID MESSAGE_ID          (see ``infrai.cli_webhooks``)
 
 Progress goes to stderr; ``--json`` prints exactly one JSON document on stdout. Exit codes: 0 succeeded
 (or still running, for commands that do not wait), 1 the job failed (or could not be cancelled), 2 usage,
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from infrai.cli_webhooks import add_webhook_commands
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
 from infrai.models import CancelResult, InfraiModel, VideoJob
@@ -226,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("id", metavar="ID")
     download.add_argument("path", type=Path, metavar="PATH")
     download.set_defaults(run=cmd_download)
+    add_webhook_commands(commands, shared)
     return parser
 
 

@@ -11,6 +11,7 @@ import threading
 from infrai.client import Infrai
 from infrai.models import Account, Activation
 from infrai.video import Video
+from infrai.webhooks import Webhooks
 
 _lock = threading.Lock()
 _client: Infrai | None = None
@@ -32,11 +33,16 @@ def set_default_client(client: Infrai | None) -> None:
 
 
 class AI:
-    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ... on the default client."""
+    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ``ai.webhooks.deliveries(...)``, ... on the
+    default client."""
 
     @property
     def video(self) -> Video:
         return default_client().video
+
+    @property
+    def webhooks(self) -> Webhooks:
+        return default_client().webhooks
 
 
 class Infra:
