@@ -105,7 +105,10 @@ function property(doc, parent, field) {
 /** The object schema of the items of an array property (`data` of a page). */
 function items(doc, parent, field) {
   const schema = resolve(doc, parent.schema?.properties?.[field]);
-  return { where: `${parent.where}, items of ${field}`, schema: schema?.items && objectSchema(doc, schema.items) };
+  return {
+    where: `${parent.where}, items of ${field}`,
+    schema: schema?.items && objectSchema(doc, schema.items),
+  };
 }
 
 function sameSet(ours, theirs) {

@@ -78,7 +78,10 @@ test("a redelivery in progress rejects with ConflictError, with the given key se
   const client = new InfraiClient(fastOptions(server.baseUrl));
   const error = await client.webhooks
     .redeliver("vid_b", "msg_vid_b_succeeded", { idempotencyKey: "k1" })
-    .then(() => assert.fail("expected a ConflictError"), (caught) => caught);
+    .then(
+      () => assert.fail("expected a ConflictError"),
+      (caught) => caught,
+    );
   assert.ok(error instanceof ConflictError, String(error));
   assert.equal(error.code, "redelivery_in_progress");
   assert.equal(server.sent("POST", path)[0].headers["idempotency-key"], "k1");
