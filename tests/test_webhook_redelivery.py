@@ -8,6 +8,7 @@ here means given up, as it would after a day in production."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from infrai import Infrai, NotFoundError
+from infrai.cli import main as infrai_cli
 from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowExecutionStatus
 
@@ -276,3 +279,29 @@ def test_an_invalid_idempotency_key_is_a_422_problem(redelivery_stack: Stack) ->
     response = _redeliver(redelivery_stack, key, "vid_" + "0" * 26, "msg_x", "bad key!")
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_sdk_and_cli_list_failed_messages_page_by_page_and_redeliver(
+    redelivery_stack: Stack, receiver_port: int
+) -> None:
+    stack, key = redelivery_stack, redelivery_stack.activate()
+    jobs = [_job_with_webhook(stack, key, _url(receiver_port, f"/down/sdk-{n}")) for n in range(2)]
+    _listed(stack, key, set(jobs), outcome="failed")
+    with Infrai(api_key=key, base_url=stack.api_url) as client:
+        found = list(client.webhooks.deliveries(outcome="failed", limit=1))  # one page per message
+        assert [m.job_id for m in found] == jobs[::-1] and found[0].outcome == "failed"
+        stdout, stderr = io.StringIO(), io.StringIO()
+        assert infrai_cli(["webhooks", "failed"], client=client, stdout=stdout, stderr=stderr) == 0
+        header, *rows = stdout.getvalue().splitlines()
+        assert header.startswith("JOB") and [row.split()[0] for row in rows] == jobs[::-1]
+
+        receiver = WebhookReceiver(port=receiver_port)
+        try:
+            result = client.webhooks.redeliver(job_id=jobs[0], message_id=found[1].message_id)
+            [hook] = receiver.received("/down/sdk-0")
+        finally:
+            receiver.close()
+        assert result.delivered and hook.headers["webhook-id"] == found[1].message_id
+        with pytest.raises(NotFoundError):
+            client.webhooks.redeliver(job_id=jobs[1], message_id=found[1].message_id)
+        assert [m.job_id for m in client.webhooks.deliveries(outcome="failed")] == [jobs[1]]

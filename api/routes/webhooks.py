@@ -197,7 +197,10 @@ async def list_project_webhook_messages(
 @router.post(
     "/v1/video/jobs/{job_id}/webhook-deliveries/{message_id}/redeliver",
     responses={
-        202: {"description": "Sent; the receiver had not answered within the wait (`outcome: pending`)"},
+        202: {
+            "model": WebhookRedelivery,
+            "description": "Sent; the receiver had not answered within the wait (`outcome: pending`)",
+        },
         **problem_responses(
             described={
                 401: "Missing or invalid API key",
