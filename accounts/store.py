@@ -31,6 +31,7 @@ from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.vendor_timings import VendorTimings
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from core.expiring_map import ExpiringMap
+from accounts.webhook_log import WebhookDeliveryLog
 from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 
@@ -109,6 +110,10 @@ class AccountStore:
     def submit_journal(self) -> SubmitJournal:
         """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""
         return SubmitJournal(self._db)
+
+    def webhook_log(self) -> WebhookDeliveryLog:
+        """The webhook delivery log read by message (see ``accounts/webhook_log.py``)."""
+        return WebhookDeliveryLog(self._db)
 
     async def authenticate(self, api_key: str) -> ProjectIdentity | None:
         """The project of a valid, unrevoked key; None for anything else (all failures look alike)."""

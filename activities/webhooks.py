@@ -144,6 +144,7 @@ class Outgoing:
     event: str
     url: str
     timings: JobTimings
+    attempts_before: int = 0  # a redelivery's attempts carry on from the message's earlier ones
 
 
 def signed_headers(secret: str, message_id: str, body: str, now: datetime) -> dict[str, str]:
@@ -190,6 +191,7 @@ class WebhookActivities:
             event=message.event.value,
             url=message.url,
             timings=message.timings,
+            attempts_before=message.attempts_before,
         )
         return await self._deliver(outgoing, webhook_body(message, self._public_base_url))
 
@@ -208,7 +210,7 @@ class WebhookActivities:
         return await self._deliver(outgoing, batch_webhook_body(message, self._public_base_url))
 
     async def _deliver(self, message: Outgoing, body: str) -> WebhookReceipt:
-        attempt = activity.info().attempt
+        attempt = message.attempts_before + activity.info().attempt
         try:
             target = await vet_webhook_url(
                 message.url, allowlist=self._allowlist, allow_private=self._allow_private

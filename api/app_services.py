@@ -15,6 +15,7 @@ from jobs.etas import EtaBoard
 from jobs.listing import JobLister
 from jobs.service import JobService
 from jobs.watching import JobWatchHub
+from jobs.webhook_redelivery import WebhookRedeliveries
 from observability.http import ApiMetrics
 from observability.stuck_jobs import StuckJobWatch
 from storage import MediaStorage, build_storage
@@ -37,6 +38,7 @@ class Services:
     watches: JobWatchHub
     lister: JobLister
     cursors: CursorCodec
+    redeliveries: WebhookRedeliveries
     stuck_jobs: StuckJobWatch
     metrics: ApiMetrics
 
@@ -69,6 +71,13 @@ async def open_services(settings: Settings, metrics: ApiMetrics) -> Services:
         watches=JobWatchHub(jobs, settings.job_watch_interval_seconds),
         lister=JobLister(client, jobs),
         cursors=CursorCodec(installation_secret(settings)),
+        redeliveries=WebhookRedeliveries(
+            client,
+            jobs,
+            accounts,
+            settings.temporal_task_queue,
+            rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
+        ),
         # Stranded holds are released by the Housekeeping schedule (workflows/housekeeping.py), not here.
         stuck_jobs=StuckJobWatch(client, settings.temporal_task_queue),
         metrics=metrics,

@@ -27,6 +27,7 @@ from jobs.etas import EtaBoard
 from jobs.listing import JobLister
 from jobs.service import JobService
 from jobs.watching import JobWatchHub
+from jobs.webhook_redelivery import WebhookRedeliveries
 from observability.http import ApiMetrics
 from observability.stuck_jobs import StuckJobWatch
 from storage import MediaStorage
@@ -120,6 +121,9 @@ JobsDep = Annotated[JobService, Depends(_from_services(lambda services: services
 WatchesDep = Annotated[JobWatchHub, Depends(_from_services(lambda services: services.watches))]
 ListerDep = Annotated[JobLister, Depends(_from_services(lambda services: services.lister))]
 CursorsDep = Annotated[CursorCodec, Depends(_from_services(lambda services: services.cursors))]
+RedeliveriesDep = Annotated[
+    WebhookRedeliveries, Depends(_from_services(lambda services: services.redeliveries))
+]
 StuckJobsDep = Annotated[StuckJobWatch, Depends(_from_services(lambda services: services.stuck_jobs))]
 MetricsDep = Annotated[ApiMetrics, Depends(_from_services(lambda services: services.metrics))]
 CreatorDep = Annotated[JobCreator, Depends(get_creator)]

@@ -25,10 +25,12 @@ from jobs.errors import (
     JobError,
     JobNotFound,
     JobStateUnavailable,
+    RedeliveryInProgress,
     StorageUnavailable,
     TemporalUnavailable,
     Unroutable,
     UnsafeInputUrl,
+    WebhookMessageNotFound,
 )
 
 # A keyed generate whose job the project deleted (the OpenAI-compatible DELETE): 404 like its status.
@@ -38,6 +40,7 @@ BUDGET_EXCEEDED = "budget_exceeded"
 CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
 # Items of a batch refused by the checks of a generate: ``items`` names each (index, code, detail).
 BATCH_ITEMS_INVALID = "invalid_batch_items"
+REDELIVERY_IN_PROGRESS = "redelivery_in_progress"
 TEMPORAL_RETRY_AFTER_SECONDS = 2
 STORAGE_RETRY_AFTER_SECONDS = 5
 
@@ -118,6 +121,20 @@ def problem_for(error: JobError) -> ProblemError:
             )
         case Unroutable():
             return _unroutable(error)
+        case WebhookMessageNotFound():
+            return ProblemError(
+                404,
+                ErrorCode.NOT_FOUND,
+                f"No webhook message {error.message_id!r} of job {error.job_id!r} in this project.",
+            )
+        case RedeliveryInProgress():
+            return ProblemError(
+                409,
+                REDELIVERY_IN_PROGRESS,
+                "A redelivery of this message is still in progress; wait for it to end, or repeat the "
+                "request with its Idempotency-Key to get its outcome.",
+                extra={"job_id": error.job_id, "message_id": error.message_id},
+            )
         case UnsafeInputUrl():
             return ProblemError(422, ErrorCode.UNSAFE_URL, str(error), extra={"reason": error.reason})
         case StorageUnavailable():

@@ -267,6 +267,9 @@ class WebhookMessage(BaseModel):
     occurred_at: datetime
     job: JobSnapshot
     timings: JobTimings = Field(default_factory=JobTimings)
+    # Attempts of this message recorded before this delivery started: 0 for the job's own delivery, the
+    # count so far for a redelivery (``jobs.webhook_redelivery``), so the attempt numbers carry on.
+    attempts_before: int = 0
 
 
 class WebhookReceipt(BaseModel):

@@ -7,6 +7,8 @@ JobError
 ├── IdempotencyKeySpent    an idempotency key whose job no longer exists (never started, or expired)
 ├── Unroutable             no configured vendor/model serves the request (``vendors.router.NoRouteError``)
 ├── UnsafeInputUrl         a reference image or webhook URL refused by the SSRF guard
+├── WebhookMessageNotFound no such webhook message of this job (or not this project's)
+├── RedeliveryInProgress   a redelivery of the message is still running
 ├── StorageUnavailable     object storage did not answer (storing the reference image)
 ├── TemporalUnavailable    Temporal could not be reached, or did not answer in time
 ├── JobStateUnavailable    the watcher of a job could not read its state (an unexpected error)
@@ -58,6 +60,22 @@ class UnsafeInputUrl(JobError):
         self.field = field
         self.message = message
         self.reason = reason
+
+
+class WebhookMessageNotFound(JobError):
+    def __init__(self, job_id: str, message_id: str) -> None:
+        super().__init__(f"no webhook message {message_id!r} of job {job_id!r} in this project")
+        self.job_id = job_id
+        self.message_id = message_id
+
+
+class RedeliveryInProgress(JobError):
+    """A redelivery of the message is still running; another would race it (a double click)."""
+
+    def __init__(self, job_id: str, message_id: str) -> None:
+        super().__init__(f"a redelivery of {message_id!r} is in progress")
+        self.job_id = job_id
+        self.message_id = message_id
 
 
 class StorageUnavailable(JobError):

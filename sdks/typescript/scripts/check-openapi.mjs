@@ -8,7 +8,8 @@
 // `cost` / `error` / `video`, GenerateRequest is the body of POST /v1/video/generate, CancelResult the answer
 // of POST .../cancel, Activation of POST /v1/accounts/activate, Account of GET /v1/account, Budget of GET
 // /v1/account/keys/{key_id}/budget, BudgetCaps the body of PUT /v1/account/budgets, UsageReport (and its
-// UsageLine items) of GET /v1/account/usage. Checked: every
+// UsageLine items) of GET /v1/account/usage, the webhook message page (and its items) of GET
+// /v1/account/webhook-deliveries, WebhookRedelivery the answer of POST .../redeliver. Checked: every
 // field our types declare exists there; the fields the server requires in a request are required in ours
 // too; and the enums (job state and stage, request aspect / resolution / prefer) are the same sets. Fields
 // the server has and our types do not are listed, not failed: the SDK keeps them at runtime.
@@ -20,6 +21,7 @@ const usage = "usage: node scripts/check-openapi.mjs OPENAPI_JSON";
 const JOB_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}$/;
 const CANCEL_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}\/cancel$/;
 const KEY_BUDGET_PATH = /^\/v1\/account\/keys\/\{[^}/]+\}\/budget$/;
+const REDELIVER_PATH = /^\/v1\/video\/jobs\/\{[^}/]+\}\/webhook-deliveries\/\{[^}/]+\}\/redeliver$/;
 
 function fail(message, code = 2) {
   console.error(message);
@@ -102,10 +104,13 @@ function property(doc, parent, field) {
   return { where: `${parent.where}, property ${field}`, schema: schema && objectSchema(doc, schema) };
 }
 
-/** The object schema of an array property's items (``UsageReport.data``). */
+/** The object schema of the items of an array property (`data` of a page). */
 function items(doc, parent, field) {
   const schema = resolve(doc, parent.schema?.properties?.[field]);
-  return { where: `${parent.where}, items of ${field}`, schema: schema && objectSchema(doc, schema.items) };
+  return {
+    where: `${parent.where}, items of ${field}`,
+    schema: schema?.items && objectSchema(doc, schema.items),
+  };
 }
 
 function sameSet(ours, theirs) {
@@ -129,6 +134,8 @@ function check(doc, contract) {
   const generate = requestBody(doc, "post", "/v1/video/generate", "GenerateRequest");
   const cancel = response(doc, "post", CANCEL_PATH, "200", "CancelResult");
   const usage = response(doc, "get", "/v1/account/usage", "200", "UsageReport");
+  const messages = response(doc, "get", "/v1/account/webhook-deliveries", "200", "WebhookMessageList");
+  const message = items(doc, messages, "data");
   const objects = [
     ["VideoJob", videoJob, contract.VIDEO_JOB_FIELDS],
     ["JobCost", property(doc, videoJob, "cost"), contract.JOB_COST_FIELDS],
@@ -147,6 +154,13 @@ function check(doc, contract) {
     ["UsageReport", usage, contract.USAGE_REPORT_FIELDS],
     ["UsageLine", items(doc, usage, "data"), contract.USAGE_LINE_FIELDS],
     ...batchObjects(doc, contract),
+    ["WebhookMessagePage", messages, contract.WEBHOOK_MESSAGE_PAGE_FIELDS],
+    ["WebhookMessageStatus", message, contract.WEBHOOK_MESSAGE_FIELDS],
+    [
+      "WebhookRedelivery",
+      response(doc, "post", REDELIVER_PATH, "200", "WebhookRedelivery"),
+      contract.WEBHOOK_REDELIVERY_FIELDS,
+    ],
   ];
   for (const [name, found, declared] of objects) {
     const properties = found.schema?.properties;
@@ -174,6 +188,7 @@ function check(doc, contract) {
     ["GenerateRequest", generate, "resolution", contract.RESOLUTIONS],
     ["GenerateRequest", generate, "prefer", contract.PREFERS],
     ["UsageReport", usage, "group_by", contract.USAGE_GROUP_BYS],
+    ["WebhookMessageStatus", message, "outcome", contract.MESSAGE_OUTCOMES],
   ];
   for (const [name, found, field, ours] of enums) {
     const schema = found.schema?.properties?.[field];

@@ -4,6 +4,7 @@ import { Accounts } from "./accounts.js";
 import { DEFAULT_POLL_PACING, DEFAULT_RETRY_POLICY, type PollPacing, type RetryPolicy } from "./backoff.js";
 import { DEFAULT_BASE_URL, Session, environment } from "./session.js";
 import { Video } from "./video.js";
+import { Webhooks } from "./webhooks.js";
 
 export interface ClientOptions {
   /** Else INFRAI_API_KEY. Not needed for `accounts.activate()`. */
@@ -23,6 +24,7 @@ export interface ClientOptions {
 export class InfraiClient {
   readonly video: Video;
   readonly accounts: Accounts;
+  readonly webhooks: Webhooks;
   readonly baseUrl: string;
 
   constructor(options: ClientOptions = {}) {
@@ -44,5 +46,6 @@ export class InfraiClient {
     });
     this.video = new Video(session);
     this.accounts = new Accounts(session);
+    this.webhooks = new Webhooks(session);
   }
 }

@@ -3,8 +3,8 @@
  *
  * The `Exact` checks below fail the build if a list and its interface drift apart, so the script always
  * checks what the types really say. Every wire type the SDK declares is listed: the job and its nested
- * cost / error / video, the request and its enums, the cancel result, the activation, the account and the
- * batch with its counts.
+ * cost / error / video, the request and its enums, the cancel result, the activation, the account, the
+ * budgets and usage report, the batch with its counts, and the webhook message listing and redelivery.
  */
 
 import type {
@@ -19,6 +19,7 @@ import type {
   JobCost,
   JobError,
   JobState,
+  MessageOutcome,
   Prefer,
   Resolution,
   Stage,
@@ -28,6 +29,9 @@ import type {
   VideoBatch,
   VideoFile,
   VideoJob,
+  WebhookMessagePage,
+  WebhookMessageStatus,
+  WebhookRedelivery,
 } from "./types.js";
 
 type Exact<Listed, Declared> = [Listed] extends [Declared]
@@ -134,12 +138,37 @@ export const VIDEO_BATCH_FIELDS = [
   "items",
 ] as const;
 export const BATCH_COUNTS_FIELDS = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export const WEBHOOK_MESSAGE_PAGE_FIELDS = ["data", "has_more", "next"] as const;
+export const WEBHOOK_MESSAGE_FIELDS = [
+  "job_id",
+  "message_id",
+  "event",
+  "outcome",
+  "attempts",
+  "last_outcome",
+  "last_status_code",
+  "last_error",
+  "first_attempt_at",
+  "last_attempt_at",
+] as const;
+export const WEBHOOK_REDELIVERY_FIELDS = [
+  "job_id",
+  "message_id",
+  "event",
+  "outcome",
+  "attempt",
+  "status_code",
+  "error",
+  "requested_at",
+  "replayed",
+] as const;
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const STAGES = ["submitting", "generating", "rehosting"] as const;
 export const ASPECTS = ["16:9", "9:16", "1:1"] as const;
 export const RESOLUTIONS = ["720p", "1080p", "4k"] as const;
 export const PREFERS = ["balanced", "cheapest", "smartest"] as const;
+export const MESSAGE_OUTCOMES = ["delivered", "failed"] as const;
 
 type Item<List extends readonly unknown[]> = List[number];
 
@@ -159,11 +188,15 @@ export const contractChecks: {
   usageGroupBys: Exact<Item<typeof USAGE_GROUP_BYS>, UsageGroupBy>;
   videoBatch: Exact<Item<typeof VIDEO_BATCH_FIELDS>, keyof VideoBatch>;
   batchCounts: Exact<Item<typeof BATCH_COUNTS_FIELDS>, keyof BatchCounts>;
+  webhookMessagePage: Exact<Item<typeof WEBHOOK_MESSAGE_PAGE_FIELDS>, keyof WebhookMessagePage>;
+  webhookMessage: Exact<Item<typeof WEBHOOK_MESSAGE_FIELDS>, keyof WebhookMessageStatus>;
+  webhookRedelivery: Exact<Item<typeof WEBHOOK_REDELIVERY_FIELDS>, keyof WebhookRedelivery>;
   jobStates: Exact<Item<typeof JOB_STATES>, JobState>;
   stages: Exact<Item<typeof STAGES>, Stage>;
   aspects: Exact<Item<typeof ASPECTS>, Aspect>;
   resolutions: Exact<Item<typeof RESOLUTIONS>, Resolution>;
   prefers: Exact<Item<typeof PREFERS>, Prefer>;
+  messageOutcomes: Exact<Item<typeof MESSAGE_OUTCOMES>, MessageOutcome>;
 } = {
   videoJob: true,
   jobCost: true,
@@ -180,9 +213,13 @@ export const contractChecks: {
   usageGroupBys: true,
   videoBatch: true,
   batchCounts: true,
+  webhookMessagePage: true,
+  webhookMessage: true,
+  webhookRedelivery: true,
   jobStates: true,
   stages: true,
   aspects: true,
   resolutions: true,
   prefers: true,
+  messageOutcomes: true,
 };

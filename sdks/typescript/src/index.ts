@@ -7,6 +7,12 @@ export {
   type GenerateBatchOptions,
 } from "./batches.js";
 export {
+  Webhooks,
+  type DeliveriesOptions,
+  type DeliveriesPageOptions,
+  type RedeliverOptions,
+} from "./webhooks.js";
+export {
   DEFAULT_POLL_PACING,
   DEFAULT_RETRY_POLICY,
   retryDelayMs,

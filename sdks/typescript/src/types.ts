@@ -230,6 +230,45 @@ export interface UsageReport {
   total: UsageTotal;
 }
 
+/** A webhook message's delivery: `delivered` once any attempt was, `failed` while none was. */
+export type MessageOutcome = "delivered" | "failed";
+
+/** One webhook message (one `webhook-id`) of a job and how its delivery stands. */
+export interface WebhookMessageStatus {
+  job_id: string;
+  message_id: string;
+  /** The job state change: `running`, `succeeded`, `failed` or `cancelled`. */
+  event: string;
+  outcome: MessageOutcome;
+  attempts: number;
+  /** The last attempt's: `delivered`, `failed`, `gone` or `refused`. */
+  last_outcome: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  first_attempt_at: string;
+  last_attempt_at: string;
+}
+
+export interface WebhookMessagePage {
+  data: WebhookMessageStatus[];
+  has_more: boolean;
+  next: string | null;
+}
+
+export interface WebhookRedelivery {
+  job_id: string;
+  message_id: string;
+  event: string;
+  /** `delivered`, `failed`, `gone`, `refused`, or `pending` while the receiver had not answered. */
+  outcome: string;
+  attempt: number | null;
+  status_code: number | null;
+  error: string | null;
+  requested_at: string;
+  /** True: an earlier redelivery with the same Idempotency-Key answered, nothing was sent again. */
+  replayed: boolean;
+}
+
 export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
 export function isFinal(job: Pick<VideoJob, "state">): boolean {

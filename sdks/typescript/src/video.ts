@@ -41,7 +41,7 @@ export interface GenerateOptions extends GenerateRequest {
   deadlineSeconds?: number;
 }
 
-async function newIdempotencyKey(): Promise<string> {
+export async function newIdempotencyKey(): Promise<string> {
   const webCrypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   if (webCrypto?.randomUUID) return `infrai-ts-${webCrypto.randomUUID()}`;
   const { randomUUID } = await import("node:crypto"); // Node 18 without the global Web Crypto

@@ -51,6 +51,9 @@ from infrai.models import (
     VideoFile,
     VideoJob,
     VideoModelInfo,
+    WebhookMessagePage,
+    WebhookMessageStatus,
+    WebhookRedelivery,
 )
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
@@ -98,6 +101,9 @@ __all__ = [
     "VideoFile",
     "VideoJob",
     "VideoModelInfo",
+    "WebhookMessagePage",
+    "WebhookMessageStatus",
+    "WebhookRedelivery",
     "__version__",
     "ai",
     "default_client",

@@ -8,6 +8,7 @@
     infrai video generate PROMPT [--resolution 1080p] [--wait] [--out clip.mp4]
     infrai video status ID | cancel ID | wait ID [--out clip.mp4] | download ID PATH
     infrai batch FILE.jsonl [--wait]      (one generate body per line; see ``infrai.cli_batch``)
+    infrai webhooks failed | redeliver JOB_ID MESSAGE_ID          (see ``infrai.cli_webhooks``)
 
 Progress goes to stderr; ``--json`` prints exactly one JSON document on stdout. Exit codes: 0 succeeded
 (or still running, for commands that do not wait), 1 the job failed (or could not be cancelled), 2 usage,
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 
 from infrai.cli_account import add_account_commands
 from infrai.cli_batch import add_batch_command
+from infrai.cli_webhooks import add_webhook_commands
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, TimeoutError
 from infrai.model_table import format_models
@@ -272,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("path", type=Path, metavar="PATH")
     download.set_defaults(run=cmd_download)
     add_batch_command(commands, shared, DEFAULT_WAIT_TIMEOUT)
+    add_webhook_commands(commands, shared)
     return parser
 
 

@@ -19,6 +19,7 @@ from infrai.credentials import credentials_path, resolve_base_url
 from infrai.drivers import run_async, run_sync
 from infrai.effects import Plan
 from infrai.video import AsyncVideo, Video, VideoResource
+from infrai.webhooks import AsyncWebhooks, Webhooks
 
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
@@ -79,6 +80,10 @@ class Infrai(_ClientBase[httpx.Client]):
     def accounts(self) -> Accounts:
         return AccountsResource(self.config, self._run)
 
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self.config, self._run)
+
     def _new_http_client(self) -> httpx.Client:
         return httpx.Client(follow_redirects=True)
 
@@ -108,6 +113,10 @@ class AsyncInfrai(_ClientBase[httpx.AsyncClient]):
     @cached_property
     def accounts(self) -> AsyncAccounts:
         return AccountsResource(self.config, self._run)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        return AsyncWebhooks(self.config, self._run)
 
     def _new_http_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(follow_redirects=True)

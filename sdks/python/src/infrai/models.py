@@ -265,3 +265,43 @@ class VideoModelInfo(InfraiModel):
 class ModelList(InfraiModel):
     data: list[VideoModelInfo]
     catalog_updated: date | None = None
+
+
+class WebhookMessageStatus(InfraiModel):
+    """One webhook message (one ``webhook-id``) of a job and how its delivery stands."""
+
+    job_id: str
+    message_id: str
+    event: str
+    outcome: Literal["delivered", "failed"]
+    attempts: int
+    last_outcome: str
+    last_status_code: int | None = None
+    last_error: str | None = None
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+
+
+class WebhookMessagePage(InfraiModel):
+    data: list[WebhookMessageStatus]
+    has_more: bool = False
+    next: str | None = None
+
+
+class WebhookRedelivery(InfraiModel):
+    """How a redelivery went: ``outcome`` ``delivered``, ``failed``, ``gone``, ``refused``, or ``pending``
+    when the receiver had not answered yet. ``replayed``: an earlier redelivery with the same key."""
+
+    job_id: str
+    message_id: str
+    event: str
+    outcome: str
+    attempt: int | None = None
+    status_code: int | None = None
+    error: str | None = None
+    requested_at: datetime | None = None
+    replayed: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"

@@ -12,6 +12,7 @@ from infrai.accounts import Accounts
 from infrai.client import Infrai
 from infrai.models import Account, Activation
 from infrai.video import Video
+from infrai.webhooks import Webhooks
 
 _lock = threading.Lock()
 _client: Infrai | None = None
@@ -33,8 +34,8 @@ def set_default_client(client: Infrai | None) -> None:
 
 
 class AI:
-    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ``ai.account.usage(...)``, ... on the
-    default client."""
+    """``ai.video.generate(...)``, ``ai.video.status(id=...)``, ``ai.account.usage(...)``,
+    ``ai.webhooks.deliveries(...)``, ... on the default client."""
 
     @property
     def video(self) -> Video:
@@ -43,6 +44,10 @@ class AI:
     @property
     def account(self) -> Accounts:
         return default_client().accounts
+
+    @property
+    def webhooks(self) -> Webhooks:
+        return default_client().webhooks
 
 
 class Infra:

@@ -152,3 +152,18 @@ test("a job the trial cannot pay for is an InsufficientCreditsError", TEST, asyn
   assert.equal(error.problem.available_usd, activation.trial_credits_usd); // money as everywhere: "0.10"
   assert.equal((await priced.accounts.retrieve()).held_usd, "0.00");
 });
+
+test("webhook messages list page by page, and an unknown one is a NotFoundError", TEST, async () => {
+  // A fresh project: no job of it has a webhook, so it has no messages, and another's are not its own.
+  const activation = await new InfraiClient({ baseUrl }).accounts.activate();
+  const fresh = new InfraiClient({ baseUrl, apiKey: activation.api_key });
+  const listed = [];
+  for await (const m of fresh.webhooks.deliveries({ outcome: "failed", limit: 1 })) listed.push(m);
+  assert.deepEqual(listed, []);
+  const page = await fresh.webhooks.deliveriesPage({ outcome: "failed" });
+  assert.deepEqual(page, { data: [], has_more: false, next: null });
+  const job = await fresh.video.generate({ prompt: "a quiet field", duration_seconds: 1, wait: true });
+  const error = await rejection(fresh.webhooks.redeliver(job.job_id, `msg_${job.job_id}_succeeded`));
+  assert.ok(error instanceof NotFoundError, String(error));
+  assert.deepEqual([error.status, error.code], [404, "not_found"]);
+});
