@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "accounts_alembic_version"
-HEAD_REVISION = "0005_webhook_secret_encryption"
+HEAD_REVISION = "0010_rate_limits"
 # ``config.attributes`` key under which a revision that seals existing rows finds the ``SecretSealer``.
 SEALER_ATTRIBUTE = "secret_sealer"
 

@@ -23,6 +23,7 @@ from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
+from accounts.rate_limits import DatabaseCounter
 from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
@@ -105,6 +106,10 @@ class AccountStore:
     @property
     def is_sqlite(self) -> bool:
         return self._db.is_sqlite
+
+    def request_counter(self) -> DatabaseCounter:
+        """Rate-limit counts on this store's database, shared by every API replica."""
+        return DatabaseCounter(self._db)
 
     def submit_journal(self) -> SubmitJournal:
         """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""

@@ -13,10 +13,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, RateLimiter
 from accounts.store import AccountStore
 from api.app_services import Services
 from api.cursors import CursorCodec
 from api.problems import ProblemError
+from api.rate_limits import note_usage, rate_limit_problem
 from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings
@@ -105,7 +107,7 @@ MetricsDep = Annotated[ApiMetrics, Depends(_from_services(lambda services: servi
 CreatorDep = Annotated[JobCreator, Depends(get_creator)]
 
 
-async def current_project(
+async def authenticated_project(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ProjectIdentity:
@@ -125,4 +127,42 @@ async def current_project(
     return identity
 
 
+async def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = _part(request, "limiter")
+    return limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, policy: str) -> None:
+    usage = await limiter.charge(project.key_id, policy)
+    if usage is None:
+        return  # this limit is off
+    note_usage(request, limiter.policies, usage)
+    if usage.exceeded:
+        raise rate_limit_problem(usage)
+
+
+async def current_project(
+    request: Request,
+    project: Annotated[ProjectIdentity, Depends(authenticated_project)],
+    limiter: LimiterDep,
+) -> ProjectIdentity:
+    """The calling project, once its key's request counted against the ``default`` limit (429 past it)."""
+    await _charge(request, limiter, project, DEFAULT_POLICY)
+    return project
+
+
 CurrentProject = Annotated[ProjectIdentity, Depends(current_project)]
+
+
+async def job_creating_project(
+    request: Request, project: CurrentProject, limiter: LimiterDep
+) -> ProjectIdentity:
+    """``current_project`` for calls that create jobs: they also count against the ``jobs`` limit."""
+    await _charge(request, limiter, project, JOBS_POLICY)
+    return project
+
+
+JobCreatingProject = Annotated[ProjectIdentity, Depends(job_creating_project)]

@@ -20,7 +20,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
 from accounts.errors import AccountsUnavailable
-from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
+from api.deps import (
+    CreatorDep,
+    CurrentProject,
+    JobCreatingProject,
+    JobsDep,
+    ListerDep,
+    SettingsDep,
+    StorageDep,
+)
 from api.domain_problems import problem_for
 from api.job_requests import job_request
 from api.openai_requests import create_request_fields, generate_request
@@ -106,6 +114,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such video in this project",
         409: "The video is not in a state that allows this",
         422: "No vendor serves the request, or an unsafe reference URL",
+        429: "Over this key's rate limit (`rate_limit_exceeded`); retry after Retry-After",
         503: "Temporarily unavailable",
     }.items()
 }
@@ -154,7 +163,7 @@ _CREATE_BODY = {
 @router.post("/videos", response_model=Video, responses=_ERRORS, openapi_extra=_CREATE_BODY)
 async def create_video(
     request: Request,
-    project: CurrentProject,
+    project: JobCreatingProject,
     settings: SettingsDep,
     creator: CreatorDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from api.deps import CreatorDep, CurrentProject, JobsDep, SettingsDep, StorageDep, WatchesDep
+from api.deps import (
+    CreatorDep,
+    CurrentProject,
+    JobCreatingProject,
+    JobsDep,
+    SettingsDep,
+    StorageDep,
+    WatchesDep,
+)
 from api.job_requests import job_request
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
@@ -39,7 +47,7 @@ async def generate(
     body: GenerateRequest,
     request: Request,
     response: Response,
-    project: CurrentProject,
+    project: JobCreatingProject,
     creator: CreatorDep,
     settings: SettingsDep,
     storage: StorageDep,

@@ -39,6 +39,7 @@ from infrai.models import (
     VideoFile,
     VideoJob,
 )
+from infrai.ratelimits import RateLimit
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
 
@@ -66,6 +67,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PollPacing",
+    "RateLimit",
     "RateLimitError",
     "RetryPolicy",
     "ServiceUnavailableError",
