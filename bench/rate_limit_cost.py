@@ -1,0 +1,57 @@
+"""What per-key rate limits add to ``POST /v1/video/generate`` (issue 15), by where the counts live.
+
+API processes on the same Temporal server, no worker, limits far above what the run reaches so every
+request is counted and none refused: on PostgreSQL (what several API replicas share) with the limits off
+(the baseline), counted in the accounts DB (``INFRAI_RATE_LIMIT_STORE=database``: one autocommit upsert
+per limit a request counts against, two for a generate), and counted in memory; on SQLite (the embedded
+default) off and in the DB. Rounds rotate over the contenders so drift hits all alike.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+from bench.accounts_cost import generate_latencies
+from bench.api_latency import latency_row
+from bench.report import Row
+from bench.services import BenchRun
+from tests.fixtures.accounts import DatabaseFactory
+from tests.fixtures.embedded_services import DEFAULT_POSTGRES_URL, POSTGRESQL, Service
+
+_OFF = {"INFRAI_RATE_LIMIT_REQUESTS": "0", "INFRAI_RATE_LIMIT_JOB_CREATIONS": "0"}
+# name (it goes into idempotency keys) -> (accounts DB, settings, what the row calls it, its baseline)
+_CONTENDERS = {
+    "pg-off": ("postgresql", _OFF, "", ""),
+    "pg-db": ("postgresql", {"INFRAI_RATE_LIMIT_STORE": "database"}, "counted in PostgreSQL", "pg-off"),
+    "pg-memory": ("postgresql", {"INFRAI_RATE_LIMIT_STORE": "memory"}, "counted in memory", "pg-off"),
+    "sqlite-off": ("sqlite", _OFF, "", ""),
+    "sqlite-db": ("sqlite", {"INFRAI_RATE_LIMIT_STORE": "database"}, "counted in SQLite", "sqlite-off"),
+}
+
+
+async def rate_limit_rows(run: BenchRun) -> list[Row]:
+    requests = {1: 60, 32: 320} if run.quick else {1: 300, 32: 960}
+    url = os.environ.get("INFRAI_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    server = Service(POSTGRESQL, "found", url, "the bench's PostgreSQL (INFRAI_TEST_POSTGRES_URL)")
+    databases = DatabaseFactory(run.folder("rate-limit-db"), server)
+    rows: list[Row] = []
+    with ExitStack() as exits:
+        exits.callback(databases.drop_all)
+        stacks = {}
+        for index, (name, (backend, settings, _, _)) in enumerate(_CONTENDERS.items()):
+            if backend == "postgresql":
+                settings = {**settings, "INFRAI_DATABASE_URL": databases.new("postgresql")}
+            stack = run.stack(f"rate-limit-{index}", ("api",), timings=None, modules=None, **settings)
+            stacks[name] = exits.enter_context(stack)
+        for concurrency, count in requests.items():
+            measured = await generate_latencies(stacks, concurrency, count)
+            for name, (backend, _, counted, baseline) in _CONTENDERS.items():
+                if not baseline:
+                    continue
+                measure = (
+                    f"(issue 15) generate p50 / p99, concurrency {concurrency}, rate limits {counted}"
+                    f" (baseline: the same API on {backend}, limits off)"
+                )
+                rows.append(latency_row(measure, measured[name], measured[baseline], None))
+    return rows
