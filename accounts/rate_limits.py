@@ -52,8 +52,8 @@ class PolicyUsage:
 
 
 class RequestCounter(Protocol):
-    async def add(self, key_id: str, policy: str, window_start: int) -> int:
-        """Count one request of ``key_id`` in the window starting at ``window_start``; the new total."""
+    async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
+        """Count one request of ``key_id`` in each (policy, window start); each policy's new total."""
         ...
 
 
@@ -65,19 +65,22 @@ class MemoryCounter:
         self._counts: dict[tuple[str, str], tuple[int, int]] = {}
         self._latest_window = 0
 
-    async def add(self, key_id: str, policy: str, window_start: int) -> int:
-        if window_start > self._latest_window:  # once per window: drop the keys that went quiet
-            self._latest_window = window_start
-            self._counts = {slot: count for slot, count in self._counts.items() if count[0] >= window_start}
-        start, used = self._counts.get((key_id, policy), (window_start, 0))
-        used = used + 1 if start == window_start else 1
-        self._counts[(key_id, policy)] = (window_start, used)
-        return used
+    async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for policy, window_start in windows:
+            if window_start > self._latest_window:  # once per window: drop the keys that went quiet
+                self._latest_window = window_start
+                self._counts = {slot: n for slot, n in self._counts.items() if n[0] >= window_start}
+            start, used = self._counts.get((key_id, policy), (window_start, 0))
+            totals[policy] = used + 1 if start == window_start else 1
+            self._counts[(key_id, policy)] = (window_start, totals[policy])
+        return totals
 
 
 class DatabaseCounter:
-    """Counts in ``rate_limit_windows``: one upsert per request (autocommit, so one round trip on
-    PostgreSQL); the first request of a key's new window also deletes its earlier windows."""
+    """Counts in ``rate_limit_windows``: one statement per request however many policies it counts
+    against (a multi-row upsert, autocommit: one round trip on PostgreSQL); the first request of a key's
+    new window also deletes its earlier windows."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -89,7 +92,7 @@ class DatabaseCounter:
                 index_elements=[table.c.key_id, table.c.policy, table.c.window_start],
                 set_={"used": table.c.used + 1},
             )
-            .returning(table.c.used)
+            .returning(table.c.policy, table.c.used)
         )
         self._prune = delete(table).where(
             table.c.key_id == bindparam("k"),
@@ -97,13 +100,16 @@ class DatabaseCounter:
             table.c.window_start < bindparam("before"),
         )
 
-    async def add(self, key_id: str, policy: str, window_start: int) -> int:
-        row = {"key_id": key_id, "policy": policy, "window_start": window_start, "used": 1}
+    async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
+        rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
         async with self._db.autocommit() as conn:
-            used = int((await conn.execute(self._upsert, row)).scalar_one())
-            if used == 1:
-                await conn.execute(self._prune, {"k": key_id, "p": policy, "before": window_start})
-        return used
+            # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
+            result = await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0])
+            totals = {str(policy): int(used) for policy, used in result.all()}
+            for policy, window_start in windows:
+                if totals[policy] == 1:
+                    await conn.execute(self._prune, {"k": key_id, "p": policy, "before": window_start})
+        return totals
 
 
 class RateLimiter:
@@ -117,15 +123,22 @@ class RateLimiter:
         self._counter = counter
         self._clock = clock
 
-    async def charge(self, key_id: str, policy_name: str) -> PolicyUsage | None:
-        """Count one request of ``key_id`` against the policy; None when that policy is off."""
-        policy = self._by_name.get(policy_name)
-        if policy is None:
-            return None
+    async def charge(self, key_id: str, *policy_names: str) -> list[PolicyUsage]:
+        """Count one request of ``key_id`` against each named policy that is on (in one go)."""
+        policies = [self._by_name[name] for name in policy_names if name in self._by_name]
+        if not policies:
+            return []
         now = self._clock()
-        window = policy.window_seconds
-        window_start = int(now // window) * window
-        used = await self._counter.add(key_id, policy.name, window_start)
+        starts = {
+            policy.name: int(now // policy.window_seconds) * policy.window_seconds for policy in policies
+        }
+        totals = await self._counter.add(key_id, list(starts.items()))
         # Rounded up, so a client that waits this long arrives after the window ended, never before.
-        reset = max(1, math.ceil(window_start + window - now))
-        return PolicyUsage(policy, used, reset)
+        return [
+            PolicyUsage(
+                policy,
+                totals[policy.name],
+                max(1, math.ceil(starts[policy.name] + policy.window_seconds - now)),
+            )
+            for policy in policies
+        ]

@@ -135,19 +135,20 @@ async def get_limiter(request: Request) -> RateLimiter:
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
-async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, policy: str) -> None:
-    usage = await limiter.charge(project.key_id, policy)
-    if usage is None:
-        return  # this limit is off
-    note_usage(request, limiter.policies, usage)
-    if usage.exceeded:
-        raise rate_limit_problem(usage)
+async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, *policies: str) -> None:
+    usages = await limiter.charge(project.key_id, *policies)  # none when the limits are off
+    for usage in usages:
+        note_usage(request, limiter.policies, usage)
+    exceeded = [usage for usage in usages if usage.exceeded]
+    if exceeded:
+        raise rate_limit_problem(exceeded)
+
+
+AuthenticatedProject = Annotated[ProjectIdentity, Depends(authenticated_project)]
 
 
 async def current_project(
-    request: Request,
-    project: Annotated[ProjectIdentity, Depends(authenticated_project)],
-    limiter: LimiterDep,
+    request: Request, project: AuthenticatedProject, limiter: LimiterDep
 ) -> ProjectIdentity:
     """The calling project, once its key's request counted against the ``default`` limit (429 past it)."""
     await _charge(request, limiter, project, DEFAULT_POLICY)
@@ -158,10 +159,11 @@ CurrentProject = Annotated[ProjectIdentity, Depends(current_project)]
 
 
 async def job_creating_project(
-    request: Request, project: CurrentProject, limiter: LimiterDep
+    request: Request, project: AuthenticatedProject, limiter: LimiterDep
 ) -> ProjectIdentity:
-    """``current_project`` for calls that create jobs: they also count against the ``jobs`` limit."""
-    await _charge(request, limiter, project, JOBS_POLICY)
+    """``current_project`` for calls that create jobs: they count against the ``jobs`` limit too, both
+    counts in one statement (routes taking this must not also take ``CurrentProject``)."""
+    await _charge(request, limiter, project, DEFAULT_POLICY, JOBS_POLICY)
     return project
 
 

@@ -49,19 +49,22 @@ def note_usage(request: Request, policies: Sequence[RatePolicy], usage: PolicyUs
     note.usages.append(usage)
 
 
-def rate_limit_problem(usage: PolicyUsage) -> ProblemError:
-    policy = usage.policy
-    what = "calls that create jobs" if policy.name != "default" else "calls"
+def rate_limit_problem(exceeded: Sequence[PolicyUsage]) -> ProblemError:
+    """The 429 for the policies this request went over (``violated-policies``, as the draft's section
+    5.1 names that member); ``Retry-After`` is when the last of them has a new window."""
+    first = exceeded[0].policy
+    what = "calls" if first.name == "default" else "calls that create jobs"
+    wait = max(usage.reset_seconds for usage in exceeded)
     return ProblemError(
         429,
         ErrorCode.RATE_LIMIT_EXCEEDED,
-        f"This API key made more than {policy.quota} {what} in {policy.window_seconds} s; "
-        f"retry after {usage.reset_seconds} s.",
-        headers={"Retry-After": str(usage.reset_seconds)},
+        f"This API key made more than {first.quota} {what} in {first.window_seconds} s; "
+        f"retry after {wait} s.",
+        headers={"Retry-After": str(wait)},
         extra={
-            "violated-policies": [policy.name],
-            "limit": policy.quota,
-            "window_seconds": policy.window_seconds,
+            "violated-policies": [usage.policy.name for usage in exceeded],
+            "limit": first.quota,
+            "window_seconds": first.window_seconds,
         },
     )
 

@@ -35,6 +35,7 @@ MEASURES: dict[str, Measure] = {
     "status": api_latency.status_rows,
     "accounts": accounts_cost.accounts_rows,
     "ratelimits": rate_limit_cost.rate_limit_rows,
+    "ratecount": rate_limit_cost.count_cost_rows,
     "history": history_cost.history_rows,
     "handoff": handoff.handoff_rows,
     "inflight": inflight.inflight_rows,

@@ -5,17 +5,26 @@ request is counted and none refused: on PostgreSQL (what several API replicas sh
 (the baseline), counted in the accounts DB (``INFRAI_RATE_LIMIT_STORE=database``: one autocommit upsert
 per limit a request counts against, two for a generate), and counted in memory; on SQLite (the embedded
 default) off and in the DB. Rounds rotate over the contenders so drift hits all alike.
+
+Under a loaded machine those end-to-end figures are mostly noise, so the count itself is also timed alone:
+``RateLimiter.charge`` on each store, sequentially, against the same PostgreSQL and a SQLite file.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from contextlib import ExitStack
 
+from accounts.rate_limits import DEFAULT_POLICY, MemoryCounter, RateLimiter, RatePolicy, RequestCounter
+from accounts.store import AccountStore
 from bench.accounts_cost import generate_latencies
 from bench.api_latency import latency_row
 from bench.report import Row
+from bench.sampling import Latency
 from bench.services import BenchRun
+from core.settings import Settings
 from tests.fixtures.accounts import DatabaseFactory
 from tests.fixtures.embedded_services import DEFAULT_POSTGRES_URL, POSTGRESQL, Service
 
@@ -54,4 +63,39 @@ async def rate_limit_rows(run: BenchRun) -> list[Row]:
                     f" (baseline: the same API on {backend}, limits off)"
                 )
                 rows.append(latency_row(measure, measured[name], measured[baseline], None))
+    return rows
+
+
+async def _charge_latency(counter: RequestCounter, count: int) -> Latency:
+    limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 10**9, 60)], counter)
+    key = uuid.uuid4().hex[:12]
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await limiter.charge(key, DEFAULT_POLICY)
+        samples.append(time.perf_counter() - started)
+    return Latency.of(samples)
+
+
+async def count_cost_rows(run: BenchRun) -> list[Row]:
+    """One count alone: ``RateLimiter.charge`` p50 / p99 per store (no HTTP, no Temporal)."""
+    count = 200 if run.quick else 2000
+    url = os.environ.get("INFRAI_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    server = Service(POSTGRESQL, "found", url, "the bench's PostgreSQL (INFRAI_TEST_POSTGRES_URL)")
+    databases = DatabaseFactory(run.folder("rate-limit-count-db"), server)
+    rows: list[Row] = []
+    try:
+        settings = Settings(data_dir=run.folder("rate-limit-count"))
+        for backend in ("postgresql", "sqlite"):
+            store = await AccountStore.open(databases.new(backend), settings=settings)
+            try:
+                await _charge_latency(store.request_counter(), 50)  # warm-up: pool, statement caches
+                measured = await _charge_latency(store.request_counter(), count)
+            finally:
+                await store.aclose()
+            rows.append(Row(f"(issue 15) one rate-limit count on {backend}, p50 / p99", measured.ms()))
+        memory = await _charge_latency(MemoryCounter(), count)
+        rows.append(Row("(issue 15) one rate-limit count in memory, p50 / p99", memory.ms()))
+    finally:
+        databases.drop_all()
     return rows

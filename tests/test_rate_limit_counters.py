@@ -7,7 +7,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 
-from accounts.rate_limits import DEFAULT_POLICY, MemoryCounter, RateLimiter, RatePolicy
+from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
 from accounts.store import AccountStore
 from tests.fixtures.accounts import fetch_all
 
@@ -38,7 +38,7 @@ async def test_concurrent_requests_through_two_stores_on_one_database_all_count(
     limiters = [RateLimiter([policy], store.request_counter(), clock) for store in (account_store, other)]
     key = a_key()
     usages = await asyncio.gather(*(limiters[n % 2].charge(key, DEFAULT_POLICY) for n in range(40)))
-    assert sorted(usage.used for usage in usages if usage) == list(range(1, 41))
+    assert sorted(usage.used for (usage,) in usages) == list(range(1, 41))
     rows = fetch_all(accounts_database_url, "SELECT used FROM rate_limit_windows WHERE key_id = :k", k=key)
     assert rows == [(40,)]
 
@@ -49,29 +49,46 @@ async def test_a_new_window_starts_from_one_and_prunes_the_old(
     clock = SteppedClock(60 * 1000 + 59.5)
     limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 2, 60)], account_store.request_counter(), clock)
     key = a_key()
-    first = [await limiter.charge(key, DEFAULT_POLICY) for _ in range(3)]
-    assert [(u.used, u.remaining, u.exceeded, u.reset_seconds) for u in first if u] == [
+    first = [(await limiter.charge(key, DEFAULT_POLICY))[0] for _ in range(3)]
+    assert [(u.used, u.remaining, u.exceeded, u.reset_seconds) for u in first] == [
         (1, 1, False, 1),
         (2, 0, False, 1),
         (3, 0, True, 1),
     ]
     clock.now += 1  # the next whole minute: a new window
-    fresh = await limiter.charge(key, DEFAULT_POLICY)
-    assert fresh is not None and (fresh.used, fresh.remaining, fresh.reset_seconds) == (1, 1, 60)
+    (fresh,) = await limiter.charge(key, DEFAULT_POLICY)
+    assert (fresh.used, fresh.remaining, fresh.reset_seconds) == (1, 1, 60)
     windows = "SELECT window_start, used FROM rate_limit_windows WHERE key_id = :k"
     assert fetch_all(accounts_database_url, windows, k=key) == [(60 * 1001, 1)]
 
 
+async def test_a_job_creation_counts_against_both_policies_in_one_go(
+    account_store: AccountStore, accounts_database_url: str
+) -> None:
+    policies = [RatePolicy(DEFAULT_POLICY, 10, 60), RatePolicy(JOBS_POLICY, 2, 60)]
+    limiter = RateLimiter(policies, account_store.request_counter(), SteppedClock(6000.0))
+    key = a_key()
+    await limiter.charge(key, DEFAULT_POLICY)
+    for _ in range(3):
+        both = await limiter.charge(key, DEFAULT_POLICY, JOBS_POLICY)
+    assert [(usage.policy.name, usage.used, usage.exceeded) for usage in both] == [
+        (DEFAULT_POLICY, 4, False),
+        (JOBS_POLICY, 3, True),
+    ]
+    rows = "SELECT policy, used FROM rate_limit_windows WHERE key_id = :k ORDER BY policy"
+    assert fetch_all(accounts_database_url, rows, k=key) == [(DEFAULT_POLICY, 4), (JOBS_POLICY, 3)]
+
+
 async def test_memory_counts_per_process_and_keys_alone() -> None:
     clock = SteppedClock(600.0)
-    policies = [RatePolicy(DEFAULT_POLICY, 5, 10), RatePolicy("jobs", 0, 10)]
+    policies = [RatePolicy(DEFAULT_POLICY, 5, 10), RatePolicy(JOBS_POLICY, 0, 10)]
     limiter = RateLimiter(policies, MemoryCounter(), clock)
     assert [policy.name for policy in limiter.policies] == [DEFAULT_POLICY]  # quota 0: that limit is off
-    assert await limiter.charge("k1", "jobs") is None
+    assert await limiter.charge("k1", JOBS_POLICY) == []
     for _ in range(3):
-        await limiter.charge("k1", DEFAULT_POLICY)
-    other = await limiter.charge("k2", DEFAULT_POLICY)
-    assert other is not None and other.used == 1
+        await limiter.charge("k1", DEFAULT_POLICY, JOBS_POLICY)
+    ((other,), (mine,)) = [await limiter.charge(key, DEFAULT_POLICY) for key in ("k2", "k1")]
+    assert (other.used, mine.used) == (1, 4)
     clock.now += 10
-    rolled = await limiter.charge("k1", DEFAULT_POLICY)
-    assert rolled is not None and rolled.used == 1
+    (rolled,) = await limiter.charge("k1", DEFAULT_POLICY)
+    assert rolled.used == 1
