@@ -7,12 +7,14 @@ mounts a router alone (its tests) may put just the parts it needs on ``app.state
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from accounts.errors import AccountsUnavailable
 from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, RateLimiter
 from accounts.store import AccountStore
 from api.app_services import Services
@@ -30,6 +32,8 @@ from observability.http import ApiMetrics
 from observability.stuck_jobs import StuckJobWatch
 from storage import MediaStorage
 from vendors.catalog import Catalog, load_catalog
+
+logger = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="A project API key: `Bearer ifr_pk_proj_...`")
 
@@ -136,7 +140,13 @@ LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
 async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, *policies: str) -> None:
-    usages = await limiter.charge(project.key_id, *policies)  # none when the limits are off
+    try:
+        usages = await limiter.charge(project.key_id, *policies)  # none when the limits are off
+    except AccountsUnavailable:
+        # Fail open: a key verified from the cache may still read its jobs while the accounts DB is away
+        # (a generate meets the DB again at its credit hold); this answer just carries no limit fields.
+        logger.warning("rate-limit count skipped: the accounts database is unavailable")
+        return
     for usage in usages:
         note_usage(request, limiter.policies, usage)
     exceeded = [usage for usage in usages if usage.exceeded]

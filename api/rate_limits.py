@@ -106,7 +106,10 @@ _HEADERS: dict[str, Any] = {
         "schema": {"type": "string"},
     },
 }
-_RETRY_AFTER = {"description": "Seconds until the window ends.", "schema": {"type": "integer"}}
+_RETRY_AFTER = {
+    "description": "Seconds until the window ends (delay-seconds).",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
 
 
 def document_rate_limits(document: dict[str, Any]) -> None:

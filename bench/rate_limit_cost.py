@@ -3,7 +3,7 @@
 API processes on the same Temporal server, no worker, limits far above what the run reaches so every
 request is counted and none refused: on PostgreSQL (what several API replicas share) with the limits off
 (the baseline), counted in the accounts DB (``INFRAI_RATE_LIMIT_STORE=database``: one autocommit upsert
-per limit a request counts against, two for a generate), and counted in memory; on SQLite (the embedded
+per request, of two rows for a generate), and counted in memory; on SQLite (the embedded
 default) off and in the DB. Rounds rotate over the contenders so drift hits all alike.
 
 Under a loaded machine those end-to-end figures are mostly noise, so the count itself is also timed alone:

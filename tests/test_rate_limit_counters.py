@@ -6,10 +6,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
 
 from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
 from accounts.store import AccountStore
-from tests.fixtures.accounts import fetch_all
+from api.deps import CurrentProject
+from api.problems import install_problem_handlers
+from api.rate_limits import RateLimitHeaders
+from tests.fixtures.accounts import accounts_test_settings, fetch_all
+from tests.fixtures.tcp_relay import TcpRelay
 
 OpenStore = Callable[..., Awaitable[AccountStore]]
 
@@ -92,3 +100,40 @@ async def test_memory_counts_per_process_and_keys_alone() -> None:
     clock.now += 10
     (rolled,) = await limiter.charge("k1", DEFAULT_POLICY)
     assert rolled.used == 1
+
+
+async def test_with_the_database_away_a_cached_key_is_served_without_limit_fields(
+    postgres_relay_url: tuple[str, TcpRelay], tmp_path: Path
+) -> None:
+    """The count fails open: a key verified from the cache still reads while the accounts DB is cut off
+    (its answers carry no fields then); nothing else changes about the outage."""
+    url, relay = postgres_relay_url
+    settings = accounts_test_settings(tmp_path, api_key_cache_seconds=60)
+    store = await AccountStore.open(url, settings=settings)
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(RateLimitHeaders)
+
+    @app.get("/test/whoami")
+    async def whoami(project: CurrentProject) -> dict[str, str]:
+        return {"project_id": project.project_id}
+
+    app.state.accounts, app.state.settings = store, settings
+    # A day's window: the three calls of this test fall into one (they take about a second).
+    app.state.limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 86400)], store.request_counter())
+    try:
+        key = (await store.activate_anonymous("192.0.2.1")).api_key.get_secret_value()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://infrai.test") as client:
+            headers = {"Authorization": f"Bearer {key}"}
+            counted = await client.get("/test/whoami", headers=headers)  # verifies the key: cached now
+            await relay.cut()
+            uncounted = await client.get("/test/whoami", headers=headers)
+            await relay.restore()
+            counted_again = await client.get("/test/whoami", headers=headers)
+    finally:
+        await store.aclose()
+    assert [r.status_code for r in (counted, uncounted, counted_again)] == [200, 200, 200], counted.text
+    assert counted.headers["RateLimit"].startswith('"default";r=99;')
+    assert "RateLimit" not in uncounted.headers
+    assert counted_again.headers["RateLimit"].startswith('"default";r=98;')
