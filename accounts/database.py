@@ -102,6 +102,17 @@ class Database:
                     yield conn
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """Statements that each commit on their own: one round trip apiece on PostgreSQL (no BEGIN and
+        COMMIT around them); on SQLite a ``write()`` transaction, the one way its writers take turns."""
+        if self.is_sqlite:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self._outages_translated(), self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
     async def _outages_translated(self) -> AsyncIterator[None]:
         try:
             yield

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "accounts_alembic_version"
-HEAD_REVISION = "0007_vendor_timings"
+HEAD_REVISION = "0008_rate_limits"
 # ``config.attributes`` key under which a revision that seals existing rows finds the ``SecretSealer``.
 SEALER_ATTRIBUTE = "secret_sealer"
 

@@ -25,6 +25,7 @@ from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_
 from accounts.ledger import UNATTRIBUTED, Attribution
 from accounts.migrate import upgrade_to_head
 from accounts.money import from_micros, to_micros
+from accounts.rate_limits import DatabaseCounter
 from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
@@ -103,9 +104,14 @@ class AccountStore:
     def budget_book(self) -> BudgetBook:
         """Budgets and usage on this store's database (see ``accounts/budget_book.py``)."""
         return BudgetBook(self._db)
+
     def vendor_timings(self) -> VendorTimings:
         """Measured vendor times per bucket on this store's database (``accounts/vendor_timings.py``)."""
         return VendorTimings(self._db)
+
+    def request_counter(self) -> DatabaseCounter:
+        """Rate-limit counts on this store's database, shared by every API replica."""
+        return DatabaseCounter(self._db)
 
     def submit_journal(self) -> SubmitJournal:
         """The vendor submit journal on this store's database (see ``accounts/submit_journal.py``)."""

@@ -180,6 +180,19 @@ vendor_timings = Table(
     Index("ix_vendor_timings_bucket", "vendor", "model", "resolution", "duration_seconds", "finished_at"),
 )
 
+# Requests each API key made in one fixed window of one rate-limit policy (accounts/rate_limits.py): one
+# upsert per authenticated call when INFRAI_RATE_LIMIT_STORE=database, so every API replica counts in the
+# same row. ``window_start`` is in Unix seconds; a key's rows of earlier windows are deleted as it opens a
+# new one, so the table holds about one row per active key and policy.
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("policy", String(16), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -13,6 +13,7 @@ from api.codec_server import build_codec_app
 from api.domain_problems import install_domain_error_handlers
 from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
+from api.rate_limits import RateLimitHeaders, install_rate_limit_docs
 from api.routes import accounts as accounts_routes
 from api.routes import budgets as budget_routes
 from api.routes import batches as batch_routes
@@ -66,6 +67,7 @@ def _lifespan(
 def _install_error_handlers(app: FastAPI) -> None:
     install_problem_handlers(app)
     install_problem_schema(app)
+    install_rate_limit_docs(app)
     install_domain_error_handlers(app)
 
 
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _mount_codec_endpoint(app, settings)
     _include_routes(app)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(HttpObservability, metrics=metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
+from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
 from accounts.store import AccountStore
 from api.cursors import CursorCodec
 from core.settings import Settings
@@ -41,6 +42,17 @@ class Services:
     redeliveries: WebhookRedeliveries
     stuck_jobs: StuckJobWatch
     metrics: ApiMetrics
+    limiter: RateLimiter
+
+
+def _rate_limiter(settings: Settings, accounts: AccountStore) -> RateLimiter:
+    window = settings.rate_limit_window_seconds
+    policies = [
+        RatePolicy(DEFAULT_POLICY, settings.rate_limit_requests, window),
+        RatePolicy(JOBS_POLICY, settings.rate_limit_job_creations, window),
+    ]
+    counter = accounts.request_counter() if settings.rate_limit_store == "database" else MemoryCounter()
+    return RateLimiter(policies, counter)
 
 
 async def open_services(settings: Settings, metrics: ApiMetrics) -> Services:
@@ -81,6 +93,7 @@ async def open_services(settings: Settings, metrics: ApiMetrics) -> Services:
         # Stranded holds are released by the Housekeeping schedule (workflows/housekeeping.py), not here.
         stuck_jobs=StuckJobWatch(client, settings.temporal_task_queue),
         metrics=metrics,
+        limiter=_rate_limiter(settings, accounts),
     )
 
 

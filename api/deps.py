@@ -7,6 +7,7 @@ mounts a router alone (its tests) may put just the parts it needs on ``app.state
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -14,10 +15,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from accounts.errors import AccountsUnavailable
+from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, RateLimiter
 from accounts.store import AccountStore
 from api.app_services import Services
 from api.cursors import CursorCodec
 from api.problems import ProblemError
+from api.rate_limits import note_usage, rate_limit_problem
 from core.errors import ErrorCode
 from core.models import ProjectIdentity
 from core.settings import Settings
@@ -32,6 +36,8 @@ from observability.http import ApiMetrics
 from observability.stuck_jobs import StuckJobWatch
 from storage import MediaStorage
 from vendors.catalog import Catalog, load_catalog
+
+logger = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="A project API key: `Bearer ifr_pk_proj_...`")
 
@@ -130,7 +136,7 @@ CreatorDep = Annotated[JobCreator, Depends(get_creator)]
 BatchesDep = Annotated[BatchService, Depends(get_batches)]
 
 
-async def current_project(
+async def authenticated_project(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ProjectIdentity:
@@ -150,4 +156,50 @@ async def current_project(
     return identity
 
 
+async def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = _part(request, "limiter")
+    return limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, *policies: str) -> None:
+    try:
+        usages = await limiter.charge(project.key_id, *policies)  # none when the limits are off
+    except AccountsUnavailable:
+        # Fail open: a key verified from the cache may still read its jobs while the accounts DB is away
+        # (a generate meets the DB again at its credit hold); this answer just carries no limit fields.
+        logger.warning("rate-limit count skipped: the accounts database is unavailable")
+        return
+    for usage in usages:
+        note_usage(request, limiter.policies, usage)
+    exceeded = [usage for usage in usages if usage.exceeded]
+    if exceeded:
+        raise rate_limit_problem(exceeded)
+
+
+AuthenticatedProject = Annotated[ProjectIdentity, Depends(authenticated_project)]
+
+
+async def current_project(
+    request: Request, project: AuthenticatedProject, limiter: LimiterDep
+) -> ProjectIdentity:
+    """The calling project, once its key's request counted against the ``default`` limit (429 past it)."""
+    await _charge(request, limiter, project, DEFAULT_POLICY)
+    return project
+
+
 CurrentProject = Annotated[ProjectIdentity, Depends(current_project)]
+
+
+async def job_creating_project(
+    request: Request, project: AuthenticatedProject, limiter: LimiterDep
+) -> ProjectIdentity:
+    """``current_project`` for calls that create jobs: they count against the ``jobs`` limit too, both
+    counts in one statement (routes taking this must not also take ``CurrentProject``)."""
+    await _charge(request, limiter, project, DEFAULT_POLICY, JOBS_POLICY)
+    return project
+
+
+JobCreatingProject = Annotated[ProjectIdentity, Depends(job_creating_project)]

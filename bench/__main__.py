@@ -15,7 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import accounts_cost, api_latency, handoff, history_cost, inflight, rehost_throughput, render_speed
+from bench import (
+    accounts_cost,
+    api_latency,
+    handoff,
+    history_cost,
+    inflight,
+    rate_limit_cost,
+    rehost_throughput,
+    render_speed,
+)
 from bench.report import Row, machine_description, markdown_table
 from bench.services import BenchRun
 
@@ -25,6 +34,8 @@ MEASURES: dict[str, Measure] = {
     "generate": api_latency.generate_rows,
     "status": api_latency.status_rows,
     "accounts": accounts_cost.accounts_rows,
+    "ratelimits": rate_limit_cost.rate_limit_rows,
+    "ratecount": rate_limit_cost.count_cost_rows,
     "history": history_cost.history_rows,
     "handoff": handoff.handoff_rows,
     "inflight": inflight.inflight_rows,

@@ -23,7 +23,8 @@ from tests.fixtures.embedded_services import DEFAULT_POSTGRES_URL, POSTGRESQL, S
 from tests.fixtures.stack import Stack
 
 
-async def _latencies(stacks: dict[str, Stack], concurrency: int, requests: int) -> dict[str, Latency]:
+async def generate_latencies(stacks: dict[str, Stack], concurrency: int, requests: int) -> dict[str, Latency]:
+    """Each stack's generate latency at ``concurrency``, over ``requests`` each, in rotating rounds."""
     run_id = uuid.uuid4().hex[:8]
     rounds = 4
     per_round = requests // rounds
@@ -67,7 +68,7 @@ async def accounts_rows(run: BenchRun) -> list[Row]:
             ),
         }
         for concurrency, count in requests.items():
-            measured = await _latencies(stacks, concurrency, count)
+            measured = await generate_latencies(stacks, concurrency, count)
             for backend in ("SQLite", "PostgreSQL"):
                 measure = (
                     f"(issue 4) generate p50 / p99, concurrency {concurrency}, accounts + ledger on {backend}"

@@ -42,6 +42,10 @@ from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX
 HISTORY_NAMESPACE = "bench-history"
 # Enough credits that no benchmark ever meets a 402 (a thousand fal jobs are a few thousand dollars).
 BENCH_CREDITS_USD = "10000000"
+BENCH_RATE_LIMITS = {
+    "INFRAI_RATE_LIMIT_REQUESTS": "1000000000",
+    "INFRAI_RATE_LIMIT_JOB_CREATIONS": "1000000000",
+}
 
 
 @dataclass
@@ -158,6 +162,8 @@ class BenchRun:
             "FAL_KEY": fal.FAL_KEY,
             "INFRAI_FAL_BASE_URL": self.fal.base_url,
             "INFRAI_DEV_CREDITS_USD": BENCH_CREDITS_USD,
+            # Counted (their cost is part of every measure) but never reached: a bench starts thousands.
+            **BENCH_RATE_LIMITS,
             **overrides,
         }
         folder = self.folder(name)

@@ -92,6 +92,16 @@ class Settings(BaseSettings, JobTimings):
     # How long a verified API key is trusted in-process before the next DB lookup. Revocation through the
     # same process is immediate; other processes see it within this many seconds.
     api_key_cache_seconds: float = 30.0
+    # Per-API-key request limits (docs/api.md, "Rate limits"): every authenticated call counts against
+    # rate_limit_requests, and calls that create jobs (generate, POST /v1/videos) also against
+    # rate_limit_job_creations, each per fixed window of rate_limit_window_seconds; 0 turns one off. The
+    # defaults are Replicate's (3,000 calls and 600 predictions a minute). "database" counts in the accounts
+    # DB, so the limit holds across API replicas (one upsert per call); "memory" counts in each API process
+    # (no DB work, but each replica allows the whole limit).
+    rate_limit_requests: int = Field(default=3000, ge=0)
+    rate_limit_job_creations: int = Field(default=600, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_store: Literal["database", "memory"] = "database"
     # Keys sealing the secrets the accounts DB must give back (webhook signing secrets), in the format of
     # payload_encryption_keys; the first seals, all open. Unset: a key generated into the data folder,
     # which serves only processes sharing that folder (accounts/sealing.py). Never logged (SecretStr).

@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.temporal",
     "tests.fixtures.stack",
     "tests.fixtures.priced_stack",
+    "tests.fixtures.rate_limited_stack",
     "tests.fixtures.accounts",
     "tests.fixtures.vendor_emulators",
     "tests.fixtures.vendor_stack",

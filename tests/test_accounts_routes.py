@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy.engine import make_url
 
+from accounts.rate_limits import MemoryCounter, RateLimiter
 from accounts.store import AccountStore
 from api.deps import CurrentProject, get_accounts
 from api.domain_problems import install_account_error_handlers
@@ -40,6 +41,7 @@ def build_app(store: AccountStore, settings: Settings) -> FastAPI:
 
     app.state.accounts = store
     app.state.settings = settings
+    app.state.limiter = RateLimiter([], MemoryCounter())  # request limits have their own tests
     return app
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from tests.fixtures.embedded_services import NODE, service
 from tests.fixtures.priced_stack import PRICED_VENDOR
+from tests.fixtures.rate_limited_stack import LIMIT, WINDOW, requests_seen, start_of_a_window
 from tests.fixtures.stack import Stack
 from tests.mp4_probe import probe_mp4
 
@@ -101,6 +102,29 @@ def test_typescript_sdk_against_the_running_server(
     video = probe_mp4(saved)
     assert video["codec"] == "h264" and video["frames"] == job["video"]["frame_count"] == 24
     assert (video["width"], video["height"]) == (job["video"]["width"], job["video"]["height"])
+
+
+def test_typescript_sdk_waits_out_a_rate_limit(built_sdk: Path, rate_limited_stack: Stack) -> None:
+    """The SDK against an API with a low per-key limit: one 429, a sleep of at least what the server said
+    (measured by the SDK's own ``sleep`` option), then success; the server counted exactly that."""
+    key = rate_limited_stack.activate()
+    created = rate_limited_stack.generate(key)
+    assert created.status_code == 202, created.text
+    route = "/v1/video/jobs/{job_id}"
+    before = requests_seen(rate_limited_stack, "GET", route)
+    start_of_a_window(least_left=WINDOW - 1)  # node's start and the spent quota fit in what is left
+    env = {
+        "INFRAI_BASE_URL": rate_limited_stack.api_url,
+        "INFRAI_API_KEY": key,
+        "INFRAI_RATE_LIMIT_JOB_ID": created.json()["job_id"],
+        "INFRAI_RATE_LIMIT_REQUESTS": str(LIMIT),
+    }
+    assert_all_node_tests_passed(
+        run(["node", "--test", "test/ratelimit/waits-out-a-rate-limit.test.mjs"], env=env).stdout
+    )
+    after = requests_seen(rate_limited_stack, "GET", route)
+    assert after.get("429", 0) - before.get("429", 0) == 1
+    assert after.get("200", 0) - before.get("200", 0) == LIMIT + 1
 
 
 def test_typescript_types_match_the_live_openapi_document(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from api.batch_requests import batch_request
 from api.batch_schemas import BatchCreateRequest, VideoBatch, present_batch
-from api.deps import BatchesDep, CurrentProject, SettingsDep, StorageDep
+from api.deps import BatchesDep, CurrentProject, JobCreatingProject, SettingsDep, StorageDep
 from api.domain_problems import REFUSED_HOLDS, refused_hold_problem
 from api.problems import problem_responses
 
@@ -26,7 +26,8 @@ _CREATE_ERRORS = problem_responses(
         "does not cover every item: nothing was held or started",
         409: "Idempotency key reused with a different batch",
         422: "Invalid body, more than 100 items, or items refused (`items` names each index)",
-        429: "The batch's items would take the project or key past its concurrency cap "
+        429: "Over this key's rate limit (`rate_limit_exceeded`; a batch counts as one request against the "
+        "`jobs` policy), or the items would take the project or key past its concurrency cap "
         "(`concurrency_limit_exceeded`): nothing was held or started",
     },
 )  # fmt: skip
@@ -45,7 +46,7 @@ async def create_batch(
     body: BatchCreateRequest,
     request: Request,
     response: Response,
-    project: CurrentProject,
+    project: JobCreatingProject,
     batches: BatchesDep,
     settings: SettingsDep,
     storage: StorageDep,

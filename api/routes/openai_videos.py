@@ -21,7 +21,15 @@ from fastapi.routing import APIRoute
 
 from accounts.errors import AccountsUnavailable
 from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
-from api.deps import CreatorDep, CurrentProject, JobsDep, ListerDep, SettingsDep, StorageDep
+from api.deps import (
+    CreatorDep,
+    CurrentProject,
+    JobCreatingProject,
+    JobsDep,
+    ListerDep,
+    SettingsDep,
+    StorageDep,
+)
 from api.domain_problems import REFUSED_HOLDS, problem_for, refused_hold_problem
 from api.job_requests import job_request
 from api.openai_requests import create_request_fields, generate_request
@@ -111,7 +119,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         409: "The video is not in a state that allows this",
         410: "The requested model is retired (`model_retired`)",
         422: "No vendor serves the request, or an unsafe reference URL",
-        429: "The project or key runs as many jobs as its concurrency cap allows",
+        429: "Over this key's rate limit (`rate_limit_exceeded`, retry after Retry-After), or the project or "
+        "key runs as many jobs as its concurrency cap allows (`concurrency_limit_exceeded`)",
         503: "Temporarily unavailable",
     }.items()
 }
@@ -160,7 +169,7 @@ _CREATE_BODY = {
 @router.post("/videos", response_model=Video, responses=_ERRORS, openapi_extra=_CREATE_BODY)
 async def create_video(
     request: Request,
-    project: CurrentProject,
+    project: JobCreatingProject,
     settings: SettingsDep,
     creator: CreatorDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,

@@ -12,6 +12,7 @@ from api.deps import (
     CreatorDep,
     CurrentProject,
     EtasDep,
+    JobCreatingProject,
     JobsDep,
     SettingsDep,
     StorageDep,
@@ -37,8 +38,8 @@ _GENERATE_ERRORS = problem_responses(
         409: "Idempotency key reused with a different request",
         422: "Invalid field, no vendor serves the request, unsafe reference URL (`reason`), or a bad "
         "deadline (`invalid_deadline`)",
-        429: "The project or key runs as many jobs as its concurrency cap allows "
-        "(`concurrency_limit_exceeded`)",
+        429: "Over this key's rate limit (`rate_limit_exceeded`, retry after Retry-After), or the project or "
+        "key runs as many jobs as its concurrency cap allows (`concurrency_limit_exceeded`)",
     },
 )  # fmt: skip
 
@@ -56,7 +57,7 @@ async def generate(
     body: GenerateRequest,
     request: Request,
     response: Response,
-    project: CurrentProject,
+    project: JobCreatingProject,
     creator: CreatorDep,
     settings: SettingsDep,
     storage: StorageDep,

@@ -14,8 +14,17 @@ function authHeaders() {
   return apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
 }
 
+// The key's rate limits as the last answer told them (the IETF RateLimit field: `"default";r=2999;t=42`).
+function showRateLimit(field) {
+  const names = { default: "calls", jobs: "job creations" };
+  const parts = [...field.matchAll(/"?([\w-]+)"?;r=(\d+)(?:;t=(\d+))?/g)].map(
+    ([, policy, left, reset]) => `${left} ${names[policy] || policy} left` + (reset ? ` (resets in ${reset} s)` : ""));
+  if (parts.length) $("rate-limit").textContent = `Rate limit: ${parts.join(", ")}`;
+}
+
 async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  showRateLimit(response.headers.get("RateLimit") || "");
   if (!response.ok) {
     let detail = `${response.status} ${response.statusText}`;
     try {

@@ -1,7 +1,14 @@
 /** `InfraiClient`: `new InfraiClient({ apiKey }).video.generate({ prompt })`. */
 
 import { Accounts } from "./accounts.js";
-import { DEFAULT_POLL_PACING, DEFAULT_RETRY_POLICY, type PollPacing, type RetryPolicy } from "./backoff.js";
+import {
+  DEFAULT_POLL_PACING,
+  DEFAULT_RETRY_POLICY,
+  sleep,
+  type PollPacing,
+  type RetryPolicy,
+} from "./backoff.js";
+import type { RateLimit } from "./ratelimits.js";
 import { DEFAULT_BASE_URL, Session, environment } from "./session.js";
 import { Video } from "./video.js";
 import { Webhooks } from "./webhooks.js";
@@ -19,6 +26,8 @@ export interface ClientOptions {
   pollPacing?: Partial<PollPacing>;
   /** Bring your own fetch (proxies, instrumentation); defaults to the global one. */
   fetch?: typeof fetch;
+  /** Every wait between retries and status polls (instrumentation, tests); defaults to a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export class InfraiClient {
@@ -26,6 +35,7 @@ export class InfraiClient {
   readonly accounts: Accounts;
   readonly webhooks: Webhooks;
   readonly baseUrl: string;
+  private readonly session: Session;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? environment("INFRAI_BASE_URL") ?? DEFAULT_BASE_URL).replace(
@@ -43,9 +53,19 @@ export class InfraiClient {
       },
       pollPacing: { ...DEFAULT_POLL_PACING, ...options.pollPacing },
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      sleep: options.sleep ?? sleep,
     });
+    this.session = session;
     this.video = new Video(session);
     this.accounts = new Accounts(session);
     this.webhooks = new Webhooks(session);
+  }
+
+  /**
+   * What the server last said of this key's rate limits (its `RateLimit` field): per policy, the requests
+   * left and the seconds until the window ends. Empty until a response carried one.
+   */
+  get rateLimits(): readonly RateLimit[] {
+    return this.session.rateLimits;
   }
 }

@@ -17,12 +17,13 @@
  *         ├── PermissionDeniedError    403
  *         ├── NotFoundError            404
  *         ├── ConflictError            409 idempotency_conflict
- *         ├── RateLimitError           429
+ *         ├── RateLimitError           429 (.retryAfter, .rateLimits)
  *         │   └── ConcurrencyLimitError 429 concurrency_limit_exceeded (the project or key runs its limit)
  *         ├── InternalServerError      500 and other 5xx
  *         └── ServiceUnavailableError  503
  */
 
+import { parseRateLimit, type RateLimit } from "./ratelimits.js";
 import type { VideoBatch, VideoJob } from "./types.js";
 
 /** RFC 9457 problem details, plus whatever members the server adds (e.g. `errors`, `alternatives`). */
@@ -102,12 +103,20 @@ export class JobStateError extends InfraiError {
 
 export class DownloadIntegrityError extends InfraiError {}
 
+export interface APIErrorFields extends ErrorFields {
+  retryAfter?: number;
+  rateLimits?: RateLimit[];
+}
+
 export class APIError extends InfraiError {
   /** The server's `Retry-After`, in seconds, when it sent one. */
   readonly retryAfter: number | undefined;
-  constructor(message: string, fields: ErrorFields & { retryAfter?: number }) {
+  /** The server's `RateLimit` field: each policy's remaining requests and reset (empty when not sent). */
+  readonly rateLimits: RateLimit[];
+  constructor(message: string, fields: APIErrorFields) {
     super(message, fields);
     this.retryAfter = fields.retryAfter;
+    this.rateLimits = fields.rateLimits ?? [];
   }
 }
 
@@ -123,7 +132,7 @@ export class ConcurrencyLimitError extends RateLimitError {}
 export class InternalServerError extends APIError {}
 export class ServiceUnavailableError extends APIError {}
 
-type APIErrorClass = new (message: string, fields: ErrorFields & { retryAfter?: number }) => APIError;
+type APIErrorClass = new (message: string, fields: APIErrorFields) => APIError;
 
 // The problem's code is more specific than its status, so it decides first.
 const CLASS_BY_CODE: Record<string, APIErrorClass> = {
@@ -189,5 +198,6 @@ export async function errorFromResponse(response: Response): Promise<APIError> {
     problem,
     requestId: response.headers.get("x-request-id") ?? undefined,
     retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+    rateLimits: parseRateLimit(response.headers.get("ratelimit")),
   });
 }

@@ -20,6 +20,7 @@ export {
   type RetryPolicy,
 } from "./backoff.js";
 export * from "./errors.js";
+export { exhaustedReset, parseRateLimit, type RateLimit } from "./ratelimits.js";
 export * from "./types.js";
 export { GENERATE_REQUEST_FIELDS, JOB_STATES, STAGES, VIDEO_JOB_FIELDS } from "./contract.js";
 export { DEFAULT_BASE_URL } from "./session.js";

@@ -3,13 +3,16 @@
  *
  * Retry rules (why each is safe):
  * - a connection that was never established is retried for any request: the server never saw it;
- * - a 429 is retried for any request: the server refused it before doing anything;
+ * - a 429 is retried for any request: the server refused it before doing anything. The wait is the
+ *   server's: `Retry-After`, else the reset (`t`) of the exhausted policy in its `RateLimit` field, and
+ *   only without either a backoff;
  * - other network errors and 5xx are retried only for `repeatable` requests (GETs, cancel, and generate,
  *   which always carries an Idempotency-Key so a repeat returns the job the first attempt created).
  */
 
-import { RETRYABLE_STATUSES, retryDelayMs, sleep, type PollPacing, type RetryPolicy } from "./backoff.js";
+import { RETRYABLE_STATUSES, retryDelayMs, type PollPacing, type RetryPolicy } from "./backoff.js";
 import { APIConnectionError, APITimeoutError, MissingAPIKeyError, errorFromResponse } from "./errors.js";
+import { exhaustedReset, parseRateLimit, type RateLimit } from "./ratelimits.js";
 import { SDK_VERSION } from "./version.js";
 
 export const DEFAULT_BASE_URL = "http://127.0.0.1:8000";
@@ -21,6 +24,8 @@ export interface SessionConfig {
   retry: RetryPolicy;
   pollPacing: PollPacing;
   fetch: typeof fetch;
+  /** Every wait between attempts and polls goes through this (tests measure the waits with it). */
+  sleep: (ms: number) => Promise<void>;
 }
 
 export interface RequestSpec {
@@ -59,6 +64,8 @@ export function environment(name: string): string | undefined {
 export class Session {
   /** A key `activate()` returned, used when neither the apiKey option nor INFRAI_API_KEY gives one. */
   activatedKey: string | undefined;
+  /** The `RateLimit` field of the last response that carried one. */
+  rateLimits: RateLimit[] = [];
 
   constructor(readonly config: SessionConfig) {}
 
@@ -99,17 +106,22 @@ export class Session {
         const safe = spec.repeatable || NEVER_REACHED_SERVER.has(causeCode(error) ?? "");
         const delay = safe ? retryDelayMs(this.config.retry, retries) : undefined;
         if (delay === undefined) throw connectionError(error, spec.method, url);
-        await sleep(delay);
+        await this.config.sleep(delay);
         continue;
       }
+      const limits = parseRateLimit(response.headers.get("ratelimit"));
+      if (limits.length > 0) this.rateLimits = limits;
       if (response.ok) return response;
       const apiError = await errorFromResponse(response);
       const mayRetry =
         response.status === 429 || (spec.repeatable && RETRYABLE_STATUSES.has(response.status));
-      const retryAfterMs = apiError.retryAfter === undefined ? undefined : apiError.retryAfter * 1000;
-      const delay = mayRetry ? retryDelayMs(this.config.retry, retries, retryAfterMs) : undefined;
+      let told = apiError.retryAfter;
+      if (told === undefined && response.status === 429) told = exhaustedReset(apiError.rateLimits);
+      const delay = mayRetry
+        ? retryDelayMs(this.config.retry, retries, told === undefined ? undefined : told * 1000)
+        : undefined;
       if (delay === undefined) throw apiError;
-      await sleep(delay);
+      await this.config.sleep(delay);
     }
   }
 

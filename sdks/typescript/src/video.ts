@@ -1,6 +1,6 @@
 /** `client.video`: generate, status, cancel, wait, download and models. */
 
-import { pollIntervals, retryDelayMs, sleep } from "./backoff.js";
+import { pollIntervals, retryDelayMs } from "./backoff.js";
 import { JobStateError, TimeoutError } from "./errors.js";
 import { connectionError, type Session } from "./session.js";
 import {
@@ -152,7 +152,7 @@ export class Video {
           throw new TimeoutError(`job ${jobId} was still ${job.state} after ${timeoutMs}ms`, job);
         pause = Math.min(pause, remaining);
       }
-      await sleep(pause);
+      await this.session.config.sleep(pause);
     }
   }
 
@@ -184,7 +184,7 @@ export class Video {
         if (!(error instanceof TypeError)) throw error; // a network error mid-body; integrity errors are final
         const delay = retryDelayMs(this.session.config.retry, retries);
         if (delay === undefined) throw connectionError(error, "GET", url);
-        await sleep(delay);
+        await this.session.config.sleep(delay);
       }
     }
   }

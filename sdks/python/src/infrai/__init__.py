@@ -55,6 +55,7 @@ from infrai.models import (
     WebhookMessageStatus,
     WebhookRedelivery,
 )
+from infrai.ratelimits import RateLimit
 from infrai.shared_client import ai, default_client, infra, set_default_client
 from infrai.version import __version__
 
@@ -91,6 +92,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PollPacing",
+    "RateLimit",
     "RateLimitError",
     "RetryPolicy",
     "ServiceUnavailableError",

@@ -3,7 +3,9 @@
 Retry rules (why each is safe):
 - a connection that was never established (connect error / connect timeout) is retried for any request:
   the server never saw it;
-- a 429 is retried for any request: the server refused it before doing anything;
+- a 429 is retried for any request: the server refused it before doing anything. The wait is the
+  server's: ``Retry-After``, else the reset (``t``) of the exhausted policy in its ``RateLimit`` field,
+  and only without either a backoff;
 - other transport errors and 5xx are retried only for requests marked ``repeatable`` (GETs, cancel, and
   generate, which always carries an ``Idempotency-Key`` so a repeat returns the job the first one made).
 """
@@ -23,6 +25,7 @@ from infrai.backoff import RETRYABLE_STATUSES, PollPacing, RetryPolicy
 from infrai.credentials import resolve_api_key
 from infrai.effects import Plan, Send, Sleep
 from infrai.errors import APIConnectionError, APITimeoutError, MissingAPIKeyError, error_from_response
+from infrai.ratelimits import RateLimit, exhausted_reset, parse_ratelimit
 from infrai.version import __version__
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -41,6 +44,8 @@ class ClientConfig:
     poll_pacing: PollPacing
     credentials_path: Path
     explicit_api_key: str | None = None
+    # The ``RateLimit`` field of the last response that carried one (``Infrai.rate_limits``).
+    rate_limits: tuple[RateLimit, ...] = ()
     _api_key: str | None = field(default=None, repr=False)
 
     def api_key(self) -> str:
@@ -104,12 +109,16 @@ def send(
             if delay is None or not (repeatable or isinstance(error, _NEVER_REACHED_SERVER)):
                 raise connection_error(error, request) from error
         else:
+            config.rate_limits = parse_ratelimit(response.headers.get("RateLimit")) or config.rate_limits
             if response.is_success:
                 return response
             api_error = error_from_response(response)
             status = response.status_code
             may_retry = status == 429 or (repeatable and status in RETRYABLE_STATUSES)
-            delay = config.retry.delay(retries, api_error.retry_after) if may_retry else None
+            told = api_error.retry_after
+            if told is None and status == 429:
+                told = exhausted_reset(api_error.rate_limits)
+            delay = config.retry.delay(retries, told) if may_retry else None
             if delay is None:
                 raise api_error
         retries += 1

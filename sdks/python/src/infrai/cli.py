@@ -29,7 +29,7 @@ from infrai.cli_account import add_account_commands
 from infrai.cli_batch import add_batch_command
 from infrai.cli_webhooks import add_webhook_commands
 from infrai.client import Infrai
-from infrai.errors import InfraiError, JobStateError, TimeoutError
+from infrai.errors import InfraiError, JobStateError, RateLimitError, TimeoutError
 from infrai.model_table import format_models
 from infrai.models import CancelResult, InfraiModel, VideoJob
 from infrai.progress import ProgressBar
@@ -278,6 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def rate_limit_hint(error: RateLimitError) -> str:
+    """Which limit this key hit and when it may call again, in words (the SDK's retries are used up, or the
+    wait was longer than it sleeps through)."""
+    exhausted = [limit.policy for limit in error.rate_limits if limit.remaining == 0]
+    which = f"its '{', '.join(exhausted)}' rate limit" if exhausted else "its rate limit"
+    when = f"in {error.retry_after:.0f} s" if error.retry_after is not None else "later"
+    return f"rate limited: this API key used up {which}; try again {when}"
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -302,6 +311,10 @@ def main(
     except JobStateError as error:
         out.error(error)
         return exit_code_for(error.job) if error.job.is_final else EXIT_API_ERROR
+    except RateLimitError as error:
+        out.error(error)
+        print(rate_limit_hint(error), file=out.stderr)
+        return EXIT_API_ERROR
     except InfraiError as error:
         out.error(error)
         return EXIT_API_ERROR

@@ -18,6 +18,7 @@ from infrai.calls import ClientConfig
 from infrai.credentials import credentials_path, resolve_base_url
 from infrai.drivers import run_async, run_sync
 from infrai.effects import Plan
+from infrai.ratelimits import RateLimit
 from infrai.video import AsyncVideo, Video, VideoResource
 from infrai.webhooks import AsyncWebhooks, Webhooks
 
@@ -64,6 +65,12 @@ class _ClientBase(Generic[HttpT]):
     @property
     def base_url(self) -> str:
         return self.config.base_url
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        """What the server last said of this key's rate limits (its ``RateLimit`` field): per policy,
+        the requests left and the seconds until the window ends. Empty until a response carried one."""
+        return self.config.rate_limits
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -15,7 +15,7 @@
         ├── PermissionDeniedError    403
         ├── NotFoundError            404 not_found (also another project's job)
         ├── ConflictError            409 idempotency_conflict
-        ├── RateLimitError           429 rate_limit_exceeded (``retry_after``)
+        ├── RateLimitError           429 rate_limit_exceeded (``retry_after``, ``rate_limits``)
         │   └── ConcurrencyLimitError 429 concurrency_limit_exceeded (the project or key runs its limit)
         ├── InternalServerError      500 and other 5xx
         └── ServiceUnavailableError  503 service_unavailable (``retry_after``)
@@ -32,6 +32,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from infrai.ratelimits import RateLimit, parse_ratelimit
 
 if TYPE_CHECKING:
     from infrai.models import VideoBatch, VideoJob
@@ -97,7 +99,8 @@ class DownloadIntegrityError(InfraiError):
 
 
 class APIError(InfraiError):
-    """The server answered with an error status. ``retry_after`` is its ``Retry-After`` in seconds."""
+    """The server answered with an error status. ``retry_after`` is its ``Retry-After`` in seconds;
+    ``rate_limits`` its ``RateLimit`` field (each policy's remaining requests and reset), if it sent one."""
 
     def __init__(
         self,
@@ -109,11 +112,13 @@ class APIError(InfraiError):
         problem: dict[str, Any],
         request_id: str | None,
         retry_after: float | None,
+        rate_limits: tuple[RateLimit, ...] = (),
     ) -> None:
         super().__init__(
             message, status=status, code=code, detail=detail, problem=problem, request_id=request_id
         )
         self.retry_after = retry_after
+        self.rate_limits = rate_limits
 
 
 class InvalidRequestError(APIError):
@@ -230,4 +235,5 @@ def error_from_response(response: httpx.Response) -> APIError:
         problem=problem,
         request_id=response.headers.get("X-Request-Id"),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        rate_limits=parse_ratelimit(response.headers.get("RateLimit")),
     )

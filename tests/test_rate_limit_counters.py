@@ -1,0 +1,139 @@
+"""The rate-limit counters on real databases (SQLite and PostgreSQL) and in memory: concurrent requests
+from two stores on one database never lose a count, windows roll over, old windows are pruned."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
+from accounts.store import AccountStore
+from api.deps import CurrentProject
+from api.problems import install_problem_handlers
+from api.rate_limits import RateLimitHeaders
+from tests.fixtures.accounts import accounts_test_settings, fetch_all
+from tests.fixtures.tcp_relay import TcpRelay
+
+OpenStore = Callable[..., Awaitable[AccountStore]]
+
+
+class SteppedClock:
+    """Seconds since the epoch, moved by the test: windows are aligned to this clock."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def a_key() -> str:
+    return secrets.token_hex(6)
+
+
+async def test_concurrent_requests_through_two_stores_on_one_database_all_count(
+    account_store: AccountStore, accounts_database_url: str, open_store: OpenStore
+) -> None:
+    """Two API replicas are two stores on one database: every request of both lands in the one row."""
+    other = await open_store()
+    policy = RatePolicy(DEFAULT_POLICY, 1000, 3600)
+    clock = SteppedClock(7200.0)
+    limiters = [RateLimiter([policy], store.request_counter(), clock) for store in (account_store, other)]
+    key = a_key()
+    usages = await asyncio.gather(*(limiters[n % 2].charge(key, DEFAULT_POLICY) for n in range(40)))
+    assert sorted(usage.used for (usage,) in usages) == list(range(1, 41))
+    rows = fetch_all(accounts_database_url, "SELECT used FROM rate_limit_windows WHERE key_id = :k", k=key)
+    assert rows == [(40,)]
+
+
+async def test_a_new_window_starts_from_one_and_prunes_the_old(
+    account_store: AccountStore, accounts_database_url: str
+) -> None:
+    clock = SteppedClock(60 * 1000 + 59.5)
+    limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 2, 60)], account_store.request_counter(), clock)
+    key = a_key()
+    first = [(await limiter.charge(key, DEFAULT_POLICY))[0] for _ in range(3)]
+    assert [(u.used, u.remaining, u.exceeded, u.reset_seconds) for u in first] == [
+        (1, 1, False, 1),
+        (2, 0, False, 1),
+        (3, 0, True, 1),
+    ]
+    clock.now += 1  # the next whole minute: a new window
+    (fresh,) = await limiter.charge(key, DEFAULT_POLICY)
+    assert (fresh.used, fresh.remaining, fresh.reset_seconds) == (1, 1, 60)
+    windows = "SELECT window_start, used FROM rate_limit_windows WHERE key_id = :k"
+    assert fetch_all(accounts_database_url, windows, k=key) == [(60 * 1001, 1)]
+
+
+async def test_a_job_creation_counts_against_both_policies_in_one_go(
+    account_store: AccountStore, accounts_database_url: str
+) -> None:
+    policies = [RatePolicy(DEFAULT_POLICY, 10, 60), RatePolicy(JOBS_POLICY, 2, 60)]
+    limiter = RateLimiter(policies, account_store.request_counter(), SteppedClock(6000.0))
+    key = a_key()
+    await limiter.charge(key, DEFAULT_POLICY)
+    for _ in range(3):
+        both = await limiter.charge(key, DEFAULT_POLICY, JOBS_POLICY)
+    assert [(usage.policy.name, usage.used, usage.exceeded) for usage in both] == [
+        (DEFAULT_POLICY, 4, False),
+        (JOBS_POLICY, 3, True),
+    ]
+    rows = "SELECT policy, used FROM rate_limit_windows WHERE key_id = :k ORDER BY policy"
+    assert fetch_all(accounts_database_url, rows, k=key) == [(DEFAULT_POLICY, 4), (JOBS_POLICY, 3)]
+
+
+async def test_memory_counts_per_process_and_keys_alone() -> None:
+    clock = SteppedClock(600.0)
+    policies = [RatePolicy(DEFAULT_POLICY, 5, 10), RatePolicy(JOBS_POLICY, 0, 10)]
+    limiter = RateLimiter(policies, MemoryCounter(), clock)
+    assert [policy.name for policy in limiter.policies] == [DEFAULT_POLICY]  # quota 0: that limit is off
+    assert await limiter.charge("k1", JOBS_POLICY) == []
+    for _ in range(3):
+        await limiter.charge("k1", DEFAULT_POLICY, JOBS_POLICY)
+    ((other,), (mine,)) = [await limiter.charge(key, DEFAULT_POLICY) for key in ("k2", "k1")]
+    assert (other.used, mine.used) == (1, 4)
+    clock.now += 10
+    (rolled,) = await limiter.charge("k1", DEFAULT_POLICY)
+    assert rolled.used == 1
+
+
+async def test_with_the_database_away_a_cached_key_is_served_without_limit_fields(
+    postgres_relay_url: tuple[str, TcpRelay], tmp_path: Path
+) -> None:
+    """The count fails open: a key verified from the cache still reads while the accounts DB is cut off
+    (its answers carry no fields then); nothing else changes about the outage."""
+    url, relay = postgres_relay_url
+    settings = accounts_test_settings(tmp_path, api_key_cache_seconds=60)
+    store = await AccountStore.open(url, settings=settings)
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(RateLimitHeaders)
+
+    @app.get("/test/whoami")
+    async def whoami(project: CurrentProject) -> dict[str, str]:
+        return {"project_id": project.project_id}
+
+    app.state.accounts, app.state.settings = store, settings
+    # A day's window: the three calls of this test fall into one (they take about a second).
+    app.state.limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 86400)], store.request_counter())
+    try:
+        key = (await store.activate_anonymous("192.0.2.1")).api_key.get_secret_value()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://infrai.test") as client:
+            headers = {"Authorization": f"Bearer {key}"}
+            counted = await client.get("/test/whoami", headers=headers)  # verifies the key: cached now
+            await relay.cut()
+            uncounted = await client.get("/test/whoami", headers=headers)
+            await relay.restore()
+            counted_again = await client.get("/test/whoami", headers=headers)
+    finally:
+        await store.aclose()
+    assert [r.status_code for r in (counted, uncounted, counted_again)] == [200, 200, 200], counted.text
+    assert counted.headers["RateLimit"].startswith('"default";r=99;')
+    assert "RateLimit" not in uncounted.headers
+    assert counted_again.headers["RateLimit"].startswith('"default";r=98;')
