@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from sqlalchemy import select, text, update
 
 from accounts import ledger, projects, webhooks
-from accounts.budget_book import BudgetBook
 from accounts.batch_holds import ItemHold, place_batch_holds
+from accounts.budget_book import BudgetBook
 from accounts.database import Database
 from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
@@ -31,8 +31,8 @@ from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.vendor_timings import VendorTimings
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
-from core.expiring_map import ExpiringMap
 from accounts.webhook_log import WebhookDeliveryLog
+from core.expiring_map import ExpiringMap
 from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 

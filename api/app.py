@@ -15,8 +15,8 @@ from api.middleware import BodySizeLimit, RequestId
 from api.problems import install_problem_handlers, install_problem_schema
 from api.rate_limits import RateLimitHeaders, install_rate_limit_docs
 from api.routes import accounts as accounts_routes
-from api.routes import budgets as budget_routes
 from api.routes import batches as batch_routes
+from api.routes import budgets as budget_routes
 from api.routes import job_events as job_events_routes
 from api.routes import job_list as job_list_routes
 from api.routes import media as media_routes

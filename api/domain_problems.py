@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from accounts.errors import AccountsUnavailable, BudgetExceeded, ConcurrencyLimitExceeded, InsufficientCredits
 from accounts.money import format_usd
-from api.problems import ProblemError, problem_response
+from api.problems import ProblemError
 from core.errors import ErrorCode
 from jobs.errors import (
     BatchConflict,

@@ -119,7 +119,9 @@ class JobCreator:
     ) -> StartedJob:
         prepared = await self.prepare(request, project_id)
         try:
-            route = await self._hold_for_route(project_id, job_id, prepared.route, request.fingerprint, key_id)
+            route = await self._hold_for_route(
+                project_id, job_id, prepared.route, request.fingerprint, key_id
+            )
         except HoldConflict:
             # Of concurrent requests under one key, only the one whose body was held can start the job.
             raise JobConflict(job_id) from None

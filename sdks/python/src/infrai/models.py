@@ -232,6 +232,8 @@ class Usage(InfraiModel):
     group_by: str
     data: list[UsageLine]
     total: UsageTotal
+
+
 class MeasuredLatency(InfraiModel):
     """Vendor time (accepted → finished) of a model's recent jobs at one resolution and duration."""
 
