@@ -1,5 +1,7 @@
 """A batch is held whole or not at all, under real concurrency: five batches at once against a balance
-that covers two and a half of them → exactly two accepted, three refused, and not one partial hold.
+that covers two and a half of them → exactly two accepted, three refused, and not one partial hold. The
+same holds against a daily spend cap, a key's monthly cap and a concurrency cap: a refusal names the whole
+batch's figures as they stood before any of its items was held.
 
 Checked at the ledger (``AccountStore.hold_batch``, SQLite and PostgreSQL) and at the HTTP boundary (the
 API alone, priced by the Runway emulator, on PostgreSQL: credits are held before anything starts, so the
@@ -17,7 +19,9 @@ import httpx
 import pytest
 
 from accounts.batch_holds import ItemHold
-from accounts.errors import InsufficientCredits
+from accounts.budgets import Caps
+from accounts.errors import BudgetExceeded, ConcurrencyLimitExceeded, InsufficientCredits
+from accounts.ledger import Attribution
 from accounts.money import to_micros
 from accounts.store import AccountStore
 from core.ids import new_job_id
@@ -66,6 +70,77 @@ async def test_five_simultaneous_batches_against_credit_for_two_and_a_half_hold_
         p=project,
     )
     assert holds == [(2 * ITEMS,)]  # every refused batch left nothing behind
+
+
+async def _try_capped_batch(
+    store: AccountStore, project: str, item_usd: Decimal, key: str | None = None
+) -> BudgetExceeded | ConcurrencyLimitExceeded | None:
+    """None when the batch was held; otherwise the refusal."""
+    attribution = Attribution(key_id=key)
+    holds = [ItemHold(new_job_id(), to_micros(item_usd), f"item-{n}", attribution) for n in range(ITEMS)]
+    try:
+        await store.hold_batch(project, holds)
+    except (BudgetExceeded, ConcurrencyLimitExceeded) as refused:
+        return refused
+    return None
+
+
+async def test_five_simultaneous_batches_against_a_daily_cap_for_two_and_a_half_hold_exactly_two(
+    account_store: AccountStore,
+) -> None:
+    item = Decimal("0.50")
+    project = await _project(account_store, Decimal("100.00"))
+    await account_store.budget_book().set(project, None, Caps(daily_micros=to_micros(item * ITEMS * 5 / 2)))
+
+    batches = (_try_capped_batch(account_store, project, item) for _ in range(BATCHES))
+    outcomes = await asyncio.gather(*batches)
+
+    refusals = [outcome for outcome in outcomes if outcome is not None]
+    assert len(refusals) == BATCHES - 2
+    for refused in refusals:
+        assert isinstance(refused, BudgetExceeded)
+        cap = refused.violation  # the batch's figures, not those of the item it failed at
+        assert (cap.period, cap.required) == ("day", item * ITEMS)
+        assert (cap.spent, cap.remaining) == (item * ITEMS * 2, item * ITEMS / 2)
+    assert (await account_store.account(project)).held_usd == item * ITEMS * 2
+
+
+async def test_batches_of_one_key_stop_at_its_monthly_cap_while_keyless_ones_go_on(
+    account_store: AccountStore,
+) -> None:
+    item = Decimal("0.25")
+    project = await _project(account_store, Decimal("100.00"))
+    key = (await account_store.create_key(project)).key_id
+    await account_store.budget_book().set(project, key, Caps(monthly_micros=to_micros(item * ITEMS * 3)))
+
+    outcomes = await asyncio.gather(
+        *(_try_capped_batch(account_store, project, item, key) for _ in range(BATCHES)),
+        *(_try_capped_batch(account_store, project, item) for _ in range(2)),
+    )
+
+    keyed, keyless = outcomes[:BATCHES], outcomes[BATCHES:]
+    assert sum(outcome is None for outcome in keyed) == 3
+    assert all(isinstance(o, BudgetExceeded) and o.violation.scope == "key" for o in keyed if o is not None)
+    assert keyless == [None, None]
+
+
+async def test_simultaneous_batches_against_a_concurrency_cap_start_only_whole_batches(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store, Decimal("100.00"))
+    await account_store.budget_book().set(project, None, Caps(max_concurrent_jobs=ITEMS * 2 - 1))
+
+    outcomes = await asyncio.gather(
+        *(_try_capped_batch(account_store, project, Decimal("0.10")) for _ in range(BATCHES))
+    )
+
+    refusals = [outcome for outcome in outcomes if outcome is not None]
+    assert len(refusals) == BATCHES - 1  # a second batch would need 8 slots of 7
+    for refused in refusals:
+        assert isinstance(refused, ConcurrencyLimitExceeded)
+        assert (refused.limit, refused.running) == (ITEMS * 2 - 1, ITEMS)
+    holds = (await account_store.account(project)).held_usd
+    assert holds == Decimal("0.10") * ITEMS
 
 
 async def test_a_repeated_batch_holds_nothing_more(account_store: AccountStore) -> None:
