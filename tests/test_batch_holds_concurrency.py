@@ -226,3 +226,27 @@ def test_five_simultaneous_batch_requests_against_credit_for_two_and_a_half_acce
         p=project,
     )
     assert {job_id for (job_id,) in holds} == accepted_jobs and len(holds) == 2 * ITEMS
+
+
+def test_five_simultaneous_batch_requests_against_a_daily_cap_for_one_and_a_half_accept_exactly_one(
+    priced_postgres_api: Stack,
+) -> None:
+    key, _project_id = priced_postgres_api.new_project()
+    batch_usd = _item_cost() * ITEMS
+    with priced_postgres_api.client(key) as client:
+        put = client.put("/v1/account/budgets", json={"daily_usd": str(batch_usd * 3 / 2)})
+        assert put.status_code == 200, put.text
+
+    responses = asyncio.run(_post_batches(priced_postgres_api.api_url, key))
+
+    assert Counter(r.status_code for r in responses) == Counter({202: 1, 402: BATCHES - 1}), [
+        r.text for r in responses if r.status_code not in (202, 402)
+    ]
+    for refused in (r.json() for r in responses if r.status_code == 402):
+        assert (refused["code"], refused["period"]) == ("budget_exceeded", "day")
+        assert Decimal(refused["required_usd"]) == batch_usd  # the whole batch, not one item
+        assert Decimal(refused["remaining_usd"]) == batch_usd / 2
+        assert "batch" in refused["detail"]
+    with priced_postgres_api.client(key) as client:
+        budget = client.get("/v1/account/budgets").json()["project"]
+    assert (Decimal(budget["spent_today_usd"]), budget["running_jobs"]) == (batch_usd, ITEMS)
