@@ -28,8 +28,12 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 SEED = 20240611
 MAX_EXAMPLES = 25
-# Fuzzed in a run of their own (see the budget test).
+# Fuzzed in runs of their own (see the budget and batch tests).
 BUDGET_PATHS = r"^/v1/account/(budgets|keys/\{key_id\}/budget)$"
+BATCH_PATHS = r"^/v1/video/batches"
+# A batch's status reads each of its up to 100 items, and here no worker answers their queries (each waits
+# out INFRAI_STATUS_QUERY_TIMEOUT_SECONDS): fewer examples keep that run near a minute.
+BATCH_MAX_EXAMPLES = 10
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,11 @@ def api_only_stack(
 
 
 def _schemathesis(
-    stack: Stack, tmp_path: Path, *headers: str, operations: tuple[str, ...] = ()
+    stack: Stack,
+    tmp_path: Path,
+    *headers: str,
+    operations: tuple[str, ...] = (),
+    max_examples: int = MAX_EXAMPLES,
 ) -> tuple[int, str]:
     st = Path(sys.executable).with_name("st")
     argv = [str(st), "--config-file", str(CONFIG), "run", f"{stack.api_url}/openapi.json", *operations]
@@ -59,7 +67,7 @@ def _schemathesis(
         argv += ["--header", header]
     argv += [
         "--checks", "all",
-        "--max-examples", str(MAX_EXAMPLES),
+        "--max-examples", str(max_examples),
         "--seed", str(SEED),
         "--workers", "1",
         "--generation-database", "none",
@@ -89,12 +97,28 @@ def test_fuzzing_with_a_valid_key_finds_no_server_error_and_no_schema_violation(
         api_only_stack,
         tmp_path,
         f"Authorization: Bearer {api_only_stack.dev_key}",
-        operations=("--exclude-path-regex", BUDGET_PATHS),
+        operations=("--exclude-path-regex", f"({BUDGET_PATHS})|({BATCH_PATHS})"),
     )
     assert "Server error" not in output, output[-6000:]
     assert code == 0, output[-6000:]
     assert _cases(output) >= 100
     print(f"schemathesis (authenticated): {_cases(output)} cases")
+
+
+def test_fuzzing_the_batch_routes_with_a_valid_key_finds_no_server_error_and_no_schema_violation(
+    api_only_stack: Stack, tmp_path: Path
+) -> None:
+    code, output = _schemathesis(
+        api_only_stack,
+        tmp_path,
+        f"Authorization: Bearer {api_only_stack.dev_key}",
+        operations=("--include-path-regex", BATCH_PATHS),
+        max_examples=BATCH_MAX_EXAMPLES,
+    )
+    assert "Server error" not in output, output[-6000:]
+    assert code == 0, output[-6000:]
+    assert _cases(output) >= 40
+    print(f"schemathesis (batches): {_cases(output)} cases")
 
 
 def test_fuzzing_the_budget_routes_with_a_valid_key_finds_no_server_error_and_no_schema_violation(
