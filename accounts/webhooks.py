@@ -48,15 +48,8 @@ async def get_or_create_secret(
 async def record_attempt(conn: AsyncConnection, attempt: WebhookAttempt, now: datetime) -> None:
     await conn.execute(
         insert(webhook_deliveries).values(
-            project_id=attempt.project_id,
-            job_id=attempt.job_id,
-            message_id=attempt.message_id,
-            event=attempt.event,
-            attempt=attempt.attempt,
-            outcome=attempt.outcome,
-            status_code=attempt.status_code,
+            **attempt.model_dump(exclude={"error", "created_at"}),
             error=attempt.error[:_ERROR_CHARS] if attempt.error else None,
-            duration_ms=attempt.duration_ms,
             created_at=now,
         )
     )
@@ -68,18 +61,7 @@ async def attempts_of_job(conn: AsyncConnection, project_id: str, job_id: str) -
         .where(webhook_deliveries.c.project_id == project_id, webhook_deliveries.c.job_id == job_id)
         .order_by(webhook_deliveries.c.delivery_id)
     )
+    # A row is an attempt (the model ignores the row's own delivery_id); only the timestamp needs care.
     return [
-        WebhookAttempt(
-            job_id=row.job_id,
-            project_id=row.project_id,
-            message_id=row.message_id,
-            event=row.event,
-            attempt=row.attempt,
-            outcome=row.outcome,
-            status_code=row.status_code,
-            error=row.error,
-            duration_ms=row.duration_ms,
-            created_at=as_utc(row.created_at),
-        )
-        for row in rows
+        WebhookAttempt.model_validate({**row._mapping, "created_at": as_utc(row.created_at)}) for row in rows
     ]

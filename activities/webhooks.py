@@ -36,7 +36,15 @@ from accounts.store import AccountStore
 from core.batches import BATCH_COMPLETED, BatchWebhookMessage
 from core.errors import ErrorCode
 from core.job_timings import JobTimings
-from core.models import ErrorInfo, JobSnapshot, Stage, WebhookAttempt, WebhookMessage, WebhookReceipt
+from core.models import (
+    ErrorInfo,
+    JobSnapshot,
+    Stage,
+    VideoDimensions,
+    WebhookAttempt,
+    WebhookMessage,
+    WebhookReceipt,
+)
 from core.settings import Settings
 from core.url_safety import UnsafeUrl, parse_allowlist
 from core.webhook_targets import VettedUrl, vet_webhook_url
@@ -57,10 +65,7 @@ class WebhookCost(BaseModel):
     settled_usd: str | None = None
 
 
-class WebhookVideo(BaseModel):
-    duration_seconds: float | None = None
-    width: int | None = None
-    height: int | None = None
+class WebhookVideo(VideoDimensions):
     size_bytes: int
     sha256: str
     content_type: str

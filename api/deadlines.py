@@ -11,7 +11,9 @@ that disagrees with the body's ``deadline_seconds``. The same value given both w
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
+from fastapi import Header
 from starlette.datastructures import Headers
 
 from api.problems import ProblemError
@@ -24,6 +26,9 @@ CANCEL_AFTER_DESCRIPTION = (
     "Cancel the job if it has not finished this long after it started, as Replicate spells it: `90s`, "
     "`5m`, `1h30m`, or a bare number of seconds; 5 s to 24 h. The same as `deadline_seconds`."
 )
+# A route's ``Cancel-After`` parameter, declared for the OpenAPI document: ``requested_deadline`` reads
+# every copy that was sent.
+CancelAfterHeader = Annotated[str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)]
 
 _DURATION = re.compile(r"(?:(?P<h>\d{1,6})h)?(?:(?P<m>\d{1,6})m)?(?:(?P<s>\d{1,6})s)?")
 _SECONDS = re.compile(r"\d{1,6}")

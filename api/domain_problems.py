@@ -81,17 +81,20 @@ def _batch_items_invalid(error: BatchItemsInvalid) -> ProblemError:
     )
 
 
+def _key_conflict(detail: str, **subject: str) -> ProblemError:
+    """409 for an idempotency key that cannot be used (again); ``subject`` names what it was used for."""
+    return ProblemError(409, ErrorCode.IDEMPOTENCY_CONFLICT, detail, extra=subject)
+
+
 def problem_for(error: JobError) -> ProblemError:
     """The problem a domain error is answered with."""
     match error:
         case BatchNotFound():
             return ProblemError(404, ErrorCode.NOT_FOUND, f"No batch {error.batch_id!r} in this project.")
         case BatchConflict():
-            return ProblemError(
-                409,
-                ErrorCode.IDEMPOTENCY_CONFLICT,
+            return _key_conflict(
                 "This idempotency key was already used for a different batch; use a new key.",
-                extra={"batch_id": error.batch_id},
+                batch_id=error.batch_id,
             )
         case BatchItemsInvalid():
             return _batch_items_invalid(error)
@@ -105,19 +108,15 @@ def problem_for(error: JobError) -> ProblemError:
                 extra={"job_id": error.job_id},
             )
         case JobConflict():
-            return ProblemError(
-                409,
-                ErrorCode.IDEMPOTENCY_CONFLICT,
+            return _key_conflict(
                 "This idempotency key was already used for a different request; use a new key.",
-                extra={"job_id": error.job_id},
+                job_id=error.job_id,
             )
         case IdempotencyKeySpent():
-            return ProblemError(
-                409,
-                ErrorCode.IDEMPOTENCY_CONFLICT,
+            return _key_conflict(
                 "This idempotency key's job no longer exists (it never started, or its record has expired); "
                 "use a new key.",
-                extra={"job_id": error.job_id},
+                job_id=error.job_id,
             )
         case Unroutable():
             return _unroutable(error)

@@ -5,8 +5,9 @@ key read from the body or the ``Idempotency-Key`` header, and its one deadline f
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Annotated, Protocol
 
+from fastapi import Header
 from starlette.datastructures import Headers
 
 from api.deadlines import requested_deadline
@@ -15,6 +16,10 @@ from api.schemas import DEFAULT_DURATION_SECONDS, IDEMPOTENCY_KEY_PATTERN, Gener
 from core.errors import ErrorCode
 from core.models import VideoSpec
 from jobs.creation import JobRequest
+
+# A route's ``Idempotency-Key`` parameter, declared for the OpenAPI document: ``idempotency_key`` reads
+# every copy that was sent.
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 class _Keyed(Protocol):

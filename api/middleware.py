@@ -8,6 +8,7 @@ import secrets
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import ErrorCode
+from observability.http import HttpMiddleware
 
 
 async def _send_problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
@@ -28,7 +29,7 @@ async def _send_problem(send: Send, status: int, code: str, title: str, detail: 
     await send({"type": "http.response.body", "body": body})
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse bodies over ``max_bytes`` with 413, whether or not they announce a Content-Length.
 
     A streamed (chunked) body is cut off the moment it passes the cap: the 413 is sent from here and the
@@ -37,13 +38,10 @@ class BodySizeLimit:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -91,16 +89,10 @@ class BodySizeLimit:
                             f"request bodies are limited to {self.max_bytes} bytes")  # fmt: skip
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """Echo a sane ``X-Request-Id`` or mint one, so clients and logs can name a request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = ""
         for name, value in scope["headers"]:
             if (

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from accounts.rate_limits import PolicyUsage, RatePolicy
 from api.problems import ProblemError, problem_responses
 from core.errors import ErrorCode
+from observability.http import HttpMiddleware
 
 DRAFT = "draft-ietf-httpapi-ratelimit-headers-11"
 _STATE_KEY = "rate_limit"
@@ -69,17 +70,10 @@ def rate_limit_problem(exceeded: Sequence[PolicyUsage]) -> ProblemError:
     )
 
 
-class RateLimitHeaders:
+class RateLimitHeaders(HttpMiddleware):
     """Add ``RateLimit-Policy`` and ``RateLimit`` to the response of every request that was counted."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_fields(message: Message) -> None:
             note = scope.get("state", {}).get(_STATE_KEY)
             if message["type"] == "http.response.start" and isinstance(note, RateLimitNote) and note.usages:

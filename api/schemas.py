@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from api.deadlines import MAX_DEADLINE_SECONDS, MIN_DEADLINE_SECONDS
-from core.models import Aspect, ErrorInfo, JobState, Prefer, Resolution, Stage
+from core.models import Aspect, ErrorInfo, JobState, Prefer, Resolution, Stage, VideoDimensions
 from core.webhook_targets import MAX_WEBHOOK_URL_CHARS
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,254}$"
@@ -141,10 +141,7 @@ class JobCostOut(BaseModel):
     settled_usd: str | None = Field(None, description="What was finally charged, once settled.")
 
 
-class VideoMeta(BaseModel):
-    duration_seconds: float | None = None
-    width: int | None = None
-    height: int | None = None
+class VideoMeta(VideoDimensions):
     frame_count: int | None = None
     size_bytes: int
     sha256: str

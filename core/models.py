@@ -168,6 +168,16 @@ class SubmitRequest(BaseModel):
     model: str
 
 
+class VideoDimensions(BaseModel):
+    """How long and how large a stored video is, as the rehost measured it (None: it could not tell).
+
+    The first fields of the video facts customers see (the API's ``video``, a webhook's ``video``)."""
+
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
 class StoredVideo(BaseModel):
     video_key: str
     thumbnail_key: str | None = None

@@ -93,18 +93,32 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
-class HttpObservability:
-    """Per request: count and time it by route template and status, and bind the request id to the log
-    lines written while it is served."""
+class HttpMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests only (``handle``); lifespan and websocket scopes
+    pass straight through to the app."""
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class HttpObservability(HttpMiddleware):
+    """Per request: count and time it by route template and status, and bind the request id to the log
+    lines written while it is served."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        super().__init__(app)
+        self.metrics = metrics
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         status = 500  # what the client sees if the app raises before answering
 

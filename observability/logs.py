@@ -11,17 +11,18 @@ shaped like one of our API keys, a bearer token or a signed URL's secret paramet
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import logging.config
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 _job_id: ContextVar[str | None] = ContextVar("infrai_job_id", default=None)
 _vendor: ContextVar[str | None] = ContextVar("infrai_vendor", default=None)
@@ -168,3 +169,10 @@ def logging_config(settings: Settings, process: str) -> dict[str, Any]:
 
 def configure_logging(settings: Settings, process: str) -> None:
     logging.config.dictConfig(logging_config(settings, process))
+
+
+def run_process(process: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
+    """A ``python -m`` entry point: read the settings once, log as ``process``, run ``main`` to its end."""
+    settings = get_settings()
+    configure_logging(settings, process)
+    asyncio.run(main(settings))

@@ -7,11 +7,10 @@ bucket) as long as the credentials may create buckets.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from core.settings import Settings, get_settings
-from observability.logs import configure_logging
+from core.settings import Settings
+from observability.logs import run_process
 from storage.s3 import S3MediaStorage
 
 logger = logging.getLogger(__name__)
@@ -30,9 +29,7 @@ async def ensure_bucket(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings, "setup")
-    asyncio.run(ensure_bucket(settings))
+    run_process("setup", ensure_bucket)
 
 
 if __name__ == "__main__":

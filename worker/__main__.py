@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from core.settings import get_settings
-from observability.logs import configure_logging
+from observability.logs import run_process
 from worker.runner import run_worker
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings, "worker")
-    asyncio.run(run_worker(settings))
+    run_process("worker", run_worker)
 
 
 if __name__ == "__main__":

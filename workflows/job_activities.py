@@ -25,10 +25,8 @@ with workflow.unsafe.imports_passed_through():
         STOP_VENDOR_TASK,
         VendorTaskActivities,
     )
-    from core.errors import ErrorCode
     from core.models import (
         CancelVendorRequest,
-        ErrorInfo,
         JobInput,
         JobState,
         PollRequest,
@@ -42,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOutcome,
         VendorTask,
     )
-    from workflows.job_failures import JobFailed, error_from_activity
+    from workflows.job_failures import rehost_failed
 
 # Polling and rehosting run on their own task queues (the workflow's queue + suffix) so each scales on its
 # own: thousands of cheap heartbeating polls per worker, a handful of bandwidth-heavy rehosts.
@@ -129,13 +127,7 @@ async def rehost(job: JobInput, task: VendorTask, outcome: VendorOutcome) -> Sto
             summary=f"rehost {task.vendor} task {task.task_id} into our storage",
         )
     except ActivityError as err:
-        error = error_from_activity(err).error
-        # The vendor billed us, but the customer got no video: not billed to them either way.
-        if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
-            raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
-        raise JobFailed(
-            ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
-        ) from None
+        raise rehost_failed(err) from None
     workflow.set_current_details(
         f"rehosted {stored.size_bytes or 0} bytes from {task.vendor} task {task.task_id}"
     )

@@ -72,6 +72,24 @@ def error_from_activity(err: ActivityError) -> ActivityFailure:
     return ActivityFailure(error, ambiguous=True)
 
 
+def rehost_failed(err: ActivityError) -> JobFailed:
+    """How a job ends when its video could not be rehosted into our storage."""
+    error = error_from_activity(err).error
+    # The vendor billed us, but the customer got no video: not billed to them either way.
+    if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
+        return JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message))
+    message = f"could not store the video: {error.message}"
+    return JobFailed(ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=message))
+
+
+def route_exhausted(last_error: ErrorInfo | None) -> JobFailed:
+    """How a job ends when no candidate on its route accepted it (``last_error``: the last refusal)."""
+    if last_error is None:
+        return JobFailed(ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route"))
+    message = f"no vendor on the route accepted the job: {last_error.message}"
+    return JobFailed(last_error.model_copy(update={"message": message}))
+
+
 def _failure_details(cause: ApplicationError) -> FailureDetails:
     """What ``activities/failures.py`` wrote; an error raised elsewhere reads as its type and message."""
     raw = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         BatchWebhookMessage,
         batch_webhook_message_id,
     )
+    from workflows.webhook_delivery import deliver_with_retries
 
 # Items are jobs, each bounded by its own timeouts (hours); the wait only needs an upper bound.
 _ITEMS_WAIT_LIMIT = timedelta(days=7)
@@ -63,17 +64,8 @@ class VideoBatchWorkflow:
             timings=timings,
         )
         try:
-            await workflow.execute_activity_method(
-                WebhookActivities.deliver_batch_webhook,
-                message,
-                start_to_close_timeout=timedelta(seconds=timings.webhook_timeout_seconds + 10),
-                schedule_to_close_timeout=timedelta(seconds=timings.webhook_retry_for_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=timings.webhook_retry_initial_seconds),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=timings.webhook_retry_max_interval_seconds),
-                ),
-                summary="send batch.completed",
+            await deliver_with_retries(
+                WebhookActivities.deliver_batch_webhook, message, timings, summary="send batch.completed"
             )
         except ActivityError as err:
             workflow.logger.warning(

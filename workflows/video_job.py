@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         JobFailed,
         error_from_activity,
         not_sent_elsewhere,
+        route_exhausted,
     )
     from workflows.video_job_v1 import VideoJobV1
     from workflows.webhook_delivery import JobWebhooks
@@ -188,13 +189,7 @@ class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
                 VendorAttempt(vendor=task.vendor, model=task.model, task_id=task.task_id, outcome="accepted")
             )
             return task, candidate
-        raise JobFailed(
-            last_error.model_copy(
-                update={"message": f"no vendor on the route accepted the job: {last_error.message}"}
-            )
-            if last_error
-            else ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route")
-        )
+        raise route_exhausted(last_error)
 
     async def _generate(self, job: JobInput, task: VendorTask) -> VendorOutcome:
         """The vendor's successful outcome; a cancel on the way stops the task and watches it if need be."""

@@ -48,7 +48,13 @@ with workflow.unsafe.imports_passed_through():
         SETTLE,
         SUBMIT,
     )
-    from workflows.job_failures import JobFailed, error_from_activity, not_sent_elsewhere
+    from workflows.job_failures import (
+        JobFailed,
+        error_from_activity,
+        not_sent_elsewhere,
+        rehost_failed,
+        route_exhausted,
+    )
     from workflows.webhook_delivery import JobWebhooks
 
 
@@ -150,13 +156,7 @@ class VideoJobV1:
                 VendorAttempt(vendor=task.vendor, model=task.model, task_id=task.task_id, outcome="accepted")
             )
             return task, candidate
-        raise JobFailed(
-            last_error.model_copy(
-                update={"message": f"no vendor on the route accepted the job: {last_error.message}"}
-            )
-            if last_error
-            else ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route")
-        )
+        raise route_exhausted(last_error)
 
     async def _poll_v1(self, job: JobInput, task: VendorTask) -> VendorOutcome:
         timings = job.timings
@@ -219,13 +219,7 @@ class VideoJobV1:
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
-            error = error_from_activity(err).error
-            # The vendor billed us, but the customer got no video: not billed to them either way.
-            if error.code == ErrorCode.VENDOR_ERROR:  # the output expired, vanished or is not a video
-                raise JobFailed(ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=error.message)) from None
-            raise JobFailed(
-                ErrorInfo(code=ErrorCode.STORAGE_ERROR, message=f"could not store the video: {error.message}")
-            ) from None
+            raise rehost_failed(err) from None
 
     async def _cancel_v1(self) -> None:
         """Runs after the workflow was cancelled: new activities still run, the cancel is delivered once."""

@@ -10,7 +10,9 @@ shows the last failure and how it ended. A delivery that never gets through fail
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,9 +21,13 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhooks import WebhookActivities
+    from core.batches import BatchWebhookMessage
+    from core.job_timings import JobTimings
     from core.models import JobInput, JobSnapshot, JobState, WebhookMessage, WebhookReceipt
 
 WEBHOOK_WORKFLOW_NAME = "WebhookDelivery"
+
+_Message = TypeVar("_Message", WebhookMessage, BatchWebhookMessage)
 
 
 def webhook_workflow_id(job_id: str, state: JobState) -> str:
@@ -33,23 +39,34 @@ def webhook_message_id(job_id: str, state: JobState) -> str:
     return f"msg_{job_id}_{state.value}"
 
 
+async def deliver_with_retries(
+    deliver: Callable[[WebhookActivities, _Message], Awaitable[WebhookReceipt]],
+    message: _Message,
+    timings: JobTimings,
+    summary: str | None = None,
+) -> WebhookReceipt:
+    """One delivery activity, retried with backoff (``JobTimings.webhook_*``) until it gets through or
+    ``webhook_retry_for_seconds`` runs out; a job's and a batch's webhooks retry alike."""
+    return await workflow.execute_activity_method(
+        deliver,
+        message,
+        start_to_close_timeout=timedelta(seconds=timings.webhook_timeout_seconds + 10),
+        schedule_to_close_timeout=timedelta(seconds=timings.webhook_retry_for_seconds),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=timings.webhook_retry_initial_seconds),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=timings.webhook_retry_max_interval_seconds),
+        ),
+        summary=summary,
+    )
+
+
 @workflow.defn(name=WEBHOOK_WORKFLOW_NAME)
 class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, message: WebhookMessage) -> WebhookReceipt:
-        timings = message.timings
         try:
-            receipt = await workflow.execute_activity_method(
-                WebhookActivities.deliver_webhook,
-                message,
-                start_to_close_timeout=timedelta(seconds=timings.webhook_timeout_seconds + 10),
-                schedule_to_close_timeout=timedelta(seconds=timings.webhook_retry_for_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=timings.webhook_retry_initial_seconds),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=timings.webhook_retry_max_interval_seconds),
-                ),
-            )
+            receipt = await deliver_with_retries(WebhookActivities.deliver_webhook, message, message.timings)
         except ActivityError as err:
             raise ApplicationError(
                 f"webhook {message.message_id} not delivered: {err.cause or err}",

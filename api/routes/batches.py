@@ -6,14 +6,13 @@ idempotency key, one credit check, per-state counts, one cancel and one ``batch.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.batch_requests import batch_request
 from api.batch_schemas import BatchCreateRequest, VideoBatch, present_batch
 from api.deps import BatchesDep, CurrentProject, JobCreatingProject, SettingsDep, StorageDep
 from api.domain_problems import REFUSED_HOLDS, refused_hold_problem
+from api.job_requests import IdempotencyKeyHeader
 from api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/video/batches", tags=["batches"])
@@ -50,7 +49,7 @@ async def create_batch(
     batches: BatchesDep,
     settings: SettingsDep,
     storage: StorageDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> VideoBatch:
     """Start up to 100 jobs as one batch (202 + Location): every item is checked, then every item's
     credits are held at once (all or none: 402), then each starts as an ordinary job. The same key and

@@ -14,13 +14,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, BinaryIO, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
 from accounts.errors import AccountsUnavailable
-from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
+from api.deadlines import CancelAfterHeader
 from api.deps import (
     CreatorDep,
     CurrentProject,
@@ -31,7 +31,7 @@ from api.deps import (
     StorageDep,
 )
 from api.domain_problems import REFUSED_HOLDS, problem_for, refused_hold_problem
-from api.job_requests import job_request
+from api.job_requests import IdempotencyKeyHeader, job_request
 from api.openai_requests import create_request_fields, generate_request
 from api.openai_schemas import (
     OpenAIRequestError,
@@ -172,10 +172,8 @@ async def create_video(
     project: JobCreatingProject,
     settings: SettingsDep,
     creator: CreatorDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cancel_after: Annotated[
-        str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    cancel_after: CancelAfterHeader = None,
 ) -> Video:
     """Start a video job (OpenAI ``videos.create``); a deadline comes as the ``Cancel-After`` header."""
     fields = await create_request_fields(request, settings.reference_image_max_bytes)

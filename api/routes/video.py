@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from api.deadlines import CANCEL_AFTER, CANCEL_AFTER_DESCRIPTION
+from api.deadlines import CancelAfterHeader
 from api.deps import (
     CatalogDep,
     CreatorDep,
@@ -18,7 +18,7 @@ from api.deps import (
     StorageDep,
     WatchesDep,
 )
-from api.job_requests import job_request
+from api.job_requests import IdempotencyKeyHeader, job_request
 from api.model_lifecycle import deprecation_notice
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
@@ -63,10 +63,8 @@ async def generate(
     storage: StorageDep,
     catalog: CatalogDep,
     etas: EtasDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cancel_after: Annotated[
-        str | None, Header(alias=CANCEL_AFTER, description=CANCEL_AFTER_DESCRIPTION)
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    cancel_after: CancelAfterHeader = None,
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200).
 

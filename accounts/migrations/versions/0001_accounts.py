@@ -2,20 +2,15 @@
 
 Revision ID: 0001_accounts
 Revises:
-Create Date: 2026-11-26
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001_accounts"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Written out rather than imported from accounts.tables: a revision must keep creating the schema it
 # created the day it was written, whatever the tables module says later.

@@ -2,20 +2,15 @@
 
 Revision ID: 0002_webhooks
 Revises: 0001_accounts
-Create Date: 2026-11-26
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_webhooks"
 down_revision: str | None = "0001_accounts"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Written out rather than imported from accounts.tables (see 0001).
 _ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -2,20 +2,15 @@
 
 Revision ID: 0003_deleted_jobs
 Revises: 0002_webhooks
-Create Date: 2026-11-26
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_deleted_jobs"
 down_revision: str | None = "0002_webhooks"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -2,20 +2,15 @@
 
 Revision ID: 0004_vendor_submits
 Revises: 0003_deleted_jobs
-Create Date: 2026-12-07
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_vendor_submits"
 down_revision: str | None = "0003_deleted_jobs"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -2,7 +2,6 @@
 
 Revision ID: 0005_webhook_secret_encryption
 Revises: 0004_vendor_submits
-Create Date: 2026-12-07
 
 The rows are sealed with the ``SecretSealer`` that ``accounts.migrate.upgrade_to_head`` hands over (the
 opening store's, from ``INFRAI_ACCOUNTS_ENCRYPTION_KEYS`` or the data folder's key). Run without one, the
@@ -12,8 +11,6 @@ again (the old code reads only plain text), so it needs the sealer too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -22,8 +19,6 @@ from accounts.sealing import SecretSealer, is_sealed
 
 revision: str = "0005_webhook_secret_encryption"
 down_revision: str | None = "0004_vendor_submits"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Written out rather than imported from accounts.webhooks (see 0001): what this revision sealed with.
 _PURPOSE = "webhook-secret"

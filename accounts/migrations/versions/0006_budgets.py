@@ -2,7 +2,6 @@
 
 Revision ID: 0006_budgets
 Revises: 0005_webhook_secret_encryption
-Create Date: 2026-12-07
 
 Every new column is nullable (no cap; rows written before this revision name no key, vendor or model), so
 ``ADD COLUMN`` works on both backends without rewriting a table.
@@ -10,15 +9,11 @@ Every new column is nullable (no cap; rows written before this revision name no 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_budgets"
 down_revision: str | None = "0005_webhook_secret_encryption"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _CAP_COLUMNS = (
     ("daily_cap_micros", sa.BigInteger()),

@@ -3,20 +3,15 @@ measured vendor time (accepted → finished), per (vendor, model, resolution, du
 
 Revision ID: 0007_vendor_timings
 Revises: 0006_budgets
-Create Date: 2026-12-07
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_vendor_timings"
 down_revision: str | None = "0006_budgets"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _BUCKET = ["vendor", "model", "resolution", "duration_seconds", "finished_at"]
 _BUCKET_INDEX = "ix_vendor_timings_bucket"  # the naming convention's name is past PostgreSQL's 63 characters

@@ -2,20 +2,15 @@
 
 Revision ID: 0008_rate_limits
 Revises: 0007_vendor_timings
-Create Date: 2026-12-07
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_rate_limits"
 down_revision: str | None = "0007_vendor_timings"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
