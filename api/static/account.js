@@ -19,7 +19,9 @@ function showBudget(budget) {
   $("budget-today").textContent = `$${budget.spent_today_usd}`;
   $("budget-month").textContent = `$${budget.spent_this_month_usd}`;
   $("budget-running").textContent = String(budget.running_jobs);
-  // The form starts from the caps in force, so saving changes only what was edited.
+  // The form starts from the caps in force, so saving changes only what was edited; a refresh while
+  // someone is editing it leaves their figures alone.
+  if (capsEdited) return;
   $("cap-daily").value = budget.daily_usd ?? "";
   $("cap-monthly").value = budget.monthly_usd ?? "";
   $("cap-concurrency").value = budget.max_concurrent_jobs ?? "";
@@ -27,10 +29,12 @@ function showBudget(budget) {
 
 // Only the latest budget answer is shown: a slow read must not undo a save that answered after it.
 let budgetRequests = 0;
+let capsEdited = false; // the form has figures not saved yet
 
-async function latestBudget(request) {
+async function latestBudget(request, { saved = false } = {}) {
   const mine = ++budgetRequests;
   const budget = await request;
+  if (saved) capsEdited = false;
   if (mine === budgetRequests) showBudget(budget);
 }
 
@@ -58,7 +62,7 @@ $("budget-form").addEventListener("submit", async (event) => {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(budgetCaps()),
-    }));
+    }), { saved: true });
     $("budget-status").textContent = "Budget saved.";
   } catch (err) {
     $("budget-status").textContent = `Not saved: ${describeRefusal(err)}`;
@@ -76,11 +80,17 @@ async function showUsage() {
     const columns = USAGE_COLUMNS[groupBy];
     const table = $("usage");
     table.tHead.rows[0].replaceChildren(...[...columns, "jobs", "charged (USD)"].map((name) => cell(name, "th")));
-    table.tBodies[0].replaceChildren(...report.data.map((line) => {
+    const rows = report.data.map((line) => {
       const row = document.createElement("tr");
       row.append(...columns.map((name) => cell(line[name])), cell(line.jobs), cell(line.charged_usd));
       return row;
-    }));
+    });
+    if (!rows.length) { // free jobs (the local renderer) charge nothing, so they are not listed
+      rows.push(document.createElement("tr"));
+      rows[0].append(cell("no charges"));
+      rows[0].cells[0].colSpan = columns.length + 2;
+    }
+    table.tBodies[0].replaceChildren(...rows);
     const total = [cell(`total ${report.from} to ${report.to}`, "th"), cell(report.total.jobs),
       cell(report.total.charged_usd)];
     total[0].colSpan = columns.length;
@@ -149,9 +159,11 @@ async function refreshDeliveries(more = false) {
   }
 }
 
-$("refresh-budget").addEventListener("click", refreshBudget);
+$("budget-form").addEventListener("input", () => { capsEdited = true; });
+$("refresh-budget").addEventListener("click", () => { capsEdited = false; refreshBudget(); });
 $("refresh-deliveries").addEventListener("click", () => refreshDeliveries());
 $("more-deliveries").addEventListener("click", () => refreshDeliveries(true));
-document.addEventListener("infrai:key", () => { refreshBudget(); refreshDeliveries(); });
+document.addEventListener("infrai:jobs", refreshBudget);
+document.addEventListener("infrai:key", () => refreshDeliveries());
 refreshBudget();
 refreshDeliveries();

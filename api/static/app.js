@@ -181,6 +181,7 @@ async function loadModels() {
 async function refreshRecent() {
   const list = $("recent");
   if (!apiKey) return;
+  document.dispatchEvent(new Event("infrai:jobs")); // jobs started or ended: the budget panel reloads
   try {
     const page = await api("/v1/video/jobs?limit=10");
     list.replaceChildren(...page.data.map((job) => {
