@@ -4,6 +4,7 @@ video, watch it progress over the event stream, and play it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image, ImageStat
@@ -100,4 +101,42 @@ def test_the_model_choices_are_the_available_models_that_are_not_retired(
     expect(page.locator("#model option")).to_have_count(1 + len(offered), timeout=WAIT_MS)
     values = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
     assert values == ["", *offered]
+    page.close()
+
+
+def _batch(page: Page, live_stack: Stack) -> dict[str, Any]:
+    batch_id = page.locator("#batch-id").inner_text()
+    with live_stack.client() as client:
+        batch: dict[str, Any] = client.get(f"/v1/video/batches/{batch_id}").json()
+    return batch
+
+
+def test_a_batch_of_variations_runs_to_the_end(browser: Browser, live_stack: Stack) -> None:
+    page = _open(browser, live_stack)
+    page.fill("#api-key", live_stack.dev_key)
+    page.click("#save-key")
+    page.fill("#duration", "1")
+    page.fill("#batch-prompts", "a paper boat on a pond")
+    page.fill("#batch-variations", "2")
+    page.click("#start-batch")
+    expect(page.locator("#batch-state")).to_have_text("completed", timeout=WAIT_MS)
+    expect(page.locator("#batch-counts")).to_have_text("2 succeeded")
+    expect(page.locator("#batch-items li")).to_have_count(2)
+    batch = _batch(page, live_stack)
+    assert batch["counts"]["succeeded"] == 2 and [i["index"] for i in batch["items"]] == [0, 1]
+    page.close()
+
+
+def test_a_running_batch_is_cancelled(browser: Browser, live_stack: Stack) -> None:
+    page = _open(browser, live_stack)
+    page.fill("#api-key", live_stack.dev_key)
+    page.click("#save-key")
+    page.fill("#duration", "30")
+    page.fill("#batch-prompts", "a long journey by sea\na long journey by land")
+    page.click("#start-batch")
+    expect(page.locator("#batch-state")).to_have_text("running", timeout=WAIT_MS)
+    page.click("#cancel-batch")
+    expect(page.locator("#batch-state")).to_have_text("completed", timeout=WAIT_MS)
+    expect(page.locator("#batch-counts")).to_have_text("2 cancelled")
+    assert {item["state"] for item in _batch(page, live_stack)["items"]} == {"cancelled"}
     page.close()

@@ -22,18 +22,38 @@ function showRateLimit(field) {
   if (parts.length) $("rate-limit").textContent = `Rate limit: ${parts.join(", ")}`;
 }
 
+// A refused call throws an Error whose message is the problem's detail, with the whole problem (RFC 9457:
+// `code`, and what the code adds, e.g. a budget's `resets_at`) on `err.problem`.
 async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
   showRateLimit(response.headers.get("RateLimit") || "");
   if (!response.ok) {
-    let detail = `${response.status} ${response.statusText}`;
+    let problem = { status: response.status };
     try {
-      const problem = await response.json();
-      detail = problem.detail || problem.title || detail;
+      problem = { ...problem, ...(await response.json()) };
     } catch (_) { /* not JSON */ }
-    throw new Error(detail);
+    const err = new Error(problem.detail || problem.title || `${response.status} ${response.statusText}`);
+    err.problem = problem;
+    throw err;
   }
   return response.status === 204 ? null : response.json();
+}
+
+const postJson = (path, body) =>
+  api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+// A fresh idempotency key for each batch started: without one the API derives the batch from its body, and
+// the same prompts asked for again would answer the earlier batch instead of starting a new one.
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "playground-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// "budget_exceeded: The project's daily budget … (resets 00:00:00)": what was refused and why, in full.
+function describeRefusal(err) {
+  const problem = err.problem || {};
+  const resets = problem.resets_at ? ` (resets ${new Date(problem.resets_at).toLocaleString()})` : "";
+  return problem.code ? `${problem.code}: ${err.message}${resets}` : err.message;
 }
 
 function setKey(key, note) {
@@ -42,6 +62,7 @@ function setKey(key, note) {
   $("api-key").value = apiKey;
   $("key-status").textContent = note;
   refreshRecent();
+  document.dispatchEvent(new Event("infrai:key")); // the other panels reload for the new key
 }
 
 // -- one job -----------------------------------------------------------------------------------------
@@ -160,6 +181,7 @@ async function loadModels() {
 async function refreshRecent() {
   const list = $("recent");
   if (!apiKey) return;
+  document.dispatchEvent(new Event("infrai:jobs")); // jobs started or ended: the budget panel reloads
   try {
     const page = await api("/v1/video/jobs?limit=10");
     list.replaceChildren(...page.data.map((job) => {
@@ -192,38 +214,39 @@ $("activate").addEventListener("click", async () => {
   }
 });
 
+// The generate body the form describes; a batch sends one per prompt.
+function generateBody(prompt) {
+  const body = {
+    prompt,
+    resolution: $("resolution").value,
+    aspect: $("aspect").value,
+    prefer: $("prefer").value,
+    duration_seconds: Number($("duration").value),
+  };
+  // Empty means no deadline: the field is left out rather than sent as null.
+  if ($("deadline").value) body.deadline_seconds = Number($("deadline").value);
+  const pinned = $("model").value;
+  if (pinned) {
+    const at = pinned.indexOf("/");
+    body.vendor = pinned.slice(0, at);
+    body.model = pinned.slice(at + 1);
+  }
+  return body;
+}
+
 $("generate-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const button = $("generate");
   button.disabled = true;
+  $("generate-error").textContent = "";
   try {
-    const body = {
-      prompt: $("prompt").value,
-      resolution: $("resolution").value,
-      aspect: $("aspect").value,
-      prefer: $("prefer").value,
-      duration_seconds: Number($("duration").value),
-    };
-    // Empty means no deadline: the field is left out rather than sent as null.
-    if ($("deadline").value) body.deadline_seconds = Number($("deadline").value);
-    const pinned = $("model").value;
-    if (pinned) {
-      const at = pinned.indexOf("/");
-      body.vendor = pinned.slice(0, at);
-      body.model = pinned.slice(at + 1);
-    }
     $("job-warnings").textContent = "";
-    const job = await api("/v1/video/generate", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const job = await postJson("/v1/video/generate", generateBody($("prompt").value));
     show(job);
     refreshRecent();
     follow(job.job_id);
   } catch (err) {
-    $("job").hidden = false;
-    $("job-error").textContent = err.message;
+    $("generate-error").textContent = `Not started: ${describeRefusal(err)}`;
   } finally {
     button.disabled = false;
   }
