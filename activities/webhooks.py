@@ -211,6 +211,7 @@ class WebhookActivities:
             event=BATCH_COMPLETED,
             url=message.url,
             timings=message.timings,
+            attempts_before=message.attempts_before,
         )
         return await self._deliver(outgoing, batch_webhook_body(message, self._public_base_url))
 

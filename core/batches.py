@@ -64,6 +64,8 @@ class BatchWebhookMessage(BaseModel):
     occurred_at: datetime
     outcome: BatchOutcome
     timings: JobTimings = Field(default_factory=JobTimings)
+    # 0 for the batch's own delivery; the attempts so far for a redelivery (as ``WebhookMessage``'s).
+    attempts_before: int = 0
 
 
 def batch_webhook_message_id(batch_id: str) -> str:

@@ -38,6 +38,7 @@ from core.settings import Settings
 from storage import build_storage
 from vendors.base import VideoVendor
 from vendors.registry import build_vendors
+from workflows.batch_webhook_delivery import BatchWebhookDeliveryWorkflow
 from workflows.housekeeping import HousekeepingWorkflow, ensure_housekeeping_schedule
 from workflows.video_batch import VideoBatchWorkflow
 from workflows.video_job import POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX, VideoJobWorkflow
@@ -174,7 +175,7 @@ async def _job_worker(
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[*workflows, HousekeepingWorkflow, VideoBatchWorkflow],
+        workflows=[*workflows, HousekeepingWorkflow, VideoBatchWorkflow, BatchWebhookDeliveryWorkflow],
         activities=[
             submits.submit_to_vendor,
             vendor_tasks.stop_vendor_task,
