@@ -234,7 +234,7 @@ async def redeliver_webhook(
     return WebhookRedelivery(
         job_id=done.job_id,
         message_id=done.message_id,
-        event=done.event.value,
+        event=done.event,
         outcome=done.outcome,
         attempt=done.attempt,
         status_code=done.status_code,
