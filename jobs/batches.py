@@ -241,6 +241,10 @@ class BatchService:
         await _each(unfinished, cancel)
         return await self.status(batch_id, project_id)
 
+    async def ensure_owned(self, batch_id: str, project_id: str) -> None:
+        """``BatchNotFound`` unless the batch is this project's (cheap: its items are not read)."""
+        await self._owned(batch_id, project_id)
+
     async def _owned(self, batch_id: str, project_id: str) -> WorkflowExecutionDescription:
         if not is_batch_id(batch_id):
             raise BatchNotFound(batch_id)

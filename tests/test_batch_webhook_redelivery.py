@@ -1,6 +1,7 @@
 """Redelivering a batch's ``batch.completed`` on a real stack: the failed message is listed under the batch
 id, and the job route's redelivery takes that id as it is listed (``job_id: bat_...``) and sends the same
-``webhook-id`` and body again, once; double clicks, idempotency keys and other projects as for a job.
+``webhook-id`` and body again, once (its attempts listed by the same id); double clicks, idempotency keys
+and other projects as for a job.
 
 The stack gives up on a delivery after a few seconds (``INFRAI_WEBHOOK_RETRY_FOR_SECONDS``), so "failed"
 here means given up, as it would after a day in production."""
@@ -112,6 +113,9 @@ async def test_a_failed_batch_completed_is_listed_and_redelivered_with_the_same_
     assert again.headers["webhook-timestamp"] >= originals[-1].headers["webhook-timestamp"]
     secret = _get(stack, key, "/v1/account/webhook-secret").json()["secret"]
     assert Webhook(secret).verify(again.body, again.headers)["data"]["batch_id"] == batch_id
+    attempts = _get(stack, key, f"/v1/video/jobs/{batch_id}/webhook-deliveries").json()["data"]
+    assert [a["attempt"] for a in attempts] == list(range(1, len(originals) + 2))
+    assert attempts[-1]["outcome"] == "delivered" and attempts[-1]["event"] == "batch.completed"
     assert _failed(stack, key) == []
     [delivered] = _get(stack, key, LIST, outcome="delivered").json()["data"]
     assert (delivered["job_id"], delivered["attempts"]) == (batch_id, len(originals) + 1)
@@ -124,12 +128,20 @@ async def test_another_projects_batch_message_is_not_found(
     batch_id = await _finished_batch(stack, key, temporal_client, receiver.url(path))
     message_id = f"msg_{batch_id}_completed"
 
-    for other, message in ((stack.activate(), message_id), (key, f"msg_{batch_id}_succeeded")):
-        response = _redeliver(stack, other, batch_id, message)
+    other = stack.activate()
+    for response in (
+        _redeliver(stack, other, batch_id, message_id),
+        _get(stack, other, f"/v1/video/jobs/{batch_id}/webhook-deliveries"),
+        _redeliver(stack, key, batch_id, f"msg_{batch_id}_succeeded"),  # not a message a batch sends
+    ):
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "not_found"
     no_batch = _redeliver(stack, key, "bat_" + "0" * 26, "msg_bat_" + "0" * 26 + "_completed")
     assert no_batch.status_code == 404 and no_batch.json()["code"] == "not_found"
+    with stack.client(key) as client:  # a batch without a webhook sends no message
+        quiet = client.post("/v1/video/batches", json={"items": [{"prompt": "no hook"}]}).json()["batch_id"]
+    unsent = _redeliver(stack, key, quiet, f"msg_{quiet}_completed")
+    assert unsent.status_code == 404 and unsent.json()["code"] == "not_found"
     assert len(receiver.received(path)) == 1  # nothing more was sent
 
 

@@ -6,7 +6,8 @@ the project is signed with; it is made on first use and stays the same, so it ca
 ``GET /v1/account/webhook-deliveries`` lists the project's messages across jobs, newest first, a page at a
 time (e.g. ``?outcome=failed``: what a receiver that was down missed), and
 ``POST /v1/video/jobs/{id}/webhook-deliveries/{message_id}/redeliver`` sends one again
-(``jobs.webhook_redelivery``).
+(``jobs.webhook_redelivery``). A batch's ``batch.completed`` is listed with the batch id as its ``job_id``,
+and both job routes take that id as it is listed.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pydantic import BaseModel, Field
 from accounts.errors import ProjectNotFound
 from accounts.webhook_log import MessageOutcome, WebhookMessageSummary
 from api.cursors import CursorCodec, InvalidCursor
-from api.deps import AccountsDep, CurrentProject, CursorsDep, JobsDep, RedeliveriesDep
+from api.deps import AccountsDep, BatchesDep, CurrentProject, CursorsDep, JobsDep, RedeliveriesDep
 from api.problems import ProblemError, problem_responses
 from api.schemas import IDEMPOTENCY_KEY_PATTERN
 from core.errors import ErrorCode
+from core.ids import is_batch_id
 from jobs.webhook_redelivery import PENDING
 
 router = APIRouter(tags=["webhooks"])
@@ -76,16 +78,20 @@ async def read_webhook_secret(
     responses=problem_responses(
         described={
             401: "Missing or invalid API key",
-            404: "No such job in this project",
+            404: "No such job (or batch) in this project",
             503: "Temporarily unavailable",
         }
     ),
 )
 async def list_webhook_deliveries(
-    job_id: str, project: CurrentProject, accounts: AccountsDep, jobs: JobsDep
+    job_id: str, project: CurrentProject, accounts: AccountsDep, jobs: JobsDep, batches: BatchesDep
 ) -> WebhookDeliveries:
-    """Every delivery attempt of the job's webhooks, oldest first (empty without a webhook)."""
-    await jobs.ensure_owned(job_id, project.project_id)
+    """Every delivery attempt of the job's webhooks, oldest first (empty without a webhook). A batch id
+    (`bat_...`, as the listing across jobs gives it) lists its `batch.completed` attempts."""
+    if is_batch_id(job_id):
+        await batches.ensure_owned(job_id, project.project_id)
+    else:
+        await jobs.ensure_owned(job_id, project.project_id)
     attempts = await accounts.webhook_attempts(project.project_id, job_id)
     return WebhookDeliveries(
         job_id=job_id, data=[WebhookDelivery.model_validate(a.model_dump()) for a in attempts]
@@ -93,11 +99,14 @@ async def list_webhook_deliveries(
 
 
 class WebhookMessageStatus(BaseModel):
-    """One webhook message (one ``webhook-id``) of a job and how its delivery stands."""
+    """One webhook message (one ``webhook-id``) of a job, or of a batch, and how its delivery stands."""
 
-    job_id: str
+    job_id: str = Field(description="The job's id, or the batch's (`bat_...`) for its `batch.completed`.")
     message_id: str = Field(description="The Standard Webhooks `webhook-id` of every attempt.")
-    event: str = Field(description="The job state change: `running`, `succeeded`, `failed` or `cancelled`.")
+    event: str = Field(
+        description="The job state change: `running`, `succeeded`, `failed` or `cancelled`; "
+        "`batch.completed` for a batch's."
+    )
     outcome: MessageOutcome = Field(
         description="`delivered` once any attempt was; `failed` while none was (still retrying, or given up)."
     )
@@ -204,7 +213,7 @@ async def list_project_webhook_messages(
         **problem_responses(
             described={
                 401: "Missing or invalid API key",
-                404: "No such job or message in this project",
+                404: "No such job, batch or message in this project",
                 409: "A redelivery of this message is in progress (`redelivery_in_progress`)",
                 422: "Invalid Idempotency-Key",
                 503: "Temporarily unavailable",
@@ -223,6 +232,7 @@ async def redeliver_webhook(
     ] = None,
 ) -> WebhookRedelivery:
     """Send the message again, once, to the job's webhook URL: the same `webhook-id` and body, signed now.
+    A batch's `batch.completed` is sent again by its batch id (`bat_...`, the listing's `job_id` for it).
 
     Answers with the attempt's outcome (200), or 202 `pending` when the receiver is slow. A second request
     while one runs is `409 redelivery_in_progress`, unless it repeats that one's `Idempotency-Key`: then it
