@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from accounts import budgets
+from accounts import budget_views, budgets
 from accounts.budgets import Caps
 from accounts.database import Database
 from accounts.tables import utc_now
@@ -23,18 +23,18 @@ class BudgetBook:
     async def all(self, project_id: str) -> list[BudgetView]:
         """The project's budget, then each active key's, with today's and this month's spend."""
         async with self._db.read() as conn:
-            return await budgets.budget_views(conn, project_id, utc_now())
+            return await budget_views.budget_views(conn, project_id, utc_now())
 
     async def get(self, project_id: str, key_id: str | None) -> BudgetView:
         """The project's budget (``key_id`` None) or one of its keys'. Raises ``KeyNotFound``."""
         async with self._db.read() as conn:
-            return await budgets.budget_view(conn, project_id, key_id, utc_now())
+            return await budget_views.budget_view(conn, project_id, key_id, utc_now())
 
     async def set(self, project_id: str, key_id: str | None, caps: Caps) -> BudgetView:
         """Replace the project's caps (``key_id`` None) or one key's. Raises ``KeyNotFound``."""
         async with self._db.write() as conn:
             await budgets.set_caps(conn, project_id, key_id, caps)
-            return await budgets.budget_view(conn, project_id, key_id, utc_now())
+            return await budget_views.budget_view(conn, project_id, key_id, utc_now())
 
     async def usage(
         self, project_id: str, start: datetime, end: datetime, group_by: GroupBy

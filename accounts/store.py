@@ -30,32 +30,13 @@ from accounts.sealing import SecretSealer
 from accounts.submit_journal import SubmitJournal
 from accounts.tables import api_keys, deleted_jobs, utc_now
 from accounts.vendor_timings import VendorTimings
+from accounts.verified_keys import VerifiedKeyCache as VerifiedKeyCache  # importable from here as before
 from accounts.views import AccountView, ActivationResult, HoldView, NewKey, Settlement
 from accounts.webhook_log import WebhookDeliveryLog
-from core.expiring_map import ExpiringMap
 from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-class VerifiedKeyCache:
-    """Recently verified keys by hash, so most requests skip the database. Positive results only."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
-        self._ttl = ttl_seconds
-        self._entries = ExpiringMap[str, ProjectIdentity](ttl_seconds, max_entries)
-
-    def get(self, key_hash: str) -> ProjectIdentity | None:
-        return self._entries.get(key_hash)
-
-    def put(self, key_hash: str, identity: ProjectIdentity) -> None:
-        if self._ttl > 0:
-            self._entries.put(key_hash, identity)
-
-    def forget_key(self, key_id: str) -> None:
-        for key_hash in [h for h, identity in self._entries.items() if identity.key_id == key_id]:
-            self._entries.pop(key_hash)
 
 
 class AccountStore:

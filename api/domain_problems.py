@@ -1,12 +1,15 @@
 """Domain errors as problem JSON, in one place: the jobs layer's (``jobs.errors``: their statuses, codes and
-headers in ``problem_for``) and the accounts layer's (outage, insufficient credits, budget and
-concurrency caps).
+headers in the ``_PROBLEMS`` table, one row per error type) and the accounts layer's (outage, insufficient
+credits, budget and concurrency caps).
 
 ``install_domain_error_handlers`` registers them with the app; the OpenAI-compatible routes render the
 same ``ProblemError`` of a job error in OpenAI's error shape (``problem_for``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -86,67 +89,104 @@ def _key_conflict(detail: str, **subject: str) -> ProblemError:
     return ProblemError(409, ErrorCode.IDEMPOTENCY_CONFLICT, detail, extra=subject)
 
 
-def problem_for(error: JobError) -> ProblemError:
-    """The problem a domain error is answered with."""
-    match error:
-        case BatchNotFound():
-            return ProblemError(404, ErrorCode.NOT_FOUND, f"No batch {error.batch_id!r} in this project.")
-        case BatchConflict():
-            return _key_conflict(
+def _not_found(detail: str) -> ProblemError:
+    return ProblemError(404, ErrorCode.NOT_FOUND, detail)
+
+
+_Problem = Callable[[Any], ProblemError]
+_E = TypeVar("_E", bound=JobError)
+
+
+def _row(kind: type[_E], problem: Callable[[_E], ProblemError]) -> tuple[type[JobError], _Problem]:
+    """One row of ``_PROBLEMS``, its builder type-checked against the error type it is for."""
+    return kind, problem
+
+
+# Each job error's problem, by the error's type.
+_PROBLEMS: dict[type[JobError], _Problem] = dict(
+    [
+        _row(BatchNotFound, lambda e: _not_found(f"No batch {e.batch_id!r} in this project.")),
+        _row(
+            BatchConflict,
+            lambda e: _key_conflict(
                 "This idempotency key was already used for a different batch; use a new key.",
-                batch_id=error.batch_id,
-            )
-        case BatchItemsInvalid():
-            return _batch_items_invalid(error)
-        case JobNotFound():
-            return ProblemError(404, ErrorCode.NOT_FOUND, f"No job {error.job_id!r} in this project.")
-        case JobDeleted():
-            return ProblemError(
+                batch_id=e.batch_id,
+            ),
+        ),
+        _row(BatchItemsInvalid, _batch_items_invalid),
+        _row(JobNotFound, lambda e: _not_found(f"No job {e.job_id!r} in this project.")),
+        _row(
+            JobDeleted,
+            lambda e: ProblemError(
                 404,
                 JOB_DELETED,
                 "The job this idempotency key names was deleted; use a new key for a new job.",
-                extra={"job_id": error.job_id},
-            )
-        case JobConflict():
-            return _key_conflict(
+                extra={"job_id": e.job_id},
+            ),
+        ),
+        _row(
+            JobConflict,
+            lambda e: _key_conflict(
                 "This idempotency key was already used for a different request; use a new key.",
-                job_id=error.job_id,
-            )
-        case IdempotencyKeySpent():
-            return _key_conflict(
+                job_id=e.job_id,
+            ),
+        ),
+        _row(
+            IdempotencyKeySpent,
+            lambda e: _key_conflict(
                 "This idempotency key's job no longer exists (it never started, or its record has expired); "
                 "use a new key.",
-                job_id=error.job_id,
-            )
-        case Unroutable():
-            return _unroutable(error)
-        case WebhookMessageNotFound():
-            return ProblemError(
-                404,
-                ErrorCode.NOT_FOUND,
-                f"No webhook message {error.message_id!r} of job {error.job_id!r} in this project.",
-            )
-        case RedeliveryInProgress():
-            return ProblemError(
+                job_id=e.job_id,
+            ),
+        ),
+        _row(Unroutable, _unroutable),
+        _row(
+            WebhookMessageNotFound,
+            lambda e: _not_found(f"No webhook message {e.message_id!r} of job {e.job_id!r} in this project."),
+        ),
+        _row(
+            RedeliveryInProgress,
+            lambda e: ProblemError(
                 409,
                 REDELIVERY_IN_PROGRESS,
                 "A redelivery of this message is still in progress; wait for it to end, or repeat the "
                 "request with its Idempotency-Key to get its outcome.",
-                extra={"job_id": error.job_id, "message_id": error.message_id},
-            )
-        case UnsafeInputUrl():
-            return ProblemError(422, ErrorCode.UNSAFE_URL, str(error), extra={"reason": error.reason})
-        case StorageUnavailable():
-            return _unavailable(
+                extra={"job_id": e.job_id, "message_id": e.message_id},
+            ),
+        ),
+        _row(
+            UnsafeInputUrl,
+            lambda e: ProblemError(422, ErrorCode.UNSAFE_URL, str(e), extra={"reason": e.reason}),
+        ),
+        _row(
+            StorageUnavailable,
+            lambda _: _unavailable(
                 "Storage is temporarily unavailable; retry shortly.", STORAGE_RETRY_AFTER_SECONDS
-            )
-        case TemporalUnavailable():
-            return _unavailable(
+            ),
+        ),
+        _row(
+            TemporalUnavailable,
+            lambda _: _unavailable(
                 "The job service is temporarily unavailable; retry shortly (with the same idempotency key).",
                 TEMPORAL_RETRY_AFTER_SECONDS,
-            )
-        case JobStateUnavailable():
-            return ProblemError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job's state is unavailable; retry.")
+            ),
+        ),
+        _row(
+            JobStateUnavailable,
+            lambda _: ProblemError(
+                503, ErrorCode.SERVICE_UNAVAILABLE, "The job's state is unavailable; retry."
+            ),
+        ),
+    ]
+)
+
+
+def problem_for(error: JobError) -> ProblemError:
+    """The problem a domain error is answered with: its type's row in ``_PROBLEMS``."""
+    for kind in type(error).__mro__:
+        problem = _PROBLEMS.get(kind)
+        if problem is not None:
+            return problem(error)
     raise TypeError(f"no problem mapping for {type(error).__name__}")  # a new JobError without a row
 
 

@@ -13,9 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Split out by concern, and importable from here as before: a job's timings, and a vendor's task with the
-# requests about it.
+# Split out by concern, and importable from here as before: a job's timings, a vendor's task with the
+# requests about it, and the media a job keeps in our storage.
 from core.job_timings import JobTimings as JobTimings
+from core.stored_media import StoredImage as StoredImage
+from core.stored_media import StoredVideo as StoredVideo
+from core.stored_media import VideoDimensions as VideoDimensions
 from core.vendor_tasks import CancelVendorRequest as CancelVendorRequest
 from core.vendor_tasks import PollProgress as PollProgress
 from core.vendor_tasks import PollRequest as PollRequest
@@ -84,17 +87,6 @@ class ErrorInfo(BaseModel):
 # How a vendor adapter wants a job's reference image in ``VideoSpec.reference_image_url``: our stored copy
 # inline as a data URI, or a signed URL of it that the vendor fetches (vendors that take no inline images).
 ReferenceImageForm = Literal["data_uri", "url"]
-
-
-class StoredImage(BaseModel):
-    """A customer's reference image, fetched once by the API through the URL guard and kept in our storage:
-    vendors get this copy, so no component fetches the customer's URL again and a job survives it going
-    away."""
-
-    key: str
-    content_type: str
-    size_bytes: int
-    sha256: str
 
 
 class VideoSpec(BaseModel):
@@ -166,28 +158,6 @@ class SubmitRequest(BaseModel):
     spec: VideoSpec
     vendor: str
     model: str
-
-
-class VideoDimensions(BaseModel):
-    """How long and how large a stored video is, as the rehost measured it (None: it could not tell).
-
-    The first fields of the video facts customers see (the API's ``video``, a webhook's ``video``)."""
-
-    duration_seconds: float | None = None
-    width: int | None = None
-    height: int | None = None
-
-
-class StoredVideo(BaseModel):
-    video_key: str
-    thumbnail_key: str | None = None
-    content_type: str = "video/mp4"
-    size_bytes: int
-    sha256: str
-    duration_seconds: float | None = None
-    width: int | None = None
-    height: int | None = None
-    frame_count: int | None = None
 
 
 class JobCost(BaseModel):

@@ -18,103 +18,37 @@ Progress goes to stderr; ``--json`` prints exactly one JSON document on stdout. 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from infrai.cli_account import add_account_commands
 from infrai.cli_batch import add_batch_command
+
+# Split out by concern, and importable from here as before: how commands report, and the video commands.
+from infrai.cli_output import EXIT_API_ERROR as EXIT_API_ERROR
+from infrai.cli_output import EXIT_CANCELLED as EXIT_CANCELLED
+from infrai.cli_output import EXIT_FAILED as EXIT_FAILED
+from infrai.cli_output import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from infrai.cli_output import EXIT_OK as EXIT_OK
+from infrai.cli_output import EXIT_USAGE as EXIT_USAGE
+from infrai.cli_output import EXIT_WAIT_TIMEOUT as EXIT_WAIT_TIMEOUT
+from infrai.cli_output import Output as Output
+from infrai.cli_output import describe_job as describe_job
+from infrai.cli_output import exit_code_for as exit_code_for
+from infrai.cli_video import add_video_commands
+from infrai.cli_video import cmd_cancel as cmd_cancel
+from infrai.cli_video import cmd_download as cmd_download
+from infrai.cli_video import cmd_generate as cmd_generate
+from infrai.cli_video import cmd_status as cmd_status
+from infrai.cli_video import cmd_wait as cmd_wait
+from infrai.cli_video import deadline_seconds as deadline_seconds
 from infrai.cli_webhooks import add_webhook_commands
 from infrai.client import Infrai
 from infrai.errors import InfraiError, JobStateError, RateLimitError, TimeoutError
 from infrai.model_table import format_models
-from infrai.models import CancelResult, InfraiModel, VideoJob
-from infrai.progress import ProgressBar
 from infrai.version import __version__
 from infrai.video import DEFAULT_WAIT_TIMEOUT
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CANCELLED = 3
-EXIT_API_ERROR = 4
-EXIT_WAIT_TIMEOUT = 5
-EXIT_INTERRUPTED = 130
-
-_EXIT_BY_STATE = {"failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED}
-
-
-class Output:
-    """With ``--json`` stdout carries only the JSON result; human-readable lines then go to stderr."""
-
-    def __init__(self, as_json: bool, stdout: TextIO, stderr: TextIO) -> None:
-        self.as_json = as_json
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def say(self, message: str) -> None:
-        print(message, file=self.stderr if self.as_json else self.stdout)
-
-    def result(self, model: InfraiModel, human: str, extra: dict[str, Any] | None = None) -> None:
-        if self.as_json:
-            print(json.dumps({**model.to_dict(), **(extra or {})}, indent=2), file=self.stdout)
-        else:
-            print(human, file=self.stdout)
-
-    def error(self, error: InfraiError) -> None:
-        print(f"error: {error}", file=self.stderr)
-        if error.request_id:
-            print(f"request id: {error.request_id}", file=self.stderr)
-        if self.as_json:
-            fields = {"status": error.status, "code": error.code, "detail": error.detail}
-            body = {**fields, "request_id": error.request_id, "problem": error.problem or None}
-            print(json.dumps({"error": body}, indent=2), file=self.stdout)
-
-
-def describe_job(job: VideoJob) -> str:
-    lines = [f"job {job.job_id}: {job.state}" + (f" ({job.stage})" if job.stage and not job.is_final else "")]
-    if job.vendor:
-        lines.append(f"  vendor   {job.vendor} / {job.model or '?'}")
-    if job.cost is not None:
-        settled = f", settled ${job.cost.settled_usd}" if job.cost.settled_usd is not None else ""
-        lines.append(f"  cost     estimated ${job.cost.estimated_usd}{settled}")
-    if job.deadline_at is not None and not job.is_final:
-        lines.append(f"  deadline {job.deadline_at.isoformat()}")
-    if job.eta_seconds is not None and not job.is_final:
-        queue = f", queue #{job.queue_position + 1}" if job.queue_position is not None else ""
-        lines.append(f"  eta      {job.eta_seconds}s ({job.eta_source}){queue}, by {job.expected_finish_at}")
-    for warning in job.warnings:
-        lines.append(f"  warning  {warning.code}: {warning.message}")
-    if job.error is not None:
-        lines.append(f"  error    {job.error.code}: {job.error.message}")
-    if job.video_url:
-        lines.append(f"  video    {job.video_url}")
-    return "\n".join(lines)
-
-
-def exit_code_for(job: VideoJob) -> int:
-    return _EXIT_BY_STATE.get(job.state, EXIT_OK)
-
-
-def _wait_and_save(client: Infrai, job: VideoJob, args: argparse.Namespace, out: Output) -> int:
-    """Shared end of ``generate --wait`` and ``wait``: progress bar, final job, optional download."""
-    extra: dict[str, Any] = {}
-    if not job.is_final:
-        bar = ProgressBar(out.stderr) if not args.quiet else None
-        try:
-            job = client.video.wait(job.job_id, timeout=args.timeout, on_poll=bar.update if bar else None)
-        finally:
-            if bar is not None:
-                bar.finish()
-    if job.state == "succeeded" and args.out:
-        saved = client.video.download(job.job_id, args.out)
-        extra["downloaded_to"] = str(saved)
-        out.say(f"saved {saved}")
-    out.result(job, describe_job(job), extra)
-    return exit_code_for(job)
 
 
 def cmd_activate(client: Infrai, args: argparse.Namespace, out: Output) -> int:
@@ -139,79 +73,13 @@ def cmd_account(client: Infrai, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-_DURATION = re.compile(r"(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?")
-
-
-def deadline_seconds(text: str) -> int:
-    """``--deadline``: seconds, or a duration as the ``Cancel-After`` header takes it (``90s``, ``1h30m``)."""
-    if text.isdigit():
-        return int(text)
-    parts = _DURATION.fullmatch(text)
-    if not text or parts is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 5m or 1h30m")
-    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
 def cmd_models(client: Infrai, args: argparse.Namespace, out: Output) -> int:
     models = client.video.models()
     out.result(models, format_models(models))
     return EXIT_OK
 
 
-def cmd_generate(client: Infrai, args: argparse.Namespace, out: Output) -> int:
-    job = client.video.generate(
-        args.prompt,
-        reference_image_url=args.reference_image,
-        duration_seconds=args.duration,
-        aspect=args.aspect,
-        resolution=args.resolution,
-        prefer=args.prefer,
-        model=args.model,
-        vendor=args.vendor,
-        idempotency_key=args.idempotency_key,
-        deadline_seconds=args.deadline,
-    )
-    if not (args.wait or args.out):
-        out.result(job, describe_job(job))
-        return exit_code_for(job)
-    out.say(f"started {job.job_id}")
-    return _wait_and_save(client, job, args, out)
-
-
-def cmd_status(client: Infrai, args: argparse.Namespace, out: Output) -> int:
-    job = client.video.status(args.id)
-    out.result(job, describe_job(job))
-    return exit_code_for(job)
-
-
-def cmd_wait(client: Infrai, args: argparse.Namespace, out: Output) -> int:
-    return _wait_and_save(client, client.video.status(args.id), args, out)
-
-
-def cmd_cancel(client: Infrai, args: argparse.Namespace, out: Output) -> int:
-    result: CancelResult = client.video.cancel(args.id)
-    verdict = "cancellation requested" if result.ok else "not cancelled"
-    out.result(result, f"job {result.job_id}: {verdict} (state {result.state})")
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def cmd_download(client: Infrai, args: argparse.Namespace, out: Output) -> int:
-    saved = client.video.download(args.id, args.path)
-    if out.as_json:
-        print(json.dumps({"job_id": args.id, "downloaded_to": str(saved)}), file=out.stdout)
-    else:
-        out.say(f"saved {saved}")
-    return EXIT_OK
-
-
 Command = Callable[[Infrai, argparse.Namespace, Output], int]
-
-
-def _add_wait_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, help="save the MP4 here when the job succeeds (implies --wait)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_WAIT_TIMEOUT, help="seconds to wait")
-    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,42 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", parents=[shared], help="list models: lifecycle, measured p50/p90")
     models.set_defaults(run=cmd_models)
 
-    video = commands.add_parser("video", help="generate and manage video jobs")
-    video_commands = video.add_subparsers(dest="video_command", required=True, metavar="COMMAND")
-    generate = video_commands.add_parser("generate", parents=[shared], help="start a video job")
-    generate.add_argument("prompt")
-    generate.add_argument("--resolution", choices=["720p", "1080p", "4k"], default="720p")
-    generate.add_argument("--aspect", choices=["16:9", "9:16", "1:1"])
-    generate.add_argument("--duration", type=int, metavar="SECONDS")
-    generate.add_argument("--prefer", choices=["balanced", "cheapest", "smartest"], default="balanced")
-    generate.add_argument("--model")
-    generate.add_argument("--vendor")
-    generate.add_argument("--reference-image", metavar="URL")
-    generate.add_argument("--idempotency-key")
-    generate.add_argument(
-        "--deadline",
-        type=deadline_seconds,
-        metavar="DURATION",
-        help="cancel the job if not finished by then: 90s, 5m, 1h30m or seconds (5 s to 24 h)",
-    )
-    generate.add_argument("--wait", action="store_true", help="wait for the job, showing progress")
-    _add_wait_options(generate)
-    generate.set_defaults(run=cmd_generate)
-
-    for name, run, help_text in (
-        ("status", cmd_status, "show a job"),
-        ("cancel", cmd_cancel, "cancel a job"),
-        ("wait", cmd_wait, "wait for a job to finish, showing progress"),
-    ):
-        sub = video_commands.add_parser(name, parents=[shared], help=help_text)
-        sub.add_argument("id", metavar="ID")
-        if name == "wait":
-            _add_wait_options(sub)
-        sub.set_defaults(run=run)
-    download = video_commands.add_parser("download", parents=[shared], help="save a job's MP4")
-    download.add_argument("id", metavar="ID")
-    download.add_argument("path", type=Path, metavar="PATH")
-    download.set_defaults(run=cmd_download)
+    add_video_commands(commands, shared)
     add_batch_command(commands, shared, DEFAULT_WAIT_TIMEOUT)
     add_webhook_commands(commands, shared)
     return parser

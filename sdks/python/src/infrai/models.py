@@ -1,18 +1,27 @@
-"""Typed results that also behave as read-only mappings.
+"""Typed results of the jobs, batches, models and webhooks APIs.
 
-The public API promises ``job.get("job_id")`` and ``job["state"]`` as well as ``job.state``, so every
-result is a pydantic model that is also a ``Mapping``. Fields the server adds later are kept
-(``extra="allow"``): they show up as attributes, as keys and in ``dict(job)``.
+Every result is an ``InfraiModel`` (``infrai.mapping_model``): a pydantic model that is also a read-only
+mapping, so ``job.get("job_id")`` and ``job["state"]`` work as well as ``job.state``. The account's results
+are in ``infrai.account_models``; both are importable from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import PrivateAttr
+
+from infrai.account_models import Account as Account
+from infrai.account_models import AccountUsage as AccountUsage
+from infrai.account_models import Activation as Activation
+from infrai.account_models import Budget as Budget
+from infrai.account_models import Budgets as Budgets
+from infrai.account_models import Usage as Usage
+from infrai.account_models import UsageLine as UsageLine
+from infrai.account_models import UsageTotal as UsageTotal
+from infrai.mapping_model import InfraiModel as InfraiModel
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Stage = Literal["submitting", "generating", "rehosting"]
@@ -21,34 +30,6 @@ Aspect = Literal["16:9", "9:16", "1:1"]
 Prefer = Literal["balanced", "cheapest", "smartest"]
 
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-
-
-class InfraiModel(BaseModel, Mapping[str, Any]):
-    """Base of every result: attribute access, mapping access, and unknown fields preserved."""
-
-    model_config = ConfigDict(extra="allow")
-
-    def __getitem__(self, key: str) -> Any:
-        if key in type(self).model_fields:
-            return getattr(self, key)
-        # Extras are read from where pydantic keeps them, not with getattr: a server field named like a
-        # Mapping method (GET /v1/account sends ``keys``) would otherwise come back as that method.
-        extra = self.model_extra or {}
-        if key in extra:
-            return extra[key]
-        raise KeyError(key)
-
-    # BaseModel iterates (name, value) pairs; a Mapping iterates its keys, and dict(model) relies on that.
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        yield from type(self).model_fields
-        yield from self.model_extra or {}
-
-    def __len__(self) -> int:
-        return len(type(self).model_fields) + len(self.model_extra or {})
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (decimals and datetimes as strings), extra fields included."""
-        return self.model_dump(mode="json")
 
 
 class JobCost(InfraiModel):
@@ -155,83 +136,6 @@ class CancelResult(InfraiModel):
     ok: bool
     job_id: str
     state: JobState
-
-
-class Activation(InfraiModel):
-    """A project API key. ``created`` is False when activate() reused the saved credentials."""
-
-    project_id: str
-    key_id: str | None = None
-    api_key: str
-    balance_usd: Decimal | None = None
-    trial_credits_usd: Decimal | None = None
-    created: bool = True
-
-
-class AccountUsage(InfraiModel):
-    jobs_charged: int = 0
-    charged_usd: Decimal = Decimal(0)
-
-
-class Account(InfraiModel):
-    project_id: str
-    balance_usd: Decimal
-    held_usd: Decimal | None = None
-    available_usd: Decimal | None = None
-    usage: AccountUsage | None = None
-    # The server also sends ``keys`` (the project's key ids). It stays an untyped extra, read as
-    # ``account["keys"]``: a typed field of that name would hide ``Mapping.keys()``, which dict() relies on.
-
-
-class Budget(InfraiModel):
-    """A project's (``scope="project"``) or a key's caps, None where there is none, and what counts
-    against them now: spend is settled charges plus open holds in the UTC day / month."""
-
-    scope: Literal["project", "key"]
-    key_id: str | None = None
-    daily_usd: Decimal | None = None
-    monthly_usd: Decimal | None = None
-    max_concurrent_jobs: int | None = None
-    spent_today_usd: Decimal = Decimal(0)
-    spent_this_month_usd: Decimal = Decimal(0)
-    running_jobs: int = 0
-    day_resets_at: datetime | None = None
-    month_resets_at: datetime | None = None
-
-
-class Budgets(InfraiModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    project: Budget
-    # ``keys`` would hide Mapping.keys() (see Account); the key budgets are ``key_budgets``.
-    key_budgets: list[Budget] = Field(default_factory=list, alias="keys")
-
-
-class UsageLine(InfraiModel):
-    """One group of a usage report: its ``day``, ``vendor`` (+ ``model``) or ``key_id``, and the charges."""
-
-    day: date | None = None
-    vendor: str | None = None
-    model: str | None = None
-    key_id: str | None = None
-    jobs: int
-    charged_usd: Decimal
-    charged_micros: int
-
-
-class UsageTotal(InfraiModel):
-    jobs: int
-    charged_usd: Decimal
-    charged_micros: int
-
-
-class Usage(InfraiModel):
-    """``GET /v1/account/usage``: ``data`` (one line per group) and the ``total``; ``usage["from"]`` and
-    ``usage["to"]`` are the UTC days it covers."""
-
-    group_by: str
-    data: list[UsageLine]
-    total: UsageTotal
 
 
 class MeasuredLatency(InfraiModel):
