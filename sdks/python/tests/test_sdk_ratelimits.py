@@ -50,7 +50,7 @@ def test_retry_after_takes_precedence_over_the_ratelimit_field() -> None:
 
 
 def test_the_client_keeps_the_last_limits_it_was_told(client: Infrai, api: ScriptedAPI) -> None:
-    assert client.rate_limits == ()
+    assert not client.rate_limits
     told = httpx.Response(200, json=job_json(), headers={"RateLimit": '"default";r=9;t=60'})
     api.on("GET", JOB_PATH, told, httpx.Response(200, json=job_json()))
     client.video.status("vid_123")

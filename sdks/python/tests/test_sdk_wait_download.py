@@ -81,7 +81,7 @@ def test_wait_gives_up_with_a_timeout_error_carrying_the_last_job(client: Infrai
         client.video.wait("vid_123", timeout=0.05)
     assert isinstance(caught.value, InfraiError)
     assert isinstance(caught.value, builtins.TimeoutError)
-    assert caught.value.job.progress == 42
+    assert caught.value.job is not None and caught.value.job.progress == 42
 
 
 def test_generate_with_wait_returns_the_final_job(client: Infrai, api: ScriptedAPI) -> None:
