@@ -1,10 +1,11 @@
 """Record this release's workflow histories: ``python -m tests.histories.record --release 2026-12-v1``.
 
 Starts a stack of its own (a Temporal dev server, the worker, API and local vendor as real processes, the
-paid vendors' loopback emulators, a webhook receiver), drives one real job down each path a job can take,
-and saves each closed workflow's history under ``tests/histories/<release>/<path>.json``. Run it once per
-release, before the release's workflow changes are deployed, and commit the files: the replay test then
-holds every later release to them. ``--only`` re-records some paths; nothing else is overwritten.
+paid vendors' loopback emulators, a webhook receiver), drives one real job down each path a job can take
+(and one batch down each of a batch's, ``record_batches``), and saves each closed workflow's history under
+``tests/histories/<release>/<path>.json``. Run it once per release, before the release's workflow changes
+are deployed, and commit the files: the replay test then holds every later release to them. ``--only``
+re-records some paths; nothing else is overwritten.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.fixtures.vendor_emulators import EMULATED_VENDORS, emulator_environme
 from tests.fixtures.vendor_stack import HANG_SECONDS, VENDOR_STACK_TIMINGS
 from tests.fixtures.webhook_receiver import WebhookReceiver
 from tests.histories import HISTORIES_DIR, RECORDING_ENCRYPTION_KEYS
+from tests.histories.record_batches import record_batches
 from tests.histories.recorder import Recorder, until
 from workflows import search_attributes as sa
 from workflows.connection import connect
@@ -246,6 +248,7 @@ def record(release: str, only: set[str]) -> None:
             record_deadlines,
             record_webhook,
             record_encrypted,
+            record_batches,
         ):
             step(recorder)
 
