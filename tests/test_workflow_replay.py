@@ -4,8 +4,8 @@ non-determinism error.
 
 The corpus is ``tests/histories/<release>/*.json`` (``python -m tests.histories.record``); one test per
 history: jobs and their webhook deliveries, and since 2026-12-v3 batches and their redeliveries. The last
-tests prove the check has teeth: a next release that adds an activity before settling fails every history
-unless the addition is guarded by ``workflow.patched``.
+tests prove the check has teeth: a next release that adds an activity before settling a job, or before a
+batch waits for its items, fails every such history unless the addition is guarded by ``workflow.patched``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 
 from core.settings import Settings
 from tests.histories import RECORDING_ENCRYPTION_KEYS, RecordedHistory, recorded_histories
-from tests.histories.next_build import PatchedNextJob, UnpatchedNextJob
+from tests.histories.next_build import PatchedNextBatch, PatchedNextJob, UnpatchedNextBatch, UnpatchedNextJob
 from workflows.batch_webhook_delivery import BatchWebhookDeliveryWorkflow
 from workflows.connection import data_converter
 from workflows.video_batch import VideoBatchWorkflow
@@ -168,7 +168,14 @@ async def test_every_job_history_catches_the_unpatched_change() -> None:
     assert broken == [h.name for h in _job_histories()]  # every path settles, so every one breaks
 
 
+async def test_every_batch_history_catches_the_unpatched_change() -> None:
+    batches = _histories_of("VideoBatch")
+    problems = {h.name: await replay_problem(h, (UnpatchedNextBatch,)) for h in batches}
+    broken = [name for name, problem in problems.items() if problem and "Nondeterminism" in problem]
+    assert batches and broken == [h.name for h in batches]  # every batch waits for its items, so breaks
+
+
 async def test_the_same_change_guarded_by_a_patch_replays_every_history() -> None:
-    patched = (PatchedNextJob, WebhookDeliveryWorkflow, VideoBatchWorkflow, BatchWebhookDeliveryWorkflow)
+    patched = (PatchedNextJob, WebhookDeliveryWorkflow, PatchedNextBatch, BatchWebhookDeliveryWorkflow)
     problems = [await replay_problem(h, patched) for h in HISTORIES]
     assert [p for p in problems if p is not None] == []
