@@ -3,8 +3,9 @@ jobs of earlier releases still in flight when this code deploys will continue on
 non-determinism error.
 
 The corpus is ``tests/histories/<release>/*.json`` (``python -m tests.histories.record``); one test per
-history. The last tests prove the check has teeth: a next release that adds an activity before settling
-fails every history unless the addition is guarded by ``workflow.patched``.
+history: jobs and their webhook deliveries, and since 2026-12-v3 batches and their redeliveries. The last
+tests prove the check has teeth: a next release that adds an activity before settling a job, or before a
+batch waits for its items, fails every such history unless the addition is guarded by ``workflow.patched``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from temporalio.worker import Replayer
 
 from core.settings import Settings
 from tests.histories import RECORDING_ENCRYPTION_KEYS, RecordedHistory, recorded_histories
-from tests.histories.next_build import PatchedNextJob, UnpatchedNextJob
+from tests.histories.next_build import PatchedNextBatch, PatchedNextJob, UnpatchedNextBatch, UnpatchedNextJob
+from workflows.batch_webhook_delivery import BatchWebhookDeliveryWorkflow
 from workflows.connection import data_converter
+from workflows.video_batch import VideoBatchWorkflow
 from workflows.video_job import PATCH_DEADLINE, VideoJobWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 HISTORIES = recorded_histories()
-CURRENT = (VideoJobWorkflow, WebhookDeliveryWorkflow)
+CURRENT = (VideoJobWorkflow, WebhookDeliveryWorkflow, VideoBatchWorkflow, BatchWebhookDeliveryWorkflow)
 
 GUIDANCE = (
     "The workflow code no longer makes the commands this history recorded, so every job of that release "
@@ -100,6 +103,42 @@ def test_the_recorded_deadline_fired_under_its_patch() -> None:
     assert not any(e.HasField("timer_fired_event_attributes") for e in not_reached)
 
 
+BATCH_PATHS = {
+    "batch_succeeded",
+    "batch_cancelled",
+    "batch_webhook_after_retries",
+    "batch_redelivered.redelivery",
+    "batch_redelivery_failed.redelivery",
+}
+
+
+def test_the_third_release_records_the_batch_paths_under_their_own_workflow_types() -> None:
+    third = {h.path: h.workflow_type for h in HISTORIES if h.release == "2026-12-v3"}
+    assert third.keys() >= BATCH_PATHS
+    assert {third[path] for path in BATCH_PATHS if "." not in path} == {"VideoBatch"}
+    assert {third[path] for path in BATCH_PATHS if path.endswith(".redelivery")} == {"BatchWebhookDelivery"}
+
+
+def _third(path: str) -> RecordedHistory:
+    return next(h for h in HISTORIES if h.name == f"2026-12-v3/{path}")
+
+
+def test_the_recorded_batch_paths_were_really_taken() -> None:
+    """The retried webhook was delivered at a later attempt, and the two redeliveries cover both ends of
+    ``BatchWebhookDelivery``: its one attempt refused (the workflow fails) and delivered (it completes)."""
+    retried = _third("batch_webhook_after_retries").load().events
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in retried
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts[-1] >= 2  # the last activity is deliver_batch_webhook
+    failed = _third("batch_redelivery_failed.redelivery").load().events[-1]
+    delivered = _third("batch_redelivered.redelivery").load().events[-1]
+    assert failed.HasField("workflow_execution_failed_event_attributes")
+    assert delivered.HasField("workflow_execution_completed_event_attributes")
+
+
 @pytest.mark.parametrize("recorded", HISTORIES, ids=lambda h: h.name)
 async def test_recorded_history_replays_on_the_current_workflow(recorded: RecordedHistory) -> None:
     problem = await replay_problem(recorded)
@@ -107,8 +146,12 @@ async def test_recorded_history_replays_on_the_current_workflow(recorded: Record
         pytest.fail(problem, pytrace=False)
 
 
+def _histories_of(workflow_type: str) -> list[RecordedHistory]:
+    return [h for h in HISTORIES if h.workflow_type == workflow_type]
+
+
 def _job_histories() -> list[RecordedHistory]:
-    return [h for h in HISTORIES if not h.path.endswith(".delivery")]
+    return _histories_of("VideoJob")
 
 
 async def test_an_unpatched_extra_activity_before_settle_is_caught_with_guidance() -> None:
@@ -125,6 +168,14 @@ async def test_every_job_history_catches_the_unpatched_change() -> None:
     assert broken == [h.name for h in _job_histories()]  # every path settles, so every one breaks
 
 
+async def test_every_batch_history_catches_the_unpatched_change() -> None:
+    batches = _histories_of("VideoBatch")
+    problems = {h.name: await replay_problem(h, (UnpatchedNextBatch,)) for h in batches}
+    broken = [name for name, problem in problems.items() if problem and "Nondeterminism" in problem]
+    assert batches and broken == [h.name for h in batches]  # every batch waits for its items, so breaks
+
+
 async def test_the_same_change_guarded_by_a_patch_replays_every_history() -> None:
-    problems = [await replay_problem(h, (PatchedNextJob, WebhookDeliveryWorkflow)) for h in HISTORIES]
+    patched = (PatchedNextJob, WebhookDeliveryWorkflow, PatchedNextBatch, BatchWebhookDeliveryWorkflow)
+    problems = [await replay_problem(h, patched) for h in HISTORIES]
     assert [p for p in problems if p is not None] == []

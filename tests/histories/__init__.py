@@ -6,12 +6,15 @@ a history downloaded from production can be dropped in beside them. ``python -m 
 writes a release's set; ``tests/test_workflow_replay.py`` replays every file.
 
 Names: ``<path>.json`` is a ``VideoJob``; ``<path>.delivery.json`` the ``WebhookDelivery`` child it started;
-a path starting ``encrypted_`` was written with payload encryption on, with ``RECORDING_ENCRYPTION_KEYS``.
+``batch_<path>.json`` a ``VideoBatch`` and ``<path>.redelivery.json`` a ``BatchWebhookDelivery`` (a batch's
+message sent again); a path starting ``encrypted_`` was written with payload encryption on, with
+``RECORDING_ENCRYPTION_KEYS``. ``RecordedHistory.workflow_type`` reads the type from the history itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
@@ -35,6 +38,12 @@ class RecordedHistory:
     @property
     def name(self) -> str:
         return f"{self.release}/{self.path}"
+
+    @cached_property
+    def workflow_type(self) -> str:
+        """The workflow type the history's first event started (``VideoJob``, ``VideoBatch``, ...)."""
+        started = self.load().events[0].workflow_execution_started_event_attributes
+        return started.workflow_type.name
 
     def load(self) -> WorkflowHistory:
         return WorkflowHistory.from_json(f"recorded-{self.release}-{self.path}", self.file.read_text())

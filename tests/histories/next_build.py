@@ -1,4 +1,5 @@
-"""A stand-in for the next release's ``VideoJob``: one more activity before the job settles.
+"""A stand-in for the next release's ``VideoJob``: one more activity before the job settles (and for its
+``VideoBatch``: the same activity before the batch waits for its items).
 
 Adding a command to a running workflow's sequence is the change that breaks jobs in flight, so the tests use
 this one twice: ``UnpatchedNextJob`` makes it as a careless release would (the replay test must catch it and
@@ -18,7 +19,9 @@ from decimal import Decimal
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.batches import BATCH_WORKFLOW_NAME, BatchInput, BatchOutcome
     from core.models import JobInput, JobSnapshot, JobState
+    from workflows.video_batch import VideoBatchWorkflow
     from workflows.video_job import WORKFLOW_NAME, VideoJobWorkflow
 
 AUDIT = "audit_before_settle"
@@ -81,6 +84,41 @@ class PatchedNextJob(_AuditsBeforeSettle):
     def _audits(self) -> bool:
         # False while replaying a job that already got past this point without the step; True (and
         # recorded as a marker) for every job that reaches it on this build.
+        return workflow.patched(PATCH_ID)
+
+
+class _AuditsBatchFirst(VideoBatchWorkflow):
+    """The same change to ``VideoBatch``: the audit step before the batch waits for its items (every batch
+    passes there, with a webhook or without), so replay proves batches are held to their histories too."""
+
+    def _audits(self) -> bool:
+        raise NotImplementedError
+
+    async def run(self, batch: BatchInput) -> BatchOutcome:
+        if self._audits():
+            await workflow.execute_activity(
+                AUDIT, batch.batch_id, result_type=str, start_to_close_timeout=timedelta(seconds=30)
+            )
+        return await super().run(batch)
+
+
+@workflow.defn(name=BATCH_WORKFLOW_NAME)
+class UnpatchedNextBatch(_AuditsBatchFirst):
+    @workflow.run
+    async def run(self, batch: BatchInput) -> BatchOutcome:
+        return await super().run(batch)
+
+    def _audits(self) -> bool:
+        return True
+
+
+@workflow.defn(name=BATCH_WORKFLOW_NAME)
+class PatchedNextBatch(_AuditsBatchFirst):
+    @workflow.run
+    async def run(self, batch: BatchInput) -> BatchOutcome:
+        return await super().run(batch)
+
+    def _audits(self) -> bool:
         return workflow.patched(PATCH_ID)
 
 

@@ -1,23 +1,21 @@
 """Record this release's workflow histories: ``python -m tests.histories.record --release 2026-12-v1``.
 
 Starts a stack of its own (a Temporal dev server, the worker, API and local vendor as real processes, the
-paid vendors' loopback emulators, a webhook receiver), drives one real job down each path a job can take,
-and saves each closed workflow's history under ``tests/histories/<release>/<path>.json``. Run it once per
-release, before the release's workflow changes are deployed, and commit the files: the replay test then
-holds every later release to them. ``--only`` re-records some paths; nothing else is overwritten.
+paid vendors' loopback emulators, a webhook receiver), drives one real job down each path a job can take
+(and one batch down each of a batch's, ``record_batches``), and saves each closed workflow's history under
+``tests/histories/<release>/<path>.json``. Run it once per release, before the release's workflow changes
+are deployed, and commit the files: the replay test then holds every later release to them. ``--only``
+re-records some paths; nothing else is overwritten.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +33,8 @@ from tests.fixtures.vendor_emulators import EMULATED_VENDORS, emulator_environme
 from tests.fixtures.vendor_stack import HANG_SECONDS, VENDOR_STACK_TIMINGS
 from tests.fixtures.webhook_receiver import WebhookReceiver
 from tests.histories import HISTORIES_DIR, RECORDING_ENCRYPTION_KEYS
+from tests.histories.record_batches import record_batches
+from tests.histories.recorder import Recorder, until
 from workflows import search_attributes as sa
 from workflows.connection import connect
 from workflows.video_job import WORKFLOW_NAME
@@ -46,64 +46,6 @@ RUNWAY_FIRST: dict[str, Any] = {"prefer": "cheapest", "duration_seconds": 8, "re
 FAL_FIRST: dict[str, Any] = {"prefer": "cheapest", "duration_seconds": 5, "resolution": "1080p"}
 RUNWAY_ONLY: dict[str, Any] = {"vendor": "runway", "model": "gen4.5", "duration_seconds": 5}
 HOOK_PATH = "/recorded-hook"
-
-
-@dataclass
-class Recorder:
-    stack: Stack
-    emulators: dict[str, EmulatorServer]
-    receiver: WebhookReceiver
-    client: Client
-    out: Path
-    only: set[str]
-    encrypted: Stack | None = None
-
-    # -- saving ----------------------------------------------------------------------------------------
-    def save(self, path: str, workflow_id: str, ended: str = "") -> None:
-        history = asyncio.run(self._history_json(workflow_id))
-        events = json.loads(history)["events"]
-        (self.out / f"{path}.json").write_text(history + "\n")
-        print(f"  {path}: {len(events)} events{ended}")
-
-    async def _history_json(self, workflow_id: str) -> str:
-        handle = self.client.get_workflow_handle(workflow_id)
-        history = await handle.fetch_history()
-        return history.to_json()
-
-    def wanted(self, path: str) -> bool:
-        return not self.only or path in self.only
-
-    # -- driving jobs ----------------------------------------------------------------------------------
-    def generate(self, stack: Stack | None = None, key: str | None = None, **body: Any) -> str:
-        response = (stack or self.stack).generate(key, **body)
-        assert response.status_code == 202, response.text
-        job_id: str = response.json()["job_id"]
-        return job_id
-
-    def finish(self, path: str, job_id: str, state: str | None, code: str | None = None, **kw: Any) -> None:
-        """Save the job's history once it ended; ``state``/``code``: how it must have ended (the path was
-        really taken), None where how it ends is the release's own decision (a cancel mid-submit)."""
-        stack = kw.pop("stack", None) or self.stack
-        job = stack.wait_final(job_id, timeout=120, key=kw.pop("key", None))
-        got = (job["state"], (job.get("error") or {}).get("code"))
-        assert state in (None, got[0]) and code in (None, got[1]), f"{path}: ended {got}, wanted {state}"
-        self.save(path, job_id, f", ended {got[0]}" + (f" ({got[1]})" if got[1] else ""))
-
-    def cancel(self, job_id: str) -> None:
-        with self.stack.client() as client:
-            client.post(f"/v1/video/jobs/{job_id}/cancel").raise_for_status()
-
-    def reset(self) -> None:
-        for server in self.emulators.values():
-            server.reset()
-
-
-def _until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout:g}s")
-        time.sleep(0.05)
 
 
 def _stage(stack: Stack, job_id: str, stage: str) -> Callable[[], bool]:
@@ -204,10 +146,10 @@ def record_cancels(r: Recorder) -> None:
         r.reset()
         runway.configure(**scenario)
         job_id = r.generate(prompt=f"recorded {path}", **RUNWAY_ONLY)
-        _until(lambda: runway.stats()["submissions"] >= 1, "the submit reaching the vendor")
+        until(lambda: runway.stats()["submissions"] >= 1, "the submit reaching the vendor")
         if stage == "rehosting":
-            _until(lambda: runway.stats()["downloads"] >= 1, "the download under way")
-        _until(_stage(r.stack, job_id, stage), f"{path}: stage {stage}")
+            until(lambda: runway.stats()["downloads"] >= 1, "the download under way")
+        until(_stage(r.stack, job_id, stage), f"{path}: stage {stage}")
         r.cancel(job_id)
         r.finish(path, job_id, None)  # how a cancel ends there is each release's decision
     r.reset()
@@ -306,6 +248,7 @@ def record(release: str, only: set[str]) -> None:
             record_deadlines,
             record_webhook,
             record_encrypted,
+            record_batches,
         ):
             step(recorder)
 
