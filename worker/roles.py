@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
+import httpcore
 import httpx
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -60,8 +61,16 @@ def worker_roles(settings: Settings) -> list[str]:
     return wanted
 
 
+# httpcore reads a response at most 64 KiB at a time, and each read goes through h11 and a few layers of
+# async iterators: for a rehost download that was ~2 s of CPU per GB, more than the sha256 and the write
+# together (bench/RESULTS.md, P5). Reading up to 1 MiB at once when that much is waiting costs ~0.8 s/GB; a
+# small answer (a vendor poll) is read as before.
+HTTP_READ_BYTES = 1024 * 1024
+
+
 def vendor_http_client() -> httpx.AsyncClient:
     """The HTTP client of vendor calls and of rehost downloads (one per worker process)."""
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = HTTP_READ_BYTES  # a class attribute: process-wide
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
