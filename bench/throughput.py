@@ -7,10 +7,11 @@ sample video, which the rehost downloads and stores. Reported: jobs accepted by 
 (first job started → last submit completed) and jobs succeeded per second (first job started → last job
 completed), both read from the jobs' histories (the server's clock).
 
-The baseline, in the same run on the same server: N bare workflows of the same shape (``BenchPipeline``
-in ``bench/raw_pipeline.py``: four activities that return at once, on the same three task queues) started
-with the raw client at concurrency 32 on a worker process with the SDK's defaults. The CPU time each side
-cost (our worker and API, the raw worker, the Temporal server) is printed with it: where a run falls
+The baseline, in the same run on the same server, once before ours and once after (their mean counts):
+N bare workflows of the same shape (``BenchPipeline`` in ``bench/raw_pipeline.py``: four activities that
+return at once, on the same three task queues) started with the raw client at concurrency 32 on a worker
+process with the SDK's defaults. The CPU time each side cost (our worker and API, the raw worker, the
+Temporal server) and each stage's median queue wait and run time are printed with it: where a run falls
 short, it says whose CPU the jobs waited on.
 """
 
@@ -154,32 +155,42 @@ async def raw_burst(run: BenchRun, jobs: int) -> Burst:
         worker.stop(30)
 
 
+def _bracket(before: float, after: float) -> str:
+    return f"{(before + after) / 2:.1f} jobs/s (before / after ours: {before:.1f} / {after:.1f})"
+
+
 async def throughput_rows(run: BenchRun) -> list[Row]:
     jobs = run.burst
-    raw = await raw_burst(run, jobs)
+    # The baseline runs before and after ours and counts as their mean: on a shared machine a single
+    # burst each made the ratio follow whatever else ran meanwhile (0.3x to 1.4x for the same code).
+    before = await raw_burst(run, jobs)
     run.fal.reset()
     run.fal.configure(polls_to_finish=0)
     with run.stack("throughput") as stack:
         await run.wait_for_worker(stack)
         ours = await ours_burst(run, stack, jobs)
-    cpu = f"CPU per job: ours {ours.cpu_note()}; raw {raw.cpu_note()}"
+    after = await raw_burst(run, jobs)
+    raw_accepted = (before.accepted_per_second + after.accepted_per_second) / 2
+    raw_finished = (before.finished_per_second + after.finished_per_second) / 2
     return [
         Row(
             measure=f"burst of {jobs:,} jobs, one all-roles worker: accepted by the vendor",
             ours=f"{ours.accepted_per_second:.1f} jobs/s",
-            baseline=f"bare 4-activity workflow, first activity done: {raw.accepted_per_second:.1f} jobs/s",
-            ratio=ratio_text(ours.accepted_per_second, raw.accepted_per_second),
+            baseline="bare 4-activity workflow, first activity done: "
+            + _bracket(before.accepted_per_second, after.accepted_per_second),
+            ratio=ratio_text(ours.accepted_per_second, raw_accepted),
             target=f"≥ {TARGET}x",
-            met=ours.accepted_per_second >= TARGET * raw.accepted_per_second,
-            note=cpu,
+            met=ours.accepted_per_second >= TARGET * raw_accepted,
+            note=f"CPU per job: ours {ours.cpu_note()}; raw {before.cpu_note()}",
         ),
         Row(
             measure=f"burst of {jobs:,} jobs, one all-roles worker: succeeded",
             ours=f"{ours.finished_per_second:.1f} jobs/s",
-            baseline=f"bare 4-activity workflow, completed: {raw.finished_per_second:.1f} jobs/s",
-            ratio=ratio_text(ours.finished_per_second, raw.finished_per_second),
+            baseline="bare 4-activity workflow, completed: "
+            + _bracket(before.finished_per_second, after.finished_per_second),
+            ratio=ratio_text(ours.finished_per_second, raw_finished),
             target=f"≥ {TARGET}x",
-            met=ours.finished_per_second >= TARGET * raw.finished_per_second,
-            note=f"ours {ours.stages}; raw {raw.stages}",
+            met=ours.finished_per_second >= TARGET * raw_finished,
+            note=f"ours {ours.stages}; raw {before.stages}",
         ),
     ]
