@@ -24,6 +24,7 @@ from bench import (
     rate_limit_cost,
     rehost_throughput,
     render_speed,
+    throughput,
 )
 from bench.report import Row, machine_description, markdown_table
 from bench.services import BenchRun
@@ -38,6 +39,7 @@ MEASURES: dict[str, Measure] = {
     "ratecount": rate_limit_cost.count_cost_rows,
     "history": history_cost.history_rows,
     "handoff": handoff.handoff_rows,
+    "throughput": throughput.throughput_rows,
     "inflight": inflight.inflight_rows,
     "rehost": rehost_throughput.rehost_rows,
     "render": render_speed.render_rows,
@@ -60,6 +62,9 @@ def main() -> None:
     )
     parser.add_argument("measures", nargs="*", default=["all"], choices=["all", *MEASURES], metavar="MEASURE")
     parser.add_argument("--quick", action="store_true", help="small samples: a smoke run, not for publishing")
+    parser.add_argument(
+        "--burst", type=int, help="jobs in the throughput measure's burst (default 500; 20 with --quick)"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table (and machine) to this file")
     args = parser.parse_args()
     names = list(MEASURES) if "all" in args.measures else list(dict.fromkeys(args.measures))
@@ -67,7 +72,8 @@ def main() -> None:
     before = machine_description()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="infrai-bench-") as tmp:
-        run = BenchRun(Path(tmp), quick=args.quick)
+        burst = args.burst or (20 if args.quick else 500)
+        run = BenchRun(Path(tmp), quick=args.quick, burst=burst)
         try:
             rows = asyncio.run(run_measures(names, run))
         finally:

@@ -39,6 +39,15 @@ def _rate(result: dict[str, Any]) -> float:
     return float(result["bytes"]) / MiB / float(result["seconds"])
 
 
+def _cpu_per_gib(result: dict[str, Any]) -> float:
+    """CPU seconds the transferring process spent per GiB: what a busy machine's throughput follows."""
+    return float(result["cpu"]) / (float(result["bytes"]) / (1024 * MiB))
+
+
+def _median_cpu(results: list[dict[str, Any]]) -> float:
+    return statistics.median(_cpu_per_gib(result) for result in results)
+
+
 async def rehost_rows(run: BenchRun) -> list[Row]:
     size = 64 * MiB if run.quick else 1024 * MiB
     rounds = 1 if run.quick else 2
@@ -74,7 +83,9 @@ async def rehost_rows(run: BenchRun) -> list[Row]:
                     met=ours >= THROUGHPUT_TARGET * raw and growth <= RSS_GROWTH_LIMIT,
                     note=(
                         f"median of {rounds} transfer(s) each, alternating; raw peak RSS growth "
-                        f"{max(int(r['growth']) for r in results['raw']) / MiB:.0f} MB"
+                        f"{max(int(r['growth']) for r in results['raw']) / MiB:.0f} MB; CPU of the "
+                        f"transferring process {_median_cpu(results['ours']):.2f} s/GiB "
+                        f"(raw {_median_cpu(results['raw']):.2f})"
                     ),
                 )
             )

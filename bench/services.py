@@ -91,6 +91,7 @@ class BenchRun:
 
     workdir: Path
     quick: bool = False
+    burst: int = 500  # jobs in the throughput measure's burst
     _exits: ExitStack = field(default_factory=ExitStack)
     _clients: dict[str, Client] = field(default_factory=dict)
     _temporal: BenchTemporal | None = None
@@ -176,10 +177,14 @@ class BenchRun:
         """Until the stack's worker polls all three of its task queues."""
         client = await self.client(stack.env.get("INFRAI_TEMPORAL_NAMESPACE", "default"))
         queue = stack.env["INFRAI_TEMPORAL_TASK_QUEUE"]
-        wanted = [
-            (queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-            (queue + POLL_QUEUE_SUFFIX, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
-            (queue + REHOST_QUEUE_SUFFIX, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+        await self.wait_for_queues(client, queue, POLL_QUEUE_SUFFIX, REHOST_QUEUE_SUFFIX, timeout=timeout)
+
+    async def wait_for_queues(
+        self, client: Client, queue: str, *activity_suffixes: str, timeout: float = 60.0
+    ) -> None:
+        """Until some worker polls ``queue`` for workflow tasks and each ``queue + suffix`` for activities."""
+        wanted = [(queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)] + [
+            (queue + suffix, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY) for suffix in activity_suffixes
         ]
 
         async def polled() -> bool:

@@ -25,7 +25,7 @@ from storage.local_write import AtomicFileWrite, discard_temporaries, sidecar_pa
 from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_signature
 from storage.threads import run_to_completion, settle
 
-# Bytes gathered from the stream before one write: few thread hops, little memory (two blocks at most:
+# Bytes gathered from the stream before one write: few thread hops, little memory (two batches at most:
 # one being written and hashed in a thread while the next fills).
 WRITE_BLOCK_BYTES = 4 * 1024 * 1024
 COPY_BLOCK_BYTES = 8 * 1024 * 1024
@@ -51,23 +51,26 @@ class LocalMediaStorage:
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
         async def fill(write: AtomicFileWrite) -> None:
-            block = bytearray()
+            batch: list[bytes] = []
+            gathered = 0
             writing: asyncio.Future[None] | None = None
             try:
                 async for chunk in chunks:
-                    block += chunk
-                    if len(block) >= WRITE_BLOCK_BYTES:
-                        # Hand the filled block to the thread (no copy) and keep receiving meanwhile:
-                        # the download and the hash + write overlap, one block in flight at a time.
+                    batch.append(chunk)
+                    gathered += len(chunk)
+                    if gathered >= WRITE_BLOCK_BYTES:
+                        # Hand the chunks to the thread as they came (hashed and written one by one,
+                        # never copied into one block) and keep receiving meanwhile: the download
+                        # and the hash + write overlap, one batch in flight at a time.
                         if writing is not None:
                             await _settled(writing)
-                        full, block = block, bytearray()
-                        writing = asyncio.get_running_loop().run_in_executor(None, write.append, full)
+                        full, batch, gathered = batch, [], 0
+                        writing = asyncio.get_running_loop().run_in_executor(None, write.append_all, full)
                 if writing is not None:
                     await _settled(writing)
                     writing = None
-                if block:
-                    await run_to_completion(None, write.append, block)
+                if batch:
+                    await run_to_completion(None, write.append_all, batch)
             finally:
                 if writing is not None:  # failed or cancelled: the thread must be done before discard
                     await settle([writing])

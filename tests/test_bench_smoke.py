@@ -14,7 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_quick_benchmark_prints_each_measure_beside_its_baseline(tmp_path: Path) -> None:
     table = tmp_path / "table.md"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "generate", "render", "--markdown", str(table)],
+        [
+            *(sys.executable, "-m", "bench", "--quick", "--burst", "10"),
+            *("generate", "throughput", "render", "--markdown", str(table)),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -28,6 +31,8 @@ def test_the_quick_benchmark_prints_each_measure_beside_its_baseline(tmp_path: P
     assert measures == [
         "`POST /v1/video/generate` p50 / p99, concurrency 1",
         "`POST /v1/video/generate` p50 / p99, concurrency 32",
+        "burst of 10 jobs, one all-roles worker: accepted by the vendor",
+        "burst of 10 jobs, one all-roles worker: succeeded",
         "local renderer, 1 s at 720p (1280x720)",
     ]
     for row in rows[1:]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
+import httpcore
 import httpx
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -24,6 +25,7 @@ from temporalio.worker import (
     Worker,
     WorkerDeploymentConfig,
 )
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from accounts.store import AccountStore
 from activities.batches import BatchActivities
@@ -61,8 +63,16 @@ def worker_roles(settings: Settings) -> list[str]:
     return wanted
 
 
+# httpcore reads a response at most 64 KiB at a time, and each read goes through h11 and a few layers of
+# async iterators: for a rehost download that was ~2 s of CPU per GB, more than the sha256 and the write
+# together (bench/RESULTS.md, P5). Reading up to 1 MiB at once when that much is waiting costs ~0.8 s/GB; a
+# small answer (a vendor poll) is read as before.
+HTTP_READ_BYTES = 1024 * 1024
+
+
 def vendor_http_client() -> httpx.AsyncClient:
     """The HTTP client of vendor calls and of rehost downloads (one per worker process)."""
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = HTTP_READ_BYTES  # a class attribute: process-wide
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
@@ -75,6 +85,21 @@ def _webhook_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         follow_redirects=False, trust_env=False, limits=httpx.Limits(max_connections=200)
     )
+
+
+# Our modules every workflow run takes from the worker's own imports instead of executing afresh in its
+# sandbox. They hold constants and pure code only (no module state), so a copy per run isolates nothing;
+# it cost memory per cached job and CPU per new run. ``workflows`` is here whole although each workflow
+# module already imports its helpers passed through: ``from workflows import job_activities`` bypasses
+# that (the sandbox checks the package, not the submodule), and the workflow module itself is always
+# re-executed otherwise (bench/RESULTS.md, P4). Replay tests still check every recorded history.
+SANDBOX_PASSTHROUGH_MODULES = ("core", "workflows")
+
+
+def job_workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the job's workflows run in: the SDK's restrictions, our pure modules passed through."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def _pollers(settings: Settings, maximum: int) -> PollerBehavior:
@@ -189,6 +214,7 @@ async def _job_worker(
             housekeeping.expire_media,
             *extra_activities,
         ],
+        workflow_runner=job_workflow_runner(),
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_activities=settings.worker_max_concurrent_job_activities,
