@@ -9,13 +9,12 @@ never retried as a workflow, when the message did not get through.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhooks import WebhookActivities
     from core.batches import BatchWebhookMessage
     from core.models import WebhookReceipt
-    from workflows.webhook_delivery import deliver_with_retries
+    from workflows.webhook_delivery import delivered_or_failed
 
 BATCH_WEBHOOK_WORKFLOW_NAME = "BatchWebhookDelivery"
 
@@ -24,16 +23,6 @@ BATCH_WEBHOOK_WORKFLOW_NAME = "BatchWebhookDelivery"
 class BatchWebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, message: BatchWebhookMessage) -> WebhookReceipt:
-        try:
-            return await deliver_with_retries(
-                WebhookActivities.deliver_batch_webhook,
-                message,
-                message.timings,
-                summary="send batch.completed",
-            )
-        except ActivityError as err:
-            raise ApplicationError(
-                f"webhook {message.message_id} not delivered: {err.cause or err}",
-                type="webhook_not_delivered",
-                non_retryable=True,
-            ) from None
+        return await delivered_or_failed(
+            WebhookActivities.deliver_batch_webhook, message, summary="send batch.completed"
+        )

@@ -61,19 +61,28 @@ async def deliver_with_retries(
     )
 
 
+async def delivered_or_failed(
+    deliver: Callable[[WebhookActivities, _Message], Awaitable[WebhookReceipt]],
+    message: _Message,
+    summary: str | None = None,
+) -> WebhookReceipt:
+    """A delivery workflow's whole run (``WebhookDelivery``, ``BatchWebhookDelivery``): the message's
+    receipt, or, once its retries ran out, the workflow fails (not retried) saying why."""
+    try:
+        return await deliver_with_retries(deliver, message, message.timings, summary)
+    except ActivityError as err:
+        raise ApplicationError(
+            f"webhook {message.message_id} not delivered: {err.cause or err}",
+            type="webhook_not_delivered",
+            non_retryable=True,
+        ) from None
+
+
 @workflow.defn(name=WEBHOOK_WORKFLOW_NAME)
 class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, message: WebhookMessage) -> WebhookReceipt:
-        try:
-            receipt = await deliver_with_retries(WebhookActivities.deliver_webhook, message, message.timings)
-        except ActivityError as err:
-            raise ApplicationError(
-                f"webhook {message.message_id} not delivered: {err.cause or err}",
-                type="webhook_not_delivered",
-                non_retryable=True,
-            ) from None
-        return receipt
+        return await delivered_or_failed(WebhookActivities.deliver_webhook, message)
 
 
 class JobWebhooks:

@@ -1,7 +1,7 @@
 /** Batches: up to 100 jobs under one idempotency key and one credit check (`client.video.generateBatch`). */
 
-import { pollIntervals, sleep } from "./backoff.js";
 import { BatchTimeoutError } from "./errors.js";
+import { pollUntilFinal } from "./polling.js";
 import type { Session } from "./session.js";
 import type { GenerateRequest, VideoBatch } from "./types.js";
 
@@ -59,19 +59,12 @@ export async function waitBatch(
   options: BatchWaitOptions = {},
 ): Promise<VideoBatch> {
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_BATCH_WAIT_TIMEOUT_MS : options.timeoutMs;
-  const deadline = timeoutMs === null ? undefined : Date.now() + timeoutMs;
-  const intervals = pollIntervals(session.config.pollPacing);
-  for (;;) {
-    const batch = await batchStatus(session, batchId);
-    options.onPoll?.(batch);
-    if (batch.state === "completed") return batch;
-    let pause = intervals.next().value;
-    if (deadline !== undefined) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0)
-        throw new BatchTimeoutError(`batch ${batchId} was still running after ${timeoutMs}ms`, batch);
-      pause = Math.min(pause, remaining);
-    }
-    await sleep(pause);
-  }
+  return pollUntilFinal(session, {
+    read: () => batchStatus(session, batchId),
+    isFinal: (batch) => batch.state === "completed",
+    timeoutMs,
+    timedOut: (batch) =>
+      new BatchTimeoutError(`batch ${batchId} was still running after ${timeoutMs}ms`, batch),
+    onPoll: options.onPoll,
+  });
 }

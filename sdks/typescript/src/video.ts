@@ -1,7 +1,8 @@
 /** `client.video`: generate, status, cancel, wait, download and models. */
 
-import { pollIntervals, retryDelayMs } from "./backoff.js";
+import { retryDelayMs } from "./backoff.js";
 import { JobStateError, TimeoutError } from "./errors.js";
+import { pollUntilFinal } from "./polling.js";
 import { connectionError, type Session } from "./session.js";
 import {
   batchStatus,
@@ -139,21 +140,13 @@ export class Video {
    */
   async wait(jobId: string, options: WaitOptions = {}): Promise<VideoJob> {
     const timeoutMs = options.timeoutMs === undefined ? DEFAULT_WAIT_TIMEOUT_MS : options.timeoutMs;
-    const deadline = timeoutMs === null ? undefined : Date.now() + timeoutMs;
-    const intervals = pollIntervals(this.session.config.pollPacing);
-    for (;;) {
-      const job = await this.status(jobId);
-      options.onPoll?.(job);
-      if (isFinal(job)) return job;
-      let pause = intervals.next().value;
-      if (deadline !== undefined) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0)
-          throw new TimeoutError(`job ${jobId} was still ${job.state} after ${timeoutMs}ms`, job);
-        pause = Math.min(pause, remaining);
-      }
-      await this.session.config.sleep(pause);
-    }
+    return pollUntilFinal(this.session, {
+      read: () => this.status(jobId),
+      isFinal,
+      timeoutMs,
+      timedOut: (job) => new TimeoutError(`job ${jobId} was still ${job.state} after ${timeoutMs}ms`, job),
+      onPoll: options.onPoll,
+    });
   }
 
   /**

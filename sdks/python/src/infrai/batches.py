@@ -6,16 +6,16 @@ Plans, as in ``infrai.video``: the driver (sync or async) runs them. A batch's i
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
 from infrai.calls import ClientConfig, call
-from infrai.effects import Plan, Sleep
+from infrai.effects import Plan
 from infrai.errors import TimeoutError
 from infrai.models import VideoBatch
+from infrai.polling import poll_until_final
 
 BATCHES_PATH = "/v1/video/batches"
 BatchT = TypeVar("BatchT")
@@ -54,19 +54,14 @@ def cancel_batch_plan(config: ClientConfig, batch_id: str) -> Plan[VideoBatch]:
 
 
 def wait_batch_plan(config: ClientConfig, batch_id: str, timeout: float | None) -> Plan[VideoBatch]:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    intervals = config.poll_pacing.intervals()
-    while True:
-        batch = yield from batch_status_plan(config, batch_id)
-        if batch.is_final:
-            return batch
-        pause = next(intervals)
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"batch {batch_id} was still running after {timeout:g}s", batch=batch)
-            pause = min(pause, remaining)
-        yield Sleep(pause)
+    return (
+        yield from poll_until_final(
+            config,
+            lambda: batch_status_plan(config, batch_id),
+            timeout,
+            lambda batch: TimeoutError(f"batch {batch_id} was still running after {timeout:g}s", batch=batch),
+        )
+    )
 
 
 class BatchMethods(Generic[BatchT]):

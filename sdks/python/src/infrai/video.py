@@ -8,7 +8,6 @@ to the client's driver, which is the only part that is sync or async.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from infrai.effects import Plan, SaveBody, Sleep
 from infrai.errors import JobStateError, TimeoutError
 from infrai.media import MediaFile
 from infrai.models import Aspect, CancelResult, ModelList, Prefer, Resolution, VideoBatch, VideoJob
+from infrai.polling import poll_until_final
 
 JobT = TypeVar("JobT")
 ModelsT = TypeVar("ModelsT")
@@ -79,21 +79,15 @@ def cancel_plan(config: ClientConfig, job_id: str) -> Plan[CancelResult]:
 def wait_plan(
     config: ClientConfig, job_id: str, timeout: float | None, on_poll: OnPoll | None
 ) -> Plan[VideoJob]:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    intervals = config.poll_pacing.intervals()
-    while True:
-        job = yield from status_plan(config, job_id)
-        if on_poll is not None:
-            on_poll(job)
-        if job.is_final:
-            return job
-        pause = next(intervals)
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"job {job_id} was still {job.state} after {timeout:g}s", job=job)
-            pause = min(pause, remaining)
-        yield Sleep(pause)
+    return (
+        yield from poll_until_final(
+            config,
+            lambda: status_plan(config, job_id),
+            timeout,
+            lambda job: TimeoutError(f"job {job_id} was still {job.state} after {timeout:g}s", job=job),
+            on_poll,
+        )
+    )
 
 
 def models_plan(config: ClientConfig) -> Plan[ModelList]:
