@@ -46,6 +46,13 @@ def account_stack(
         yield running
 
 
+@pytest.fixture(autouse=True)
+def _plain_emulators(vendor_emulators: dict[str, EmulatorServer]) -> None:
+    """The session's emulators answer plainly here, whatever scenario an earlier test left set."""
+    for server in vendor_emulators.values():
+        server.reset()
+
+
 def _open(browser: Browser, stack: Stack, key: str) -> Page:
     """The playground using ``key`` (pasted, as a person would)."""
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
