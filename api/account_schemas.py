@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from accounts.budgets import Caps
 from accounts.money import format_usd, to_micros
@@ -22,9 +22,20 @@ UsdAmount = Annotated[
     PlainSerializer(format_usd, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2,6}$", "examples": ["5.00"]}),
 ]
+
+
+def _usd_string(value: object) -> object:
+    """A JSON number is refused with the form wanted named: a float may already be rounded in transit."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f'USD amounts are decimal strings, e.g. "{value:.2f}", not JSON numbers')
+    return value
+
+
 # Up to a billion dollars with at most six decimals: exact in micro-USD, and far inside a 64-bit column.
 UsdInput = Annotated[
-    str, Field(pattern=r"^\d{1,9}(\.\d{1,6})?$", examples=["25.00"], description="USD as a decimal string.")
+    str,
+    Field(pattern=r"^\d{1,9}(\.\d{1,6})?$", examples=["25.00"], description="USD as a decimal string."),
+    BeforeValidator(_usd_string),
 ]
 
 

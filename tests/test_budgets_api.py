@@ -211,6 +211,18 @@ def test_a_malformed_budget_is_a_422_problem(budget_stack: Stack, caps: dict[str
     assert response.json()["code"] == "invalid_input"
 
 
+def test_a_budget_sent_as_a_json_number_is_told_the_decimal_string_it_wants(budget_stack: Stack) -> None:
+    key, _ = _activate(budget_stack)
+    with budget_stack.client(key) as client:
+        response = client.put("/v1/account/budgets", json={"daily_usd": 5, "monthly_usd": 12.5})
+        unchanged = client.get("/v1/account/budgets")
+    assert response.status_code == 422
+    messages = {error["field"]: error["message"] for error in response.json()["errors"]}
+    assert '"5.00"' in messages["daily_usd"] and "decimal string" in messages["daily_usd"]
+    assert '"12.50"' in messages["monthly_usd"]
+    assert unchanged.json()["project"]["daily_usd"] is None
+
+
 async def test_usage_groups_the_settled_charges_and_its_csv_says_the_same(
     budget_stack: Stack, store: AccountStore
 ) -> None:

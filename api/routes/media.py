@@ -8,6 +8,7 @@ browsers use to seek in a video.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -55,9 +56,10 @@ class MediaFileResponse(FileResponse):
             ) from None
 
 
-@router.api_route(
-    "/v1/media/{key:path}",
-    methods=["GET", "HEAD"],
+# GET and HEAD are two routes with their own operation ids: one route for both gave the two the same id
+# (FastAPI warned) and listed them in an order that depended on the hash seed.
+_MEDIA_ROUTE: dict[str, Any] = dict(
+    path="/v1/media/{key:path}",
     response_class=MediaFileResponse,
     summary="Download a stored video or thumbnail through its signed URL",
     responses={
@@ -78,6 +80,10 @@ class MediaFileResponse(FileResponse):
         ),
     },
 )
+
+
+@router.head(operation_id="head_media", **_MEDIA_ROUTE)
+@router.get(operation_id="get_media", **_MEDIA_ROUTE)  # registered first (decorators apply bottom-up)
 async def get_media(
     key: str,
     storage: StorageDep,
