@@ -60,17 +60,13 @@ with workflow.unsafe.imports_passed_through():
         rehost_failed,
         require_video,
     )
-    from workflows.webhook_delivery import JobWebhooks
 
 
 class VideoJobV1(JobBookkeeping):
     """The v1 stages; ``VideoJobWorkflow`` inherits them and dispatches old histories here."""
 
     _job: JobInput
-    _snapshot: JobSnapshot
-    _task: VendorTask | None
     _billed: bool
-    _webhooks: JobWebhooks
 
     async def _run_v1(self, job: JobInput) -> JobSnapshot:
         self._snapshot.started_at = workflow.now()
