@@ -151,6 +151,23 @@ class Outgoing:
     timings: JobTimings
     attempts_before: int = 0  # a redelivery's attempts carry on from the message's earlier ones
 
+    @classmethod
+    def of(cls, message: WebhookMessage | BatchWebhookMessage) -> Outgoing:
+        """A job's message goes out under the job's id and state, a batch's under the batch's id."""
+        if isinstance(message, WebhookMessage):
+            subject_id, event = message.job_id, message.event.value
+        else:
+            subject_id, event = message.batch_id, BATCH_COMPLETED
+        return cls(
+            message_id=message.message_id,
+            subject_id=subject_id,
+            project_id=message.project_id,
+            event=event,
+            url=message.url,
+            timings=message.timings,
+            attempts_before=message.attempts_before,
+        )
+
 
 def signed_headers(secret: str, message_id: str, body: str, now: datetime) -> dict[str, str]:
     return {
@@ -189,31 +206,13 @@ class WebhookActivities:
 
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, message: WebhookMessage) -> WebhookReceipt:
-        outgoing = Outgoing(
-            message_id=message.message_id,
-            subject_id=message.job_id,
-            project_id=message.project_id,
-            event=message.event.value,
-            url=message.url,
-            timings=message.timings,
-            attempts_before=message.attempts_before,
-        )
-        return await self._deliver(outgoing, webhook_body(message, self._public_base_url))
+        return await self._deliver(Outgoing.of(message), webhook_body(message, self._public_base_url))
 
     @activity.defn(name=DELIVER_BATCH_WEBHOOK)
     async def deliver_batch_webhook(self, message: BatchWebhookMessage) -> WebhookReceipt:
         """A batch's ``batch.completed``: signed, sent, retried and recorded (under the batch id) like a
         job's webhook."""
-        outgoing = Outgoing(
-            message_id=message.message_id,
-            subject_id=message.batch_id,
-            project_id=message.project_id,
-            event=BATCH_COMPLETED,
-            url=message.url,
-            timings=message.timings,
-            attempts_before=message.attempts_before,
-        )
-        return await self._deliver(outgoing, batch_webhook_body(message, self._public_base_url))
+        return await self._deliver(Outgoing.of(message), batch_webhook_body(message, self._public_base_url))
 
     async def _deliver(self, message: Outgoing, body: str) -> WebhookReceipt:
         attempt = message.attempts_before + activity.info().attempt

@@ -109,6 +109,12 @@ def problem_responses(
     }
 
 
+def idempotent_retry(model: type[BaseModel], noun: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``200`` of a create endpoint (``202`` when it creates): a retry with the same
+    ``Idempotency-Key`` and body answers with what the first request created."""
+    return {200: {"description": f"An idempotent retry: the existing {noun}", "model": model}}
+
+
 def install_problem_schema(app: FastAPI) -> None:
     """Put ``Problem`` into the OpenAPI components that ``problem_responses`` refers to."""
 

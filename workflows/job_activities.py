@@ -4,6 +4,8 @@ timeouts, retry policy and summary, and (for rehost) its failure read as the job
 The stages' order and the cancellation around them are the workflow's (``workflows/video_job.py``); these
 calls only say how one activity runs. An activity's name on the wire is written once, in its
 ``@activity.defn`` (``activities/``); the names below are those, for the frozen v1 run, the API and tests.
+The requests and retry policies are public because the frozen v1 run (``workflows/video_job_v1.py``)
+sends the same ones.
 """
 
 from __future__ import annotations
@@ -63,26 +65,61 @@ def _doubling(first: timedelta, cap: timedelta, attempts: int = 0) -> RetryPolic
     )
 
 
-_SUBMIT_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=4)
-_POLL_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=10)
-_REHOST_RETRIES = _doubling(timedelta(seconds=2), timedelta(seconds=60), attempts=6)
-_SETTLE_RETRIES = _doubling(timedelta(seconds=1), timedelta(minutes=5))
+SUBMIT_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=4)
+POLL_RETRIES = _doubling(timedelta(seconds=1), timedelta(seconds=30), attempts=10)
+REHOST_RETRIES = _doubling(timedelta(seconds=2), timedelta(seconds=60), attempts=6)
+SETTLE_RETRIES = _doubling(timedelta(seconds=1), timedelta(minutes=5))
+STOP_RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
+
+
+def submit_request(job: JobInput, index: int, candidate: RouteCandidate) -> SubmitRequest:
+    return SubmitRequest(
+        job_id=job.job_id,
+        attempt_key=f"{job.job_id}-{index}",
+        spec=job.spec,
+        vendor=candidate.vendor,
+        model=candidate.model,
+    )
+
+
+def poll_request(job: JobInput, task: VendorTask) -> PollRequest:
+    return PollRequest(
+        task=task,
+        initial_interval_seconds=job.timings.poll_initial_interval_seconds,
+        max_interval_seconds=job.timings.poll_max_interval_seconds,
+    )
+
+
+def rehost_request(job: JobInput, task: VendorTask, outcome: VendorOutcome) -> RehostRequest:
+    assert outcome.output_url is not None
+    return RehostRequest(
+        job_id=job.job_id,
+        project_id=job.project_id,
+        task=task,
+        output_url=outcome.output_url,
+        thumbnail_url=outcome.thumbnail_url,
+    )
+
+
+def settle_request(job: JobInput, outcome: JobState, charge: Decimal, reason: str) -> SettleRequest:
+    return SettleRequest(
+        job_id=job.job_id,
+        project_id=job.project_id,
+        outcome=outcome,
+        charge_usd=charge,
+        reason=reason,
+        billed=charge > 0,
+    )
 
 
 async def submit(job: JobInput, index: int, candidate: RouteCandidate) -> VendorTask:
     timings = job.timings
     return await workflow.execute_activity_method(
         VendorSubmitActivities.submit_to_vendor,
-        SubmitRequest(
-            job_id=job.job_id,
-            attempt_key=f"{job.job_id}-{index}",
-            spec=job.spec,
-            vendor=candidate.vendor,
-            model=candidate.model,
-        ),
+        submit_request(job, index, candidate),
         start_to_close_timeout=timedelta(seconds=timings.submit_timeout_seconds),
         heartbeat_timeout=timedelta(seconds=timings.submit_heartbeat_timeout_seconds),
-        retry_policy=_SUBMIT_RETRIES,
+        retry_policy=SUBMIT_RETRIES,
         summary=(
             f"submit to {candidate.vendor} / {candidate.model} (candidate {index + 1} of {len(job.route)})"
         ),
@@ -94,36 +131,25 @@ async def poll(job: JobInput, task: VendorTask) -> VendorOutcome:
     wait = timedelta(seconds=timings.poll_timeout_seconds)
     return await workflow.execute_activity_method(
         VendorTaskActivities.poll_vendor,
-        PollRequest(
-            task=task,
-            initial_interval_seconds=timings.poll_initial_interval_seconds,
-            max_interval_seconds=timings.poll_max_interval_seconds,
-        ),
+        poll_request(job, task),
         task_queue=workflow.info().task_queue + POLL_QUEUE_SUFFIX,
         start_to_close_timeout=wait,
         schedule_to_close_timeout=wait,  # the whole wait, retries included
         heartbeat_timeout=timedelta(seconds=timings.poll_heartbeat_timeout_seconds),
-        retry_policy=_POLL_RETRIES,
+        retry_policy=POLL_RETRIES,
         summary=f"poll {task.vendor} task {task.task_id}",
     )
 
 
 async def rehost(job: JobInput, task: VendorTask, outcome: VendorOutcome) -> StoredVideo:
-    assert outcome.output_url is not None
     try:
         stored = await workflow.execute_activity_method(
             RehostActivities.rehost_video,
-            RehostRequest(
-                job_id=job.job_id,
-                project_id=job.project_id,
-                task=task,
-                output_url=outcome.output_url,
-                thumbnail_url=outcome.thumbnail_url,
-            ),
+            rehost_request(job, task, outcome),
             task_queue=workflow.info().task_queue + REHOST_QUEUE_SUFFIX,
             start_to_close_timeout=timedelta(seconds=job.timings.rehost_timeout_seconds),
             heartbeat_timeout=timedelta(seconds=job.timings.rehost_heartbeat_timeout_seconds),
-            retry_policy=_REHOST_RETRIES,
+            retry_policy=REHOST_RETRIES,
             summary=f"rehost {task.vendor} task {task.task_id} into our storage",
         )
     except ActivityError as err:
@@ -141,7 +167,7 @@ async def stop_vendor_task(job: JobInput, task: VendorTask) -> VendorCancel:
             VendorTaskActivities.stop_vendor_task,
             CancelVendorRequest(task=task),
             start_to_close_timeout=timedelta(seconds=job.timings.cancel_timeout_seconds),
-            retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
+            retry_policy=STOP_RETRIES,
             summary=f"stop {task.vendor} task {task.task_id}",
         )
     except ActivityError:
@@ -152,17 +178,10 @@ async def stop_vendor_task(job: JobInput, task: VendorTask) -> VendorCancel:
 async def settle(job: JobInput, outcome: JobState, charge: Decimal, reason: str) -> SettleResult:
     return await workflow.execute_activity_method(
         LedgerActivities.settle_job,
-        SettleRequest(
-            job_id=job.job_id,
-            project_id=job.project_id,
-            outcome=outcome,
-            charge_usd=charge,
-            reason=reason,
-            billed=charge > 0,
-        ),
+        settle_request(job, outcome, charge, reason),
         start_to_close_timeout=timedelta(seconds=30),
         # Money must settle: retry for as long as the ledger is unreachable (a day of retries).
-        retry_policy=_SETTLE_RETRIES,
+        retry_policy=SETTLE_RETRIES,
         schedule_to_close_timeout=timedelta(days=1),
         summary=f"settle {outcome.value}: charge {charge} USD ({reason})",
     )

@@ -23,12 +23,11 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import ErrorCode
     from core.models import ErrorInfo, JobInput, JobSnapshot
-    from workflows.job_failures import JobCancelled
+    from workflows.job_failures import JobCancelled, failed_ending
 
 PATCH_DEADLINE = "deadline"
 
@@ -83,6 +82,5 @@ def cancelled_ending(error: ErrorInfo) -> BaseException:
     """What the workflow raises at the end of a cancelled job: the cancellation Temporal asked for, or for a
     deadline (no cancel was requested) a non-retryable failure of type ``deadline_exceeded``."""
     if error.code == ErrorCode.DEADLINE_EXCEEDED:
-        details = error.model_dump(mode="json")
-        return ApplicationError(error.message, details, type=error.code, non_retryable=True)
+        return failed_ending(error)
     return asyncio.CancelledError(error.message)

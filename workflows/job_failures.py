@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import ErrorCode, FailureDetails
-    from core.models import ErrorInfo
+    from core.models import ErrorInfo, JobState, VendorOutcome
 
 # Submit failures after which the next candidate may be tried — provided the vendor provably never took
 # the task (neither accepted nor ambiguous): unavailable, rate-limited after retries, or rejected (bad input
@@ -72,6 +72,12 @@ def error_from_activity(err: ActivityError) -> ActivityFailure:
     return ActivityFailure(error, ambiguous=True)
 
 
+def failed_ending(error: ErrorInfo) -> ApplicationError:
+    """What the workflow raises at the end of a failed job: a non-retryable failure typed by the error's
+    code, with the error as its details (the API reads the failure back from these)."""
+    return ApplicationError(error.message, error.model_dump(mode="json"), type=error.code, non_retryable=True)
+
+
 def rehost_failed(err: ActivityError) -> JobFailed:
     """How a job ends when its video could not be rehosted into our storage."""
     error = error_from_activity(err).error
@@ -88,6 +94,16 @@ def route_exhausted(last_error: ErrorInfo | None) -> JobFailed:
         return JobFailed(ErrorInfo(code=ErrorCode.NO_ROUTE, message="the job has no route"))
     message = f"no vendor on the route accepted the job: {last_error.message}"
     return JobFailed(last_error.model_copy(update={"message": message}))
+
+
+def require_video(outcome: VendorOutcome) -> VendorOutcome:
+    """The vendor's outcome if it made a video; any other end fails the job."""
+    if outcome.state is not JobState.SUCCEEDED or not outcome.output_url:
+        raise JobFailed(
+            outcome.error
+            or ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"vendor task ended {outcome.state.value}")
+        )
+    return outcome
 
 
 def _failure_details(cause: ApplicationError) -> FailureDetails:

@@ -39,34 +39,30 @@ from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import ErrorCode
     from core.models import (
-        ErrorInfo,
         JobCost,
         JobInput,
         JobSnapshot,
         JobState,
         RouteCandidate,
         Stage,
-        VendorAttempt,
         VendorCancel,
         VendorOutcome,
         VendorTask,
     )
     from workflows import job_activities as activities
     from workflows.job_activities import POLL, POLL_QUEUE_SUFFIX, REHOST, REHOST_QUEUE_SUFFIX, SETTLE
-    from workflows.job_bookkeeping import JobBookkeeping
     from workflows.job_deadline import PATCH_DEADLINE, JobDeadline, cancelled_ending
     from workflows.job_failures import (
         ActivityFailure,
         JobCancelled,
         JobFailed,
         error_from_activity,
-        not_sent_elsewhere,
-        route_exhausted,
+        failed_ending,
+        require_video,
     )
     from workflows.video_job_v1 import VideoJobV1
     from workflows.webhook_delivery import JobWebhooks
@@ -96,7 +92,7 @@ __all__ = [
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
+class VideoJobWorkflow(JobDeadline, VideoJobV1):  # VideoJobV1 brings JobBookkeeping
     @workflow.init
     def __init__(self, job: JobInput) -> None:
         first = job.route[0] if job.route else None
@@ -140,12 +136,7 @@ class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
             await self._until_done(self._settle(JobState.FAILED, charge, f"failed:{failed.error.code}"))
             self._finish(JobState.FAILED, error=failed.error)
             await self._until_done(self._webhooks.started())
-            raise ApplicationError(
-                failed.error.message,
-                failed.error.model_dump(mode="json"),
-                type=failed.error.code,
-                non_retryable=True,
-            ) from None
+            raise failed_ending(failed.error) from None
         except JobCancelled as cancelled:
             self._outcome_decided = True
             reason = self._settle_reason(cancelled)
@@ -160,36 +151,13 @@ class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
     # -- stages ----------------------------------------------------------------------------------------
 
     async def _submit_along_route(self, job: JobInput) -> tuple[VendorTask, RouteCandidate]:
-        last_error: ErrorInfo | None = None
-        for index, candidate in enumerate(job.route):
+        async def submit(index: int, candidate: RouteCandidate) -> VendorTask:
             if await self._cancel_pending():
                 raise JobCancelled("the job was cancelled before a vendor accepted it")
             self._use_candidate(candidate)
-            try:
-                task = await self._until_done(activities.submit(job, index, candidate))
-            except ActivityError as err:
-                failure = error_from_activity(err)
-                error = failure.error
-                outcome = "unknown" if failure.ambiguous else "rejected"
-                self._snapshot.attempts.append(
-                    VendorAttempt(
-                        vendor=candidate.vendor, model=candidate.model, outcome=f"{outcome}:{error.code}"
-                    )
-                )
-                if failure.ambiguous:
-                    raise JobFailed(not_sent_elsewhere(error)) from None
-                if self._snapshot.cancel_requested:
-                    raise JobCancelled("the job was cancelled; no vendor had accepted it") from None
-                if not failure.allows_failover:
-                    raise JobFailed(error) from None
-                last_error = error
-                continue
-            self._task = task
-            self._snapshot.attempts.append(
-                VendorAttempt(vendor=task.vendor, model=task.model, task_id=task.task_id, outcome="accepted")
-            )
-            return task, candidate
-        raise route_exhausted(last_error)
+            return await self._until_done(activities.submit(job, index, candidate))
+
+        return await self._fail_over(job, submit)
 
     async def _generate(self, job: JobInput, task: VendorTask) -> VendorOutcome:
         """The vendor's successful outcome; a cancel on the way stops the task and watches it if need be."""
@@ -208,7 +176,7 @@ class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
             await self._until_done(activities.stop_vendor_task(job, task))
             raise JobFailed(error_from_activity(err).error) from None
         self._snapshot.attempts[-1].outcome = outcome.state.value
-        return _succeeded(outcome)
+        return require_video(outcome)
 
     async def _stop_and_watch(self, job: JobInput, task: VendorTask) -> VendorOutcome:
         answer = await self._until_done(activities.stop_vendor_task(job, task))
@@ -263,12 +231,3 @@ class VideoJobWorkflow(JobBookkeeping, JobDeadline, VideoJobV1):
                 if future.cancelled():
                     raise
                 self._cancel_requested()
-
-
-def _succeeded(outcome: VendorOutcome) -> VendorOutcome:
-    if outcome.state is not JobState.SUCCEEDED or not outcome.output_url:
-        raise JobFailed(
-            outcome.error
-            or ErrorInfo(code=ErrorCode.VENDOR_ERROR, message=f"vendor task ended {outcome.state.value}")
-        )
-    return outcome

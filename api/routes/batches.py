@@ -13,7 +13,7 @@ from api.batch_schemas import BatchCreateRequest, VideoBatch, present_batch
 from api.deps import BatchesDep, CurrentProject, JobCreatingProject, SettingsDep, StorageDep
 from api.domain_problems import REFUSED_HOLDS, refused_hold_problem
 from api.job_requests import IdempotencyKeyHeader
-from api.problems import problem_responses
+from api.problems import idempotent_retry, problem_responses
 
 router = APIRouter(prefix="/v1/video/batches", tags=["batches"])
 
@@ -36,10 +36,7 @@ _CREATE_ERRORS = problem_responses(
     "",
     status_code=202,
     response_model=VideoBatch,
-    responses={
-        200: {"description": "An idempotent retry: the existing batch", "model": VideoBatch},
-        **_CREATE_ERRORS,
-    },
+    responses={**idempotent_retry(VideoBatch, "batch"), **_CREATE_ERRORS},
 )
 async def create_batch(
     body: BatchCreateRequest,

@@ -22,7 +22,7 @@ from api.job_requests import IdempotencyKeyHeader, job_request
 from api.model_lifecycle import deprecation_notice
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
-from api.problems import problem_responses
+from api.problems import idempotent_retry, problem_responses
 from api.schemas import CancelResult, GenerateRequest, VideoJob
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
@@ -48,10 +48,7 @@ _GENERATE_ERRORS = problem_responses(
     "/generate",
     status_code=202,
     response_model=VideoJob,
-    responses={
-        200: {"description": "An idempotent retry: the existing job", "model": VideoJob},
-        **_GENERATE_ERRORS,
-    },
+    responses={**idempotent_retry(VideoJob, "job"), **_GENERATE_ERRORS},
 )
 async def generate(
     body: GenerateRequest,

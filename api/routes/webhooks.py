@@ -241,14 +241,4 @@ async def redeliver_webhook(
     done = await redeliveries.redeliver(job_id, message_id, project.project_id, idempotency_key)
     if done.outcome == PENDING:
         response.status_code = 202
-    return WebhookRedelivery(
-        job_id=done.job_id,
-        message_id=done.message_id,
-        event=done.event,
-        outcome=done.outcome,
-        attempt=done.attempt,
-        status_code=done.status_code,
-        error=done.error,
-        requested_at=done.requested_at,
-        replayed=done.replayed,
-    )
+    return WebhookRedelivery.model_validate(done, from_attributes=True)

@@ -56,6 +56,24 @@ function describeRefusal(err) {
   return problem.code ? `${problem.code}: ${err.message}${resets}` : err.message;
 }
 
+// A form that starts something: its button is disabled while `start` runs, and a refusal is shown in the
+// form's error line, worded by `refusal`.
+function onStartForm(formId, buttonId, errorId, start, refusal = describeRefusal) {
+  $(formId).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = $(buttonId);
+    button.disabled = true;
+    $(errorId).textContent = "";
+    try {
+      await start();
+    } catch (err) {
+      $(errorId).textContent = `Not started: ${refusal(err)}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 function setKey(key, note) {
   apiKey = key.trim();
   localStorage.setItem(KEY_STORAGE, apiKey);
@@ -234,22 +252,12 @@ function generateBody(prompt) {
   return body;
 }
 
-$("generate-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const button = $("generate");
-  button.disabled = true;
-  $("generate-error").textContent = "";
-  try {
-    $("job-warnings").textContent = "";
-    const job = await postJson("/v1/video/generate", generateBody($("prompt").value));
-    show(job);
-    refreshRecent();
-    follow(job.job_id);
-  } catch (err) {
-    $("generate-error").textContent = `Not started: ${describeRefusal(err)}`;
-  } finally {
-    button.disabled = false;
-  }
+onStartForm("generate-form", "generate", "generate-error", async () => {
+  $("job-warnings").textContent = "";
+  const job = await postJson("/v1/video/generate", generateBody($("prompt").value));
+  show(job);
+  refreshRecent();
+  follow(job.job_id);
 });
 
 $("cancel").addEventListener("click", async () => {

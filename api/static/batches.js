@@ -53,26 +53,21 @@ async function watchBatch(batchId) {
   if (!controller.signal.aborted) refreshRecent();
 }
 
-$("batch-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const button = $("start-batch");
-  button.disabled = true;
-  $("batch-error").textContent = "";
-  try {
-    const batch = await postJson("/v1/video/batches", {
-      items: batchItems(),
-      idempotency_key: newIdempotencyKey(),
-    });
-    showBatch(batch);
-    watchBatch(batch.batch_id);
-  } catch (err) {
-    const refused = (err.problem && err.problem.items) || [];
-    const items = refused.map((item) => ` #${item.index} ${item.code}: ${item.detail}`).join(";");
-    $("batch-error").textContent = `Not started: ${describeRefusal(err)}${items}`;
-  } finally {
-    button.disabled = false;
-  }
-});
+// A refused batch names each refused item after the reason.
+function describeBatchRefusal(err) {
+  const refused = (err.problem && err.problem.items) || [];
+  const items = refused.map((item) => ` #${item.index} ${item.code}: ${item.detail}`).join(";");
+  return `${describeRefusal(err)}${items}`;
+}
+
+onStartForm("batch-form", "start-batch", "batch-error", async () => {
+  const batch = await postJson("/v1/video/batches", {
+    items: batchItems(),
+    idempotency_key: newIdempotencyKey(),
+  });
+  showBatch(batch);
+  watchBatch(batch.batch_id);
+}, describeBatchRefusal);
 
 $("cancel-batch").addEventListener("click", async () => {
   const batchId = $("batch-id").textContent;
