@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 from sqlalchemy.sql.dml import Insert
 
 from accounts.errors import AccountsUnavailable
@@ -58,6 +59,15 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    # The engine's own reset-on-return is off (see Database): a connection comes back to the pool after its
+    # transaction committed, and the pool's unconditional ROLLBACK cost a trip to aiosqlite's thread per
+    # write. Roll back only a transaction SQLite still has open (e.g. after a failed COMMIT).
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:
+        driver = record.driver_connection
+        if state.asyncio_safe and driver is not None and driver.in_transaction:
+            dbapi_connection.rollback()
+
 
 class Database:
     """The engine plus what it takes to write safely on either backend."""
@@ -72,7 +82,9 @@ class Database:
         if self.is_sqlite:
             if url.database and url.database != ":memory:":
                 Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": connect_timeout})
+            self.engine = create_async_engine(
+                url, connect_args={"timeout": connect_timeout}, pool_reset_on_return=None
+            )
             _use_sqlite_transactions(self.engine)
         else:
             self.engine = create_async_engine(
