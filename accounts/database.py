@@ -28,6 +28,7 @@ from sqlalchemy.sql.dml import Insert
 from accounts.errors import AccountsUnavailable
 
 _SQLITE_BEGIN_OPTION = "infrai_sqlite_begin"
+_SQLITE_NO_BEGIN = "none"  # each statement is its own transaction (``Database.autocommit``)
 # Errors that mean "the database is not there or not answering right now": worth a retry, never a bug.
 _OUTAGE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
 
@@ -57,7 +58,8 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != _SQLITE_NO_BEGIN:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     # The engine's own reset-on-return is off (see Database): a connection comes back to the pool after its
     # transaction committed, and the pool's unconditional ROLLBACK cost a trip to aiosqlite's thread per
@@ -116,10 +118,15 @@ class Database:
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """Statements that each commit on their own: one round trip apiece on PostgreSQL (no BEGIN and
-        COMMIT around them); on SQLite a ``write()`` transaction, the one way its writers take turns."""
+        COMMIT around them). On SQLite no BEGIN IMMEDIATE ... COMMIT around them either, behind the same
+        in-process lock as ``write()``: a statement that writes takes SQLite's write lock as it starts, and
+        waits its turn for it (the busy timeout) as BEGIN IMMEDIATE would, so it cannot fail on a stale
+        read the way a deferred transaction can."""
         if self.is_sqlite:
-            async with self.write() as conn:
+            async with self._outages_translated(), self._write_lock, self.engine.connect() as conn:
+                await conn.execution_options(**{_SQLITE_BEGIN_OPTION: _SQLITE_NO_BEGIN})
                 yield conn
+                await conn.commit()  # SQLAlchemy's side of it: SQLite committed each statement already
             return
         async with self._outages_translated(), self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
