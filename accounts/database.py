@@ -103,6 +103,17 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[AsyncConnection]:
+        """For one statement that reads (a statement is consistent on its own): no transaction around it,
+        so no BEGIN and ROLLBACK round trips on PostgreSQL (autocommit mode) and no BEGIN on SQLite."""
+        async with self._outages_translated(), self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(**{_SQLITE_BEGIN_OPTION: _SQLITE_NO_BEGIN})
+                yield conn
+            else:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction that commits when the block ends and rolls back entirely when it raises."""
         async with self._outages_translated():

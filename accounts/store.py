@@ -287,6 +287,6 @@ class AccountStore:
         """Which of ``job_ids`` were deleted."""
         if not job_ids:
             return set()
-        async with self._db.read() as conn:
+        async with self._db.read_one() as conn:  # asked by every status of a finished job
             rows = await conn.execute(select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id.in_(job_ids)))
             return {str(row.job_id) for row in rows}
