@@ -25,12 +25,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
 )
-from temporalio.client import (
-    Client,
-    WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
-    WorkflowQueryRejectedError,
-)
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.service import RPCError, RPCStatusCode
@@ -62,9 +57,11 @@ class Tombstones(Protocol):
     async def deleted_among(self, job_ids: Collection[str]) -> set[str]: ...
 
 
+_CLOSED_CODES = frozenset(int(status) for status in CLOSED_STATES)
+
+
 def _is_closed(raw: DescribeWorkflowExecutionResponse) -> bool:
-    status = raw.workflow_execution_info.status
-    return bool(status) and WorkflowExecutionStatus(status) in CLOSED_STATES
+    return raw.workflow_execution_info.status in _CLOSED_CODES
 
 
 class ExecutionNotFound(Exception):
@@ -77,8 +74,9 @@ class ClosedMeanwhile(Exception):
 
 async def _discard(task: asyncio.Task[Any]) -> None:
     """Cancel ``task`` unless done, wait for it, and collect its outcome, whatever it was."""
-    task.cancel()
-    await asyncio.wait([task])
+    if not task.done():  # the usual case on the status path is done: nothing to cancel or wait for
+        task.cancel()
+        await asyncio.wait([task])
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio never logs it as forgotten
 
