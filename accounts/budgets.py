@@ -1,15 +1,17 @@
 """Hard budgets: spend caps per UTC day and month, and concurrency caps, on a project and on each key.
 
 A cap is a nullable column of ``projects`` / ``api_keys`` (NULL: no cap). ``check_caps`` runs inside the
-hold's transaction (``ledger.place_hold``), after the hold's ledger row is written and before credits
-are reserved, so a refused hold leaves nothing behind (the transaction rolls back).
+hold's transaction (``ledger.place_hold``), after the hold's ledger row is written and the credits
+reserved (the reservation reads the caps too: ``accounts.reservation``), so a refused hold leaves nothing
+behind (the transaction rolls back).
 
 Spend in a period is the settled charges written in it plus the open holds (no release yet) placed in it;
 running jobs are open holds, whenever placed. Both are read from the ledger, whose rows carry the key
 that placed the hold (copied onto its release and charge).
 
-Atomicity: the check first locks the project's row (``SELECT ... FOR NO KEY UPDATE``; SQLite writers
-are serialised already), the same row the balance reservation updates. Not ``FOR UPDATE``: the hold's
+Atomicity: the spend is read with the project's row locked (SQLite writers are serialised already): by the
+reservation's UPDATE, which takes ``FOR NO KEY UPDATE`` on it, or, when the reservation found too few
+credits, by ``SELECT ... FOR NO KEY UPDATE`` here (the caps come first). Not ``FOR UPDATE``: the hold's
 ledger row, inserted just before, took a ``FOR KEY SHARE`` lock on that row (its foreign key), and two
 holds each waiting for ``FOR UPDATE`` against the other's key-share lock would deadlock. On PostgreSQL
 concurrent holds of one project queue on that lock, and each reads the ledger after the one before it
@@ -93,11 +95,11 @@ class ScopeSpend:
     month_micros: int
 
 
-_CAP_COLUMNS = ("daily_cap_micros", "monthly_cap_micros", "max_concurrent_jobs")
+CAP_COLUMNS = ("daily_cap_micros", "monthly_cap_micros", "max_concurrent_jobs")
 
 
 def _caps(row: object, prefix: str = "") -> Caps:
-    daily, monthly, concurrent = (getattr(row, prefix + name) for name in _CAP_COLUMNS)
+    daily, monthly, concurrent = (getattr(row, prefix + name) for name in CAP_COLUMNS)
     return Caps(daily, monthly, concurrent)
 
 
@@ -105,7 +107,7 @@ async def read_caps(conn: AsyncConnection, project_id: str, key_id: str | None) 
     """The project's caps and the key's (no key, or a key of another project: no caps)."""
     project = (
         await conn.execute(
-            select(*(projects.c[name] for name in _CAP_COLUMNS)).where(projects.c.project_id == project_id)
+            select(*(projects.c[name] for name in CAP_COLUMNS)).where(projects.c.project_id == project_id)
         )
     ).first()
     if project is None:
@@ -117,7 +119,7 @@ async def _locked_caps(conn: AsyncConnection, project_id: str, key_id: str | Non
     """``read_caps`` with the project's row locked until commit (see the module docstring)."""
     project = (
         await conn.execute(
-            select(*(projects.c[name] for name in _CAP_COLUMNS))
+            select(*(projects.c[name] for name in CAP_COLUMNS))
             .where(projects.c.project_id == project_id)
             .with_for_update(key_share=True)
         )
@@ -132,7 +134,7 @@ async def _key_caps(conn: AsyncConnection, project_id: str, key_id: str | None) 
         return Caps()
     key = (
         await conn.execute(
-            select(*(api_keys.c[name] for name in _CAP_COLUMNS)).where(
+            select(*(api_keys.c[name] for name in CAP_COLUMNS)).where(
                 api_keys.c.key_id == key_id, api_keys.c.project_id == project_id
             )
         )
@@ -143,7 +145,7 @@ async def _key_caps(conn: AsyncConnection, project_id: str, key_id: str | None) 
 async def active_key_caps(conn: AsyncConnection, project_id: str) -> list[tuple[str, Caps]]:
     """Each active (unrevoked) key of the project with its caps, oldest first."""
     keys = await conn.execute(
-        select(api_keys.c.key_id, *(api_keys.c[name] for name in _CAP_COLUMNS))
+        select(api_keys.c.key_id, *(api_keys.c[name] for name in CAP_COLUMNS))
         .where(api_keys.c.project_id == project_id, api_keys.c.revoked_at.is_(None))
         .order_by(api_keys.c.created_at, api_keys.c.key_id)
     )
@@ -217,19 +219,29 @@ async def scope_spend(
 
 
 async def check_caps(
-    conn: AsyncConnection, project_id: str, key_id: str | None, job_id: str, micros: int, now: datetime
+    conn: AsyncConnection,
+    project_id: str,
+    key_id: str | None,
+    job_id: str,
+    micros: int,
+    now: datetime,
+    caps: tuple[Caps, Caps] | None = None,
 ) -> None:
     """Refuse a new hold of ``micros`` for ``job_id`` that would pass a cap of the project or the key:
-    ``ConcurrencyLimitExceeded`` first, then ``BudgetExceeded`` for the cap with the least room left."""
-    project_caps, key_caps = await _locked_caps(conn, project_id, key_id)
+    ``ConcurrencyLimitExceeded`` first, then ``BudgetExceeded`` for the cap with the least room left.
+    ``caps``: the project's and the key's, as read with the project's row locked already (the hold's
+    reservation, ``accounts.reservation``); without them they are read here, taking that lock."""
+    project_caps, key_caps = caps or await _locked_caps(conn, project_id, key_id)
+    if not (project_caps.any or key_caps.any):
+        return
     periods = Periods.of(now)
     violations: list[CapViolation] = []
     scopes: list[tuple[Scope, Caps, str | None]] = [
         ("project", project_caps, None),
         ("key", key_caps, key_id),
     ]
-    for scope, caps, scope_key in scopes:
-        if not caps.any:
+    for scope, scope_caps, scope_key in scopes:
+        if not scope_caps.any:
             continue
         spend = await scope_spend(
             conn,
@@ -237,12 +249,12 @@ async def check_caps(
             scope_key,
             periods,
             excluding_job=job_id,
-            count_running=caps.max_concurrent_jobs is not None,
+            count_running=scope_caps.max_concurrent_jobs is not None,
         )
-        limit = caps.max_concurrent_jobs
+        limit = scope_caps.max_concurrent_jobs
         if limit is not None and spend.running_jobs + 1 > limit:
             raise ConcurrencyLimitExceeded(scope, scope_key, limit, spend.running_jobs)
-        violations += _spend_violations(scope, scope_key, caps, spend, micros, periods)
+        violations += _spend_violations(scope, scope_key, scope_caps, spend, micros, periods)
     if violations:
         raise BudgetExceeded(min(violations, key=lambda violation: violation.remaining))
 

@@ -22,11 +22,13 @@ from sqlalchemy import ColumnElement, Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 from sqlalchemy.sql.dml import Insert
 
 from accounts.errors import AccountsUnavailable
 
 _SQLITE_BEGIN_OPTION = "infrai_sqlite_begin"
+_SQLITE_NO_BEGIN = "none"  # each statement is its own transaction (``Database.autocommit``)
 # Errors that mean "the database is not there or not answering right now": worth a retry, never a bug.
 _OUTAGE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
 
@@ -56,7 +58,17 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != _SQLITE_NO_BEGIN:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    # The engine's own reset-on-return is off (see Database): a connection comes back to the pool after its
+    # transaction committed, and the pool's unconditional ROLLBACK cost a trip to aiosqlite's thread per
+    # write. Roll back only a transaction SQLite still has open (e.g. after a failed COMMIT).
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:
+        driver = record.driver_connection
+        if state.asyncio_safe and driver is not None and driver.in_transaction:
+            dbapi_connection.rollback()
 
 
 class Database:
@@ -72,7 +84,9 @@ class Database:
         if self.is_sqlite:
             if url.database and url.database != ":memory:":
                 Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": connect_timeout})
+            self.engine = create_async_engine(
+                url, connect_args={"timeout": connect_timeout}, pool_reset_on_return=None
+            )
             _use_sqlite_transactions(self.engine)
         else:
             self.engine = create_async_engine(
@@ -87,6 +101,17 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self._outages_translated(), self.engine.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[AsyncConnection]:
+        """For one statement that reads (a statement is consistent on its own): no transaction around it,
+        so no BEGIN and ROLLBACK round trips on PostgreSQL (autocommit mode) and no BEGIN on SQLite."""
+        async with self._outages_translated(), self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(**{_SQLITE_BEGIN_OPTION: _SQLITE_NO_BEGIN})
+                yield conn
+            else:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -104,10 +129,15 @@ class Database:
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """Statements that each commit on their own: one round trip apiece on PostgreSQL (no BEGIN and
-        COMMIT around them); on SQLite a ``write()`` transaction, the one way its writers take turns."""
+        COMMIT around them). On SQLite no BEGIN IMMEDIATE ... COMMIT around them either, behind the same
+        in-process lock as ``write()``: a statement that writes takes SQLite's write lock as it starts, and
+        waits its turn for it (the busy timeout) as BEGIN IMMEDIATE would, so it cannot fail on a stale
+        read the way a deferred transaction can."""
         if self.is_sqlite:
-            async with self.write() as conn:
+            async with self._outages_translated(), self._write_lock, self.engine.connect() as conn:
+                await conn.execution_options(**{_SQLITE_BEGIN_OPTION: _SQLITE_NO_BEGIN})
                 yield conn
+                await conn.commit()  # SQLAlchemy's side of it: SQLite committed each statement already
             return
         async with self._outages_translated(), self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -69,6 +69,12 @@ class HoldSettled(AccountsError, JobIdError):
     message = "job {job_id} was settled already"
 
 
+class HoldOfDeletedJob(AccountsError, JobIdError):
+    """The job id names a job its project deleted: nothing may hold credits, or start, under it again."""
+
+    message = "job {job_id} was deleted"
+
+
 class ProjectNotFound(AccountsError, LookupError):
     """No project has this id."""
 

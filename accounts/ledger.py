@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, select, update
+from sqlalchemy import Row, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +26,7 @@ from accounts.budgets import check_caps
 from accounts.database import Database
 from accounts.errors import HoldConflict, HoldNotFound, HoldSettled, InsufficientCredits, ProjectNotFound
 from accounts.money import from_micros
+from accounts.reservation import reserve
 from accounts.tables import as_utc, ledger_entries, projects, vendor_submits
 from accounts.views import HoldView, Settlement
 
@@ -45,16 +46,6 @@ _REASON_LENGTH = 200
 _HOLD_REASON = "hold"
 # The reason prefix of releases made by the housekeeping stranded-hold step (activities/housekeeping.py).
 RECONCILED = "reconciled"
-
-# Built once: a hold runs on every generate, and building the statement cost more than running it.
-_RESERVE = (
-    update(projects)
-    .where(
-        projects.c.project_id == bindparam("reserved_project"),
-        projects.c.balance_micros - projects.c.held_micros >= bindparam("reserved_micros"),
-    )
-    .values(held_micros=projects.c.held_micros + bindparam("reserved_micros"))
-)
 
 
 async def record_entry(
@@ -123,12 +114,13 @@ async def place_hold(
         if await _entry(conn, job_id, "release") is not None:
             raise HoldSettled(job_id)
         return int(existing.amount_micros)
-    # Raises (rolling the hold's row back with the transaction) when a cap would be passed.
-    await check_caps(conn, project_id, attribution.key_id, job_id, micros, now)
     # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
     # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
-    reserved = await conn.execute(_RESERVE, {"reserved_project": project_id, "reserved_micros": micros})
-    if reserved.rowcount == 0:
+    caps = await reserve(conn, project_id, attribution.key_id, micros)
+    # Raises (rolling the hold's row and the reservation back with the transaction) when a cap would be
+    # passed. A cap is the answer before too few credits: without a reservation the caps are read here.
+    await check_caps(conn, project_id, attribution.key_id, job_id, micros, now, caps)
+    if caps is None:
         available = await _available_micros(conn, project_id)
         raise InsufficientCredits(available=from_micros(available), required=from_micros(micros))
     return micros

@@ -43,6 +43,7 @@ class StaticKeyNoLedger(AccountStore):
         *,
         request: str | None = None,
         attribution: Attribution = UNATTRIBUTED,
+        unless_deleted: bool = False,
     ) -> Decimal:
         return amount
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from accounts.errors import BudgetExceeded, HoldConflict, HoldSettled, InsufficientCredits
+from accounts.errors import (
+    BudgetExceeded,
+    HoldConflict,
+    HoldOfDeletedJob,
+    HoldSettled,
+    InsufficientCredits,
+)
 from accounts.ledger import Attribution
 from accounts.store import AccountStore
 from core.guarded_fetch import FetchedImage
@@ -84,23 +90,34 @@ class JobCreator:
         ``key_id`` is the API key asking: its budget applies too, and the job's charge is attributed to it."""
         key = request.idempotency_key
         job_id = job_id_for_key(project_id, key) if key else new_job_id()
-        if key:
+        # Whether the job was deleted: asked first by a keyed request whose checks reach out (a webhook URL
+        # to resolve, a reference image to fetch); a plain one is told by its hold, in the same transaction.
+        asked_first = key is not None and self._reaches_out(request)
+        if asked_first:
             replayed = await self._replay(request, project_id, job_id)
             if replayed is not None:
                 return replayed
         try:
             # No look-up first, even with a key: the hold is keyed by job id (a repeat holds nothing more)
             # and the start finds the existing workflow if there is one, then compares fingerprints.
-            return await self._start(request, project_id, job_id, key_id)
-        except JobConflict:
+            return await self._start(request, project_id, job_id, key_id, key is not None and not asked_first)
+        except (JobConflict, JobDeleted):
             raise
         except JobError:
             # Refused before the start (no route any more, a reference URL that stopped resolving, ...):
-            # a repeat of a request that did start a job still gets that job.
-            existing = await self.jobs.find_existing(job_id, project_id, request.fingerprint) if key else None
+            # a repeat of a request that did start a job still gets that job, unless it was deleted.
+            if not key:
+                raise
+            if not asked_first and await self.jobs.deleted_among([job_id]):
+                raise JobDeleted(job_id) from None
+            existing = await self.jobs.find_existing(job_id, project_id, request.fingerprint)
             if existing is None:
                 raise
             return existing
+
+    @staticmethod
+    def _reaches_out(request: JobRequest) -> bool:
+        return request.webhook_url is not None or request.spec.reference_image_url is not None
 
     async def _replay(self, request: JobRequest, project_id: str, job_id: str) -> StartedJob | None:
         """What a keyed request answers before anything is fetched or held: ``JobDeleted`` when its job
@@ -115,13 +132,15 @@ class JobCreator:
         return await self.jobs.find_existing(job_id, project_id, request.fingerprint)
 
     async def _start(
-        self, request: JobRequest, project_id: str, job_id: str, key_id: str | None
+        self, request: JobRequest, project_id: str, job_id: str, key_id: str | None, unless_deleted: bool
     ) -> StartedJob:
         prepared = await self.prepare(request, project_id)
         try:
             route = await self._hold_for_route(
-                project_id, job_id, prepared.route, request.fingerprint, key_id
+                project_id, job_id, prepared.route, request.fingerprint, key_id, unless_deleted
             )
+        except HoldOfDeletedJob:
+            raise JobDeleted(job_id) from None
         except HoldConflict:
             # Of concurrent requests under one key, only the one whose body was held can start the job.
             raise JobConflict(job_id) from None
@@ -177,14 +196,21 @@ class JobCreator:
             raise Unroutable(err) from None
 
     async def _hold_for_route(
-        self, project_id: str, job_id: str, route: list[RouteCandidate], fingerprint: str, key_id: str | None
+        self,
+        project_id: str,
+        job_id: str,
+        route: list[RouteCandidate],
+        fingerprint: str,
+        key_id: str | None,
+        unless_deleted: bool = False,
     ) -> list[RouteCandidate]:
         """Hold credits for the dearest candidate the job may fail over to, so a failover never settles
         above the hold. A project that can't cover every candidate (credits, or what its budgets have left)
         keeps the ones it can, in route order, as long as the first is among them; otherwise
         InsufficientCredits or BudgetExceeded (the API's 402s, formatted by the accounts error handlers).
         Holds are keyed by job id and carry the request's fingerprint: a retry never holds twice, and a
-        different body under the same key is a HoldConflict.
+        different body under the same key is a HoldConflict; ``unless_deleted``: a deleted job's id is a
+        HoldOfDeletedJob.
         """
         # The first candidate is the one that runs unless it fails: the usage report's vendor and model
         # until the charge names the one that did (accounts.ledger).
@@ -192,7 +218,14 @@ class JobCreator:
         accounts = self.accounts
         try:
             dearest = max(c.estimated_cost_usd for c in route)
-            await accounts.hold(project_id, job_id, dearest, request=fingerprint, attribution=attribution)
+            await accounts.hold(
+                project_id,
+                job_id,
+                dearest,
+                request=fingerprint,
+                attribution=attribution,
+                unless_deleted=unless_deleted,
+            )
             return route
         except (InsufficientCredits, BudgetExceeded) as err:
             room = err.available if isinstance(err, InsufficientCredits) else err.violation.remaining
@@ -200,7 +233,14 @@ class JobCreator:
             if not affordable or affordable[0] is not route[0]:
                 raise
         dearest = max(c.estimated_cost_usd for c in affordable)
-        await accounts.hold(project_id, job_id, dearest, request=fingerprint, attribution=attribution)
+        await accounts.hold(
+            project_id,
+            job_id,
+            dearest,
+            request=fingerprint,
+            attribution=attribution,
+            unless_deleted=unless_deleted,
+        )
         return affordable
 
     async def _webhook_target(self, request: JobRequest, project_id: str) -> WebhookTarget | None:

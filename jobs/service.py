@@ -104,7 +104,7 @@ class JobService(JobReads):
             raise JobConflict(job_id)
         if desc.status in CLOSED_STATES:
             return StartedJob(snapshot=await self._remember_closed(desc), created=False)
-        snapshot = await self._running_snapshot(desc, self._query(job_id))
+        snapshot = await self._running_snapshot(job_id, desc.raw_description, self._query(job_id))
         return StartedJob(snapshot=snapshot, created=False)
 
     # -- cancel ----------------------------------------------------------------------------------------

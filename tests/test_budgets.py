@@ -138,6 +138,45 @@ async def test_of_two_crossed_caps_the_one_with_less_room_is_reported(account_st
     assert (cap.scope, cap.period, cap.remaining) == ("key", "month", Decimal("0.10"))
 
 
+async def test_a_hold_short_of_credits_that_passes_a_cap_is_refused_by_the_cap(
+    account_store: AccountStore,
+) -> None:
+    project, key = await _project(account_store, credits="1.00")
+    await account_store.budget_book().set(project, key, Caps(daily_micros=_usd("0.50")))
+
+    with pytest.raises(BudgetExceeded) as refused:
+        await _hold(account_store, project, "2.00", key=key)
+
+    assert (refused.value.violation.scope, refused.value.violation.remaining) == ("key", Decimal("0.50"))
+    assert (await account_store.account(project)).held_usd == Decimal(0)
+
+
+async def test_caps_set_after_uncapped_holds_apply_to_the_next_hold(account_store: AccountStore) -> None:
+    """Holds of a project and key with no caps skip the spend check; a cap set since must not be missed."""
+    project, key = await _project(account_store)
+    await _hold(account_store, project, "0.60", key=key)
+    await account_store.budget_book().set(project, key, Caps(daily_micros=_usd("1.00")))
+
+    with pytest.raises(BudgetExceeded) as by_key:
+        await _hold(account_store, project, "0.60", key=key)
+    await account_store.budget_book().set(project, None, Caps(max_concurrent_jobs=1))
+    with pytest.raises(ConcurrencyLimitExceeded) as by_project:
+        await _hold(account_store, project, "0.10")
+
+    assert by_key.value.violation.scope == "key"
+    assert by_project.value.scope == "project"
+
+
+async def test_another_projects_key_brings_no_caps_to_a_hold(account_store: AccountStore) -> None:
+    project, _ = await _project(account_store)
+    other_project, other_key = await _project(account_store)
+    await account_store.budget_book().set(other_project, other_key, Caps(daily_micros=_usd("0.10")))
+
+    await _hold(account_store, project, "0.50", key=other_key)
+
+    assert (await account_store.account(project)).held_usd == Decimal("0.50")
+
+
 async def test_a_concurrency_cap_counts_open_holds(account_store: AccountStore) -> None:
     project, _ = await _project(account_store)
     await account_store.budget_book().set(project, None, Caps(max_concurrent_jobs=2))

@@ -180,9 +180,13 @@ def test_replaying_the_key_of_a_deleted_video_answers_deleted_not_the_video(
     with live_stack.client() as native:
         status = native.get(f"/v1/video/jobs/{video.id}")
         generate = native.post("/v1/video/generate", headers=key, json={"prompt": "another body"})
+        unroutable = native.post(
+            "/v1/video/generate", headers=key, json={"prompt": "ok", "vendor": "no-such-vendor"}
+        )
 
     assert replayed.value.code == "job_deleted"
     assert status.status_code == 404  # the deleted job's status: 404 too, so both agree it is gone
     assert generate.status_code == 404, generate.text  # any body: the key's job is gone, not in conflict
     assert generate.headers["content-type"].startswith("application/problem+json")
     assert (generate.json()["code"], generate.json()["job_id"]) == ("job_deleted", video.id)
+    assert (unroutable.status_code, unroutable.json()["code"]) == (404, "job_deleted")  # not no_route

@@ -1,0 +1,70 @@
+"""The balance reservation of a hold, which also reads the caps the hold must respect: one statement.
+
+``reserve`` is the conditional UPDATE that moves credits from available to held; its RETURNING clause
+answers the project's caps (the row it just locked) and the placing key's caps (a primary-key lookup of
+``api_keys``). A hold of a project and key with no caps, the usual case, so costs the ledger row and this
+one statement: no separate read of the caps under a lock (``accounts.budgets``), which cost as much as the
+rest of the hold together.
+
+Why that is as safe as locking the row and then reading the caps: the UPDATE takes the same row lock
+(``FOR NO KEY UPDATE`` on PostgreSQL; SQLite writers are serialised already) and holds it until commit.
+On PostgreSQL a hold that waited for the lock re-reads the row as committed by the one before it, so the
+project's caps it returns include any cap another replica set (a project cap is a write of this row, so
+it queues on the same lock). A key's caps are read by the statement as the database has them when it
+runs, as the separate read did. The spend that the caps are compared with is read by a later statement
+(``budgets.check_caps``), which on PostgreSQL sees every hold committed before this one got the lock.
+A hold refused by a cap rolls the reservation back with the rest of its transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Label, Row, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from accounts.budgets import CAP_COLUMNS, Caps
+from accounts.tables import api_keys, projects
+
+
+def _key_cap(name: str) -> Label[int | None]:
+    return (
+        select(api_keys.c[name])
+        .where(
+            api_keys.c.key_id == bindparam("reserved_key"),
+            # The parameter, not projects.project_id: SQLite's RETURNING names columns without their
+            # table, and inside this subquery a bare project_id is the key's own.
+            api_keys.c.project_id == bindparam("reserved_project"),
+        )
+        .scalar_subquery()
+        .label("key_" + name)
+    )
+
+
+# Built once: a hold runs on every generate, and building the statement cost more than running it.
+_RESERVE = (
+    update(projects)
+    .where(
+        projects.c.project_id == bindparam("reserved_project"),
+        projects.c.balance_micros - projects.c.held_micros >= bindparam("reserved_micros"),
+    )
+    .values(held_micros=projects.c.held_micros + bindparam("reserved_micros"))
+    .returning(*(projects.c[name] for name in CAP_COLUMNS), *(_key_cap(name) for name in CAP_COLUMNS))
+)
+
+
+async def reserve(
+    conn: AsyncConnection, project_id: str, key_id: str | None, micros: int
+) -> tuple[Caps, Caps] | None:
+    """Hold ``micros`` of the project's available credits, the project's row locked until commit; the
+    caps of the project and of ``key_id`` (no key, or another project's: no caps). None, and nothing
+    reserved, when the project has less than ``micros`` available (or does not exist)."""
+    parameters = {"reserved_project": project_id, "reserved_key": key_id, "reserved_micros": micros}
+    row = (await conn.execute(_RESERVE, parameters)).first()
+    return None if row is None else _caps_of(row)
+
+
+def _caps_of(row: Row[Any]) -> tuple[Caps, Caps]:
+    project = Caps(*(getattr(row, name) for name in CAP_COLUMNS))
+    key = Caps(*(getattr(row, "key_" + name) for name in CAP_COLUMNS))
+    return project, key
