@@ -8,7 +8,8 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import httpx
@@ -17,9 +18,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import final_error
+from activities.rehost_download import (
+    BlockingDownload,
+    DownloadFailedError,
+    DownloadRefusedError,
+    download_chunks,
+)
 from core.errors import ErrorCode
 from core.models import RehostRequest, StoredVideo
 from storage import MediaStorage, StorageError, StoredObject
+from storage.threads import run_to_completion
 from vendors.base import VideoVendor
 
 logger = logging.getLogger(__name__)
@@ -29,7 +37,7 @@ REHOST_VIDEO = "rehost_video"
 
 _HEARTBEAT_EVERY_SECONDS = 1.0
 # ... or every this many bytes: often enough to show progress, rarely enough to cost nothing next to the
-# copy itself (chunks arrive as the socket delivers them, ~64 KB each).
+# copy itself.
 _HEARTBEAT_EVERY_BYTES = 8 * 1024 * 1024
 _THUMBNAIL_MAX_WIDTH = 640
 
@@ -82,57 +90,56 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+async def _with_heartbeats(download: BlockingDownload) -> AsyncGenerator[bytes, None]:
+    """The download's pieces, with a heartbeat every 8 MB or every second, whichever comes first: a slow
+    vendor CDN must not look like a dead worker. (Batches arrive at least every half second while bytes
+    flow; see ``activities.rehost_download``.)"""
+    reported = 0
+    last_beat = time.monotonic()
+    async with aclosing(download_chunks(download)) as chunks:
+        async for chunk in chunks:
+            now = time.monotonic()
+            received = download.received
+            if received - reported >= _HEARTBEAT_EVERY_BYTES or now - last_beat >= _HEARTBEAT_EVERY_SECONDS:
+                activity.heartbeat(received)
+                reported, last_beat = received, now
+            yield chunk
+
+
 class RehostActivities:
     def __init__(
         self, vendors: dict[str, VideoVendor], storage: MediaStorage, http: httpx.AsyncClient
     ) -> None:
         self._vendors = vendors
         self._storage = storage
-        self._http = http
+        self._http = http  # vendor calls use it; downloads read in a thread (activities.rehost_download)
 
     async def _download(self, req: RehostRequest, key: str) -> StoredObject:
         vendor = self._vendors.get(req.task.vendor)
         headers = vendor.download_headers(req.task, req.output_url) if vendor else {}
+        download = BlockingDownload(req.output_url, headers)
         try:
-            request = self._http.stream("GET", req.output_url, headers=headers, follow_redirects=True)
-            async with request as resp:
-                if resp.status_code in (401, 403, 404, 410):
-                    raise final_error(
-                        ErrorCode.VENDOR_ERROR,
-                        f"the vendor's output is gone or refused (HTTP {resp.status_code}); "
-                        "it may have expired",
-                    )
-                resp.raise_for_status()
-
-                async def chunks() -> AsyncIterator[bytes]:
-                    # As the socket delivers them: re-chunking to a fixed size here (aiter_bytes(n))
-                    # copied every byte once more and halved the throughput; storage groups them. A
-                    # heartbeat every 8 MB or every second, whichever comes first: a slow vendor CDN must
-                    # not look like a dead worker.
-                    received = reported = 0
-                    last_beat = time.monotonic()
-                    async for chunk in resp.aiter_bytes():
-                        received += len(chunk)
-                        now = time.monotonic()
-                        if (
-                            received - reported >= _HEARTBEAT_EVERY_BYTES
-                            or now - last_beat >= _HEARTBEAT_EVERY_SECONDS
-                        ):
-                            activity.heartbeat(received)
-                            reported, last_beat = received, now
-                        yield chunk
-
-                stored = await self._storage.put_stream(key, chunks(), "video/mp4")
+            await run_to_completion(None, download.open)
+            async with aclosing(_with_heartbeats(download)) as chunks:
+                return await self._storage.put_stream(key, chunks, "video/mp4")
+        except DownloadRefusedError as err:
+            if err.status in (401, 403, 404, 410):
+                raise final_error(
+                    ErrorCode.VENDOR_ERROR,
+                    f"the vendor's output is gone or refused (HTTP {err.status}); it may have expired",
+                ) from None
+            # 5xx and the like are worth a retry (the activity's retry policy bounds it).
+            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
+        except DownloadFailedError as err:
+            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
         except StorageError as err:
             raise ApplicationError(
                 f"storing the video failed: {err}",
                 type=ErrorCode.STORAGE_ERROR,
                 non_retryable=not err.retryable,
             ) from err
-        except httpx.HTTPError as err:
-            # Network trouble and 5xx are worth a retry (the activity's retry policy bounds it).
-            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
-        return stored
+        finally:
+            download.close()
 
     @activity.defn(name=REHOST_VIDEO)
     async def rehost_video(self, req: RehostRequest) -> StoredVideo:
