@@ -90,19 +90,26 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _with_heartbeats(download: BlockingDownload) -> AsyncGenerator[bytes, None]:
-    """The download's pieces, with a heartbeat every 8 MB or every second, whichever comes first: a slow
-    vendor CDN must not look like a dead worker. (Batches arrive at least every half second while bytes
-    flow; see ``activities.rehost_download``.)"""
+async def _with_heartbeats(
+    download: BlockingDownload, chunk_bytes: int | None
+) -> AsyncGenerator[bytes, None]:
+    """The download's chunks, with a heartbeat every 8 MB or every second, whichever comes first (and
+    every second a read waits): a slow vendor CDN must not look like a dead worker."""
     reported = 0
     last_beat = time.monotonic()
-    async with aclosing(download_chunks(download)) as chunks:
+
+    def beat() -> None:
+        nonlocal reported, last_beat
+        reported, last_beat = download.received, time.monotonic()
+        activity.heartbeat(reported)
+
+    async with aclosing(download_chunks(download, chunk_bytes=chunk_bytes, while_waiting=beat)) as chunks:
         async for chunk in chunks:
-            now = time.monotonic()
-            received = download.received
-            if received - reported >= _HEARTBEAT_EVERY_BYTES or now - last_beat >= _HEARTBEAT_EVERY_SECONDS:
-                activity.heartbeat(received)
-                reported, last_beat = received, now
+            if (
+                download.received - reported >= _HEARTBEAT_EVERY_BYTES
+                or time.monotonic() - last_beat >= _HEARTBEAT_EVERY_SECONDS
+            ):
+                beat()
             yield chunk
 
 
@@ -120,7 +127,7 @@ class RehostActivities:
         download = BlockingDownload(req.output_url, headers)
         try:
             await run_to_completion(None, download.open)
-            async with aclosing(_with_heartbeats(download)) as chunks:
+            async with aclosing(_with_heartbeats(download, self._storage.stream_chunk_bytes)) as chunks:
                 return await self._storage.put_stream(key, chunks, "video/mp4")
         except DownloadRefusedError as err:
             if err.status in (401, 403, 404, 410):

@@ -1,12 +1,11 @@
-"""Downloading a vendor's output with blocking reads in a thread, handed to the event loop in batches.
+"""Downloading a vendor's output with blocking reads in a thread, handed to the event loop a chunk at a time.
 
 httpx's asyncio path cost ~1.1 s of CPU per GiB on loopback (the transport's 256 KiB reads, each copied
 into h11's buffer and out again, through anyio and the event loop), against ~0.27 s for ``http.client``
 reading into fresh ``bytes`` in a thread (bench/RESULTS.md, P5). So the body is read here, in a thread
-that gathers up to ``BATCH_BYTES`` (or what arrived within ``BATCH_SECONDS``) per hop, while the event loop
-stores the previous batch. Redirects, proxies from the environment and the TLS trust store follow what
-the worker's httpx client does (``httpx.create_ssl_context``; Authorization dropped on a redirect to
-another origin).
+that reads a batch per hop while the event loop stores the previous one. Redirects, proxies
+from the environment and the TLS trust store follow what the worker's httpx client does
+(``httpx.create_ssl_context``; Authorization dropped on a redirect to another origin).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -27,9 +26,13 @@ import httpx
 
 from storage.threads import settle
 
-READ_BYTES = 1024 * 1024  # the most one read asks the socket for
-BATCH_BYTES = 4 * 1024 * 1024  # one thread hop returns at most about this much...
-BATCH_SECONDS = 0.5  # ...or what arrived in this long, so heartbeats keep going on a slow CDN
+# Without a chunk size, one thread hop gathers the pieces the socket delivers (each read asks for at most
+# READ_BYTES), up to BATCH_BYTES or what arrived in BATCH_SECONDS. Small pieces are hashed and written
+# while still in the CPU's caches: reading 8 MiB at a time cost ~40% more CPU into local files (P5).
+READ_BYTES = 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
+BATCH_SECONDS = 0.5
+WAIT_SECONDS = 1.0  # how often ``while_waiting`` is called while a read waits on a slow source
 MAX_REDIRECTS = 20  # httpx's default
 TIMEOUT_SECONDS = 30.0  # per connect and per read, as the worker's httpx client
 _SCHEMES = ("http", "https")
@@ -101,17 +104,19 @@ class BlockingDownload:
         except (OSError, ValueError, http.client.HTTPException) as err:  # URLError is an OSError
             raise DownloadFailedError(f"{type(err).__name__}: {err}") from err
 
-    def read_batch(self) -> list[bytes]:
-        """The next pieces of the body, in order; [] once it is complete."""
+    def read_pieces(self, chunk_bytes: int | None) -> list[bytes]:
+        """The next pieces of the body, in order; [] once it is complete. ``chunk_bytes``: one piece of
+        exactly that size (fewer bytes only at the end); None: the pieces as the socket delivers them,
+        up to ``BATCH_BYTES`` or what arrived within ``BATCH_SECONDS``."""
         response = self._response
         assert response is not None
         pieces: list[bytes] = []
         gathered, started = 0, time.monotonic()
         try:
-            while gathered < BATCH_BYTES and time.monotonic() - started < BATCH_SECONDS:
-                if self._aborted.is_set():
+            while True:
+                piece = response.read(chunk_bytes) if chunk_bytes else response.read1(READ_BYTES)
+                if self._aborted.is_set():  # a socket shut down under a read looks like the body's end
                     raise DownloadFailedError("download aborted")
-                piece = response.read1(READ_BYTES)
                 if not piece:
                     if response.length:  # http.client ends a short Content-Length body silently
                         raise DownloadFailedError(f"the body ended {response.length} bytes early")
@@ -119,6 +124,8 @@ class BlockingDownload:
                 pieces.append(piece)
                 gathered += len(piece)
                 self.received += len(piece)
+                if chunk_bytes or gathered >= BATCH_BYTES or time.monotonic() - started >= BATCH_SECONDS:
+                    break
         except (OSError, ValueError, http.client.HTTPException) as err:
             raise DownloadFailedError(f"{type(err).__name__}: {err}") from err
         return pieces
@@ -143,24 +150,35 @@ def _socket_of(response: http.client.HTTPResponse | None) -> socket.socket | Non
     return sock if isinstance(sock, socket.socket) else None
 
 
-async def download_chunks(download: BlockingDownload) -> AsyncGenerator[bytes, None]:
-    """The body of an opened download, reading the next batch in a thread while the caller stores this
-    one. A cancellation aborts the read in flight and waits for its thread before the response closes."""
+async def download_chunks(
+    download: BlockingDownload,
+    *,
+    chunk_bytes: int | None = None,
+    while_waiting: Callable[[], None] | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The body of an opened download, in chunks of ``chunk_bytes`` (None: as they arrive; see
+    ``read_pieces``), reading the next in a thread while the caller stores these; ``while_waiting`` is
+    called every ``WAIT_SECONDS`` a read is still running (a slow source: heartbeats). A cancellation
+    aborts the read in flight and waits for its thread."""
     loop = asyncio.get_running_loop()
-    # A thread of its own: every read allocates in one malloc arena, which then reuses what the
-    # writing threads free (reads spread over the default pool grew the peak RSS by tens of MB).
+    # A thread of its own: every chunk is allocated in one malloc arena, which then reuses what the
+    # storing threads free (reads spread over the default pool grew the peak RSS by tens of MB).
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infrai-download")
-    reading: asyncio.Future[list[bytes]] | None = loop.run_in_executor(executor, download.read_batch)
+    reading: asyncio.Future[list[bytes]] | None = None
     try:
+        reading = loop.run_in_executor(executor, download.read_pieces, chunk_bytes)
         while reading is not None:
             try:
-                await asyncio.wait([reading])  # never cancels the read itself, unlike awaiting it
+                # asyncio.wait never cancels the read itself, unlike awaiting it.
+                while not (await asyncio.wait([reading], timeout=WAIT_SECONDS))[0]:
+                    if while_waiting is not None:
+                        while_waiting()
             except asyncio.CancelledError:
                 download.abort()  # the thread's read returns now; wait for it before closing
                 await settle([reading])
                 raise
             pieces = reading.result()
-            reading = loop.run_in_executor(executor, download.read_batch) if pieces else None
+            reading = loop.run_in_executor(executor, download.read_pieces, chunk_bytes) if pieces else None
             pieces.reverse()
             while pieces:
                 yield pieces.pop()  # not held here once passed on

@@ -36,6 +36,8 @@ MEDIA_ROUTE_PREFIX = "/v1/media/"
 class LocalMediaStorage:
     """``MediaStorage`` on a directory. ``signing_secret`` signs the URLs the API's media route serves."""
 
+    stream_chunk_bytes: int | None = None  # any: chunks are written as they come
+
     def __init__(self, root: Path, *, public_base_url: str, signing_secret: bytes) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)

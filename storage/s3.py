@@ -60,6 +60,8 @@ class S3MediaStorage:
         self.bucket = bucket
         self._presign_client = presign_client or client
         self._part_bytes = part_bytes
+        # A stream of whole parts is uploaded without joining its pieces into each part (a copy).
+        self.stream_chunk_bytes: int | None = part_bytes
         self._parts_in_flight = parts_in_flight
         self._read_block_bytes = read_block_bytes
         self._region = region

@@ -29,6 +29,10 @@ async def stream_parts(
     pending: list[Piece] = []
     pending_bytes = 0
     async for chunk in chunks:
+        if not pending and len(chunk) == part_bytes and isinstance(chunk, bytes):
+            await hashing.feed([chunk])
+            yield [chunk]  # a part read whole: uploaded as it is, no copy
+            continue
         if not isinstance(chunk, bytes):
             chunk = bytes(chunk)  # a bytearray might be reused by its producer; our views must not change
         view = memoryview(chunk)  # slicing a view copies nothing, however large the chunk

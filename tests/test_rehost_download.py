@@ -1,7 +1,8 @@
 """Rehost's blocking download (``activities.rehost_download``) against a real HTTP server on loopback: the
 body arrives whole and in order, refusals keep their status, a body cut short or a non-HTTP URL is a
 retryable failure, credentials do not follow a redirect to another origin, and a cancelled download
-stops a read that is waiting on a stalled source at once."""
+stops a read that is waiting on a stalled source at once (which meanwhile keeps calling back, for
+heartbeats)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,14 @@ async def test_the_body_arrives_whole_and_in_order(source: int) -> None:
     assert download.received == len(BODY)
 
 
+async def test_a_chunk_size_gives_chunks_of_exactly_that_size_but_the_last(source: int) -> None:
+    download = await _opened(f"http://127.0.0.1:{source}/video")
+
+    sizes = [len(chunk) async for chunk in download_chunks(download, chunk_bytes=1024 * 1024)]
+
+    assert sizes == [1024 * 1024] * 3 + [17]
+
+
 async def test_an_error_status_is_a_refusal_that_keeps_its_code(source: int) -> None:
     with pytest.raises(DownloadRefusedError) as refused:
         await _opened(f"http://127.0.0.1:{source}/gone")
@@ -136,15 +145,13 @@ async def test_authorization_follows_a_redirect_within_the_origin_only(source: i
     assert _Source.seen_authorization == ["Bearer vendor-key", None]
 
 
-async def test_cancelling_stops_a_read_waiting_on_a_stalled_source(source: int) -> None:
+async def test_a_stalled_read_keeps_calling_back_and_a_cancel_stops_it(source: int) -> None:
     # A read timeout far beyond the test's: only the abort can end the blocked read in time.
     download = await _opened(f"http://127.0.0.1:{source}/stall", timeout=600)
-    task = asyncio.create_task(_body(download_chunks(download)))
-    for _ in range(3000):  # until the reading thread has the first bytes and waits for more
-        if download.received:
-            break
-        await asyncio.sleep(0.01)
-    assert download.received == 4096
+    waited = asyncio.Event()
+    task = asyncio.create_task(_body(download_chunks(download, while_waiting=waited.set)))
+
+    await asyncio.wait_for(waited.wait(), 30)  # the heartbeat's hook, while no chunk is complete
     task.cancel()
 
     done, _ = await asyncio.wait([task], timeout=60)
