@@ -119,7 +119,8 @@ class RehostActivities:
     ) -> None:
         self._vendors = vendors
         self._storage = storage
-        self._http = http  # vendor calls use it; downloads read in a thread (activities.rehost_download)
+        # Unused since downloads read in a thread (activities.rehost_download); kept for the callers.
+        self._http = http
 
     async def _download(self, req: RehostRequest, key: str) -> StoredObject:
         vendor = self._vendors.get(req.task.vendor)
