@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import final_error
+from activities.head_reader import HeadFirstReader, kept_head
 from activities.rehost_download import (
     BlockingDownload,
     DownloadFailedError,
@@ -40,6 +41,7 @@ _HEARTBEAT_EVERY_SECONDS = 1.0
 # copy itself.
 _HEARTBEAT_EVERY_BYTES = 8 * 1024 * 1024
 _THUMBNAIL_MAX_WIDTH = 640
+_PROBE_BUFFER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,11 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _with_heartbeats(
-    download: BlockingDownload, chunk_bytes: int | None
+    download: BlockingDownload, chunk_bytes: int | None, head: bytearray
 ) -> AsyncGenerator[bytes, None]:
     """The download's chunks, with a heartbeat every 8 MB or every second, whichever comes first (and
-    every second a read waits): a slow vendor CDN must not look like a dead worker."""
+    every second a read waits): a slow vendor CDN must not look like a dead worker. The first bytes are
+    kept in ``head`` for the probe."""
     reported = 0
     last_beat = time.monotonic()
 
@@ -110,6 +113,7 @@ async def _with_heartbeats(
                 or time.monotonic() - last_beat >= _HEARTBEAT_EVERY_SECONDS
             ):
                 beat()
+            kept_head(head, chunk)
             yield chunk
 
 
@@ -122,14 +126,18 @@ class RehostActivities:
         # Unused since downloads read in a thread (activities.rehost_download); kept for the callers.
         self._http = http
 
-    async def _download(self, req: RehostRequest, key: str) -> StoredObject:
+    async def _download(self, req: RehostRequest, key: str) -> tuple[StoredObject, bytes]:
+        """The stored object and its first bytes (up to ``HEAD_BYTES``)."""
         vendor = self._vendors.get(req.task.vendor)
         headers = vendor.download_headers(req.task, req.output_url) if vendor else {}
         download = BlockingDownload(req.output_url, headers)
+        head = bytearray()
         try:
             await run_to_completion(None, download.open)
-            async with aclosing(_with_heartbeats(download, self._storage.stream_chunk_bytes)) as chunks:
-                return await self._storage.put_stream(key, chunks, "video/mp4")
+            chunk_bytes = self._storage.stream_chunk_bytes
+            async with aclosing(_with_heartbeats(download, chunk_bytes, head)) as chunks:
+                stored = await self._storage.put_stream(key, chunks, "video/mp4")
+            return stored, bytes(head)
         except DownloadRefusedError as err:
             if err.status in (401, 403, 404, 410):
                 raise final_error(
@@ -157,9 +165,9 @@ class RehostActivities:
             # heartbeating): remove the temporary file or multipart upload it could not clean up.
             for key in (video_key, thumbnail_key):
                 await self._storage.discard_incomplete(key)
-        stored = await self._download(req, video_key)
+        stored, head = await self._download(req, video_key)
         try:
-            probe = await asyncio.to_thread(self._probe, video_key)
+            probe = await asyncio.to_thread(self._probe, video_key, head, stored.size_bytes)
         except UnplayableVideoError as err:
             await self._storage.delete(video_key)
             message = f"the vendor's output is not a playable video: {err}"
@@ -178,6 +186,8 @@ class RehostActivities:
             frame_count=probe.frame_count,
         )
 
-    def _probe(self, key: str) -> VideoProbe:
-        with self._storage.open_reader(key) as reader:
+    def _probe(self, key: str, head: bytes, size: int) -> VideoProbe:
+        # The head as downloaded (the same bytes as stored); the rest, if PyAV wants it, from storage.
+        raw = HeadFirstReader(head, size, lambda: self._storage.open_reader(key))
+        with io.BufferedReader(raw, buffer_size=_PROBE_BUFFER_BYTES) as reader:
             return probe_video(reader)
