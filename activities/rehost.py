@@ -8,7 +8,8 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import httpx
@@ -17,9 +18,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import final_error
+from activities.head_reader import HeadFirstReader, kept_head
+from activities.rehost_download import (
+    BlockingDownload,
+    DownloadFailedError,
+    DownloadRefusedError,
+    download_chunks,
+)
 from core.errors import ErrorCode
 from core.models import RehostRequest, StoredVideo
 from storage import MediaStorage, StorageError, StoredObject
+from storage.threads import run_to_completion
 from vendors.base import VideoVendor
 
 logger = logging.getLogger(__name__)
@@ -29,9 +38,10 @@ REHOST_VIDEO = "rehost_video"
 
 _HEARTBEAT_EVERY_SECONDS = 1.0
 # ... or every this many bytes: often enough to show progress, rarely enough to cost nothing next to the
-# copy itself (chunks arrive as the socket delivers them, ~64 KB each).
+# copy itself.
 _HEARTBEAT_EVERY_BYTES = 8 * 1024 * 1024
 _THUMBNAIL_MAX_WIDTH = 640
+_PROBE_BUFFER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -82,57 +92,70 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+async def _with_heartbeats(
+    download: BlockingDownload, chunk_bytes: int | None, head: bytearray
+) -> AsyncGenerator[bytes, None]:
+    """The download's chunks, with a heartbeat every 8 MB or every second, whichever comes first (and
+    every second a read waits): a slow vendor CDN must not look like a dead worker. The first bytes are
+    kept in ``head`` for the probe."""
+    reported = 0
+    last_beat = time.monotonic()
+
+    def beat() -> None:
+        nonlocal reported, last_beat
+        reported, last_beat = download.received, time.monotonic()
+        activity.heartbeat(reported)
+
+    async with aclosing(download_chunks(download, chunk_bytes=chunk_bytes, while_waiting=beat)) as chunks:
+        async for chunk in chunks:
+            if (
+                download.received - reported >= _HEARTBEAT_EVERY_BYTES
+                or time.monotonic() - last_beat >= _HEARTBEAT_EVERY_SECONDS
+            ):
+                beat()
+            kept_head(head, chunk)
+            yield chunk
+
+
 class RehostActivities:
     def __init__(
         self, vendors: dict[str, VideoVendor], storage: MediaStorage, http: httpx.AsyncClient
     ) -> None:
         self._vendors = vendors
         self._storage = storage
+        # Unused since downloads read in a thread (activities.rehost_download); kept for the callers.
         self._http = http
 
-    async def _download(self, req: RehostRequest, key: str) -> StoredObject:
+    async def _download(self, req: RehostRequest, key: str) -> tuple[StoredObject, bytes]:
+        """The stored object and its first bytes (up to ``HEAD_BYTES``)."""
         vendor = self._vendors.get(req.task.vendor)
         headers = vendor.download_headers(req.task, req.output_url) if vendor else {}
+        download = BlockingDownload(req.output_url, headers)
+        head = bytearray()
         try:
-            request = self._http.stream("GET", req.output_url, headers=headers, follow_redirects=True)
-            async with request as resp:
-                if resp.status_code in (401, 403, 404, 410):
-                    raise final_error(
-                        ErrorCode.VENDOR_ERROR,
-                        f"the vendor's output is gone or refused (HTTP {resp.status_code}); "
-                        "it may have expired",
-                    )
-                resp.raise_for_status()
-
-                async def chunks() -> AsyncIterator[bytes]:
-                    # As the socket delivers them: re-chunking to a fixed size here (aiter_bytes(n))
-                    # copied every byte once more and halved the throughput; storage groups them. A
-                    # heartbeat every 8 MB or every second, whichever comes first: a slow vendor CDN must
-                    # not look like a dead worker.
-                    received = reported = 0
-                    last_beat = time.monotonic()
-                    async for chunk in resp.aiter_bytes():
-                        received += len(chunk)
-                        now = time.monotonic()
-                        if (
-                            received - reported >= _HEARTBEAT_EVERY_BYTES
-                            or now - last_beat >= _HEARTBEAT_EVERY_SECONDS
-                        ):
-                            activity.heartbeat(received)
-                            reported, last_beat = received, now
-                        yield chunk
-
-                stored = await self._storage.put_stream(key, chunks(), "video/mp4")
+            await run_to_completion(None, download.open)
+            chunk_bytes = self._storage.stream_chunk_bytes
+            async with aclosing(_with_heartbeats(download, chunk_bytes, head)) as chunks:
+                stored = await self._storage.put_stream(key, chunks, "video/mp4")
+            return stored, bytes(head)
+        except DownloadRefusedError as err:
+            if err.status in (401, 403, 404, 410):
+                raise final_error(
+                    ErrorCode.VENDOR_ERROR,
+                    f"the vendor's output is gone or refused (HTTP {err.status}); it may have expired",
+                ) from None
+            # 5xx and the like are worth a retry (the activity's retry policy bounds it).
+            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
+        except DownloadFailedError as err:
+            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
         except StorageError as err:
             raise ApplicationError(
                 f"storing the video failed: {err}",
                 type=ErrorCode.STORAGE_ERROR,
                 non_retryable=not err.retryable,
             ) from err
-        except httpx.HTTPError as err:
-            # Network trouble and 5xx are worth a retry (the activity's retry policy bounds it).
-            raise RuntimeError(f"downloading the vendor's video failed: {err}") from err
-        return stored
+        finally:
+            download.close()
 
     @activity.defn(name=REHOST_VIDEO)
     async def rehost_video(self, req: RehostRequest) -> StoredVideo:
@@ -142,9 +165,9 @@ class RehostActivities:
             # heartbeating): remove the temporary file or multipart upload it could not clean up.
             for key in (video_key, thumbnail_key):
                 await self._storage.discard_incomplete(key)
-        stored = await self._download(req, video_key)
+        stored, head = await self._download(req, video_key)
         try:
-            probe = await asyncio.to_thread(self._probe, video_key)
+            probe = await asyncio.to_thread(self._probe, video_key, head, stored.size_bytes)
         except UnplayableVideoError as err:
             await self._storage.delete(video_key)
             message = f"the vendor's output is not a playable video: {err}"
@@ -163,6 +186,8 @@ class RehostActivities:
             frame_count=probe.frame_count,
         )
 
-    def _probe(self, key: str) -> VideoProbe:
-        with self._storage.open_reader(key) as reader:
+    def _probe(self, key: str, head: bytes, size: int) -> VideoProbe:
+        # The head as downloaded (the same bytes as stored); the rest, if PyAV wants it, from storage.
+        raw = HeadFirstReader(head, size, lambda: self._storage.open_reader(key))
+        with io.BufferedReader(raw, buffer_size=_PROBE_BUFFER_BYTES) as reader:
             return probe_video(reader)

@@ -12,12 +12,17 @@ warm-up transfer (imports, thread pools, connections) with the kernel's high-wat
 - raw, S3: boto3 ``upload_fileobj`` of the same HTTP response (its transfer manager with its defaults:
   10 threads, 8 MiB parts, the same part size as ours).
 - ours, local files: the same activity with the local backend (write, fsync, rename, probe, thumbnail).
-- raw, local files: the HTTP response copied to a file in 1 MiB blocks, then fsync.
+- raw, local files: the HTTP response copied to a file in 1 MiB blocks, then fsync. Durability is the
+  same as ours (the data fsynced; ours also fsyncs a small sidecar and the folder, and renames).
+- raw+sha256: either raw tool with a sha256 of every byte read (hashlib, in the reading thread): ours
+  must record the object's sha256, the raw tools do not; shown beside the target's baseline, not
+  instead of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -84,13 +89,27 @@ async def _ours(
     return {"seconds": seconds, "cpu": cpu, "bytes": stored.size_bytes, "growth": peak - baseline}
 
 
-def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str) -> dict[str, Any]:
+class _Hashing:
+    """A readable that hashes what is read through it (the raw baselines' "+ sha256" variant)."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._source.read(size)
+        self.sha256.update(data)
+        return data
+
+
+def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str, hashed: bool) -> dict[str, Any]:
     client = moto.client()
     config = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES)
 
     def upload(source: str, key: str) -> None:
         with urllib.request.urlopen(source) as response:
-            client.upload_fileobj(response, bucket, key, Config=config)
+            body: Any = _Hashing(response) if hashed else response  # boto3 only calls read()
+            client.upload_fileobj(body, bucket, key, Config=config)
 
     upload(warmup_url, "warmup")
     baseline = _reset_peak()
@@ -103,10 +122,10 @@ def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str) -> dict[str, A
     return {"seconds": seconds, "cpu": cpu, "bytes": size, "growth": peak - baseline}
 
 
-def _raw_local(url: str, warmup_url: str, data_dir: Path) -> dict[str, Any]:
+def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool) -> dict[str, Any]:
     def copy(source: str, path: Path) -> int:
         with urllib.request.urlopen(source) as response, path.open("wb") as out:
-            shutil.copyfileobj(response, out, MiB)
+            shutil.copyfileobj(_Hashing(response) if hashed else response, out, MiB)
             out.flush()
             os.fsync(out.fileno())
             return out.tell()
@@ -127,9 +146,9 @@ def main() -> None:
     if who == "ours":
         result = asyncio.run(_ours(backend, url, warmup_url, moto, bucket, folder))
     elif backend == "s3":
-        result = _raw_s3(url, warmup_url, moto, bucket)
+        result = _raw_s3(url, warmup_url, moto, bucket, hashed=who == "raw+sha256")
     else:
-        result = _raw_local(url, warmup_url, folder)
+        result = _raw_local(url, warmup_url, folder, hashed=who == "raw+sha256")
     print(json.dumps(result))
 
 

@@ -44,6 +44,9 @@ class MediaStorage(Protocol):
     size. Keys are validated by ``storage.keys.validate_key``; a bad key raises ``InvalidObjectKeyError``.
     """
 
+    # The chunk size ``put_stream`` stores with the least copying (S3: a whole part), or None for any.
+    stream_chunk_bytes: int | None
+
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
         """Store everything ``chunks`` yields under ``key`` (replacing any object there)."""
         ...

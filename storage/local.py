@@ -19,6 +19,7 @@ from stat import S_ISREG
 from typing import BinaryIO
 
 from storage.base import ListedObject, StoredObject
+from storage.digest import Digest, StreamDigest
 from storage.errors import InvalidObjectKeyError, ObjectNotFoundError, StorageError
 from storage.keys import validate_key
 from storage.local_write import AtomicFileWrite, discard_temporaries, sidecar_path
@@ -26,7 +27,7 @@ from storage.signing import MediaSignatureStatus, sign_media_path, verify_media_
 from storage.threads import run_to_completion, settle
 
 # Bytes gathered from the stream before one write: few thread hops, little memory (two batches at most:
-# one being written and hashed in a thread while the next fills).
+# one being written and hashed in two threads while the next fills).
 WRITE_BLOCK_BYTES = 4 * 1024 * 1024
 COPY_BLOCK_BYTES = 8 * 1024 * 1024
 MEDIA_ROUTE_PREFIX = "/v1/media/"
@@ -34,6 +35,8 @@ MEDIA_ROUTE_PREFIX = "/v1/media/"
 
 class LocalMediaStorage:
     """``MediaStorage`` on a directory. ``signing_secret`` signs the URLs the API's media route serves."""
+
+    stream_chunk_bytes: int | None = None  # any: chunks are written as they come
 
     def __init__(self, root: Path, *, public_base_url: str, signing_secret: bytes) -> None:
         self.root = root.resolve()
@@ -50,32 +53,36 @@ class LocalMediaStorage:
         return path
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
-        async def fill(write: AtomicFileWrite) -> None:
-            batch: list[bytes] = []
-            gathered = 0
-            writing: asyncio.Future[None] | None = None
-            try:
-                async for chunk in chunks:
-                    batch.append(chunk)
-                    gathered += len(chunk)
-                    if gathered >= WRITE_BLOCK_BYTES:
-                        # Hand the chunks to the thread as they came (hashed and written one by one,
-                        # never copied into one block) and keep receiving meanwhile: the download
-                        # and the hash + write overlap, one batch in flight at a time.
-                        if writing is not None:
-                            await _settled(writing)
-                        full, batch, gathered = batch, [], 0
-                        writing = asyncio.get_running_loop().run_in_executor(None, write.append_all, full)
-                if writing is not None:
-                    await _settled(writing)
-                    writing = None
-                if batch:
-                    await run_to_completion(None, write.append_all, batch)
-            finally:
-                if writing is not None:  # failed or cancelled: the thread must be done before discard
-                    await settle([writing])
+        async with StreamDigest() as hashing:
 
-        return await self._write(key, content_type, fill)
+            async def fill(write: AtomicFileWrite) -> Digest:
+                batch: list[bytes] = []
+                gathered = 0
+                writing: asyncio.Future[None] | None = None
+                try:
+                    async for chunk in chunks:
+                        batch.append(chunk)
+                        gathered += len(chunk)
+                        if gathered >= WRITE_BLOCK_BYTES:
+                            # The chunks go to the threads as they came (never copied into one block):
+                            # one hashes them, one writes them, while the next batch is received.
+                            if writing is not None:
+                                await _settled(writing)
+                            full, batch, gathered = batch, [], 0
+                            await hashing.feed(full)
+                            writing = asyncio.get_running_loop().run_in_executor(None, write.write_all, full)
+                    if writing is not None:
+                        await _settled(writing)
+                        writing = None
+                    if batch:
+                        await hashing.feed(batch)
+                        await run_to_completion(None, write.write_all, batch)
+                finally:
+                    if writing is not None:  # failed or cancelled: the thread must be done before discard
+                        await settle([writing])
+                return await hashing.digest()
+
+            return await self._write(key, content_type, fill)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
         async def fill(write: AtomicFileWrite) -> None:
@@ -86,16 +93,19 @@ class LocalMediaStorage:
                     pass
             finally:
                 source.close()
+            return None
 
         return await self._write(key, content_type, fill)
 
     async def _write(
-        self, key: str, content_type: str, fill: Callable[[AtomicFileWrite], Awaitable[None]]
+        self, key: str, content_type: str, fill: Callable[[AtomicFileWrite], Awaitable[Digest | None]]
     ) -> StoredObject:
+        """``fill`` writes the object's bytes and returns their digest, or None when ``append_all``
+        hashed them."""
         write = await run_to_completion(None, AtomicFileWrite.begin, self.local_path(key))
         try:
-            await fill(write)
-            return await run_to_completion(None, write.commit, key, content_type)
+            digest = await fill(write)
+            return await run_to_completion(None, write.commit, key, content_type, digest)
         except BaseException:
             # Synchronous on purpose: closing and unlinking is instant and must survive a cancellation.
             write.discard()

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from core.durable_files import fsync_directory
 from storage.base import StoredObject
+from storage.digest import Digest
 from storage.errors import StorageError
 
 OBJECT_FILE_MODE = 0o644
@@ -55,12 +56,17 @@ class AtomicFileWrite:
         self.append_all([data])
 
     def append_all(self, chunks: Sequence[bytes | bytearray]) -> None:
-        """Hash and write ``chunks`` in order, each as it came: no copy into a bigger buffer. One ``write``
-        per chunk, hashed just before while it is in the CPU's cache; a ``writev`` of many chunks cost
-        three times the CPU of these writes on ext4 (bench/RESULTS.md, P5)."""
+        """Hash and write ``chunks`` in order, each as it came: no copy into a bigger buffer."""
+        for chunk in chunks:
+            self._sha256.update(chunk)  # releases the GIL for large buffers
+        self.write_all(chunks)
+
+    def write_all(self, chunks: Sequence[bytes | bytearray]) -> None:
+        """Write ``chunks`` in order without hashing them: the caller hashes them beside (``commit``'s
+        ``digest``). One ``write`` per chunk: a ``writev`` of many chunks cost three times the CPU of these
+        writes on ext4 (bench/RESULTS.md, P5)."""
         try:
             for chunk in chunks:
-                self._sha256.update(chunk)  # releases the GIL for large buffers
                 view = memoryview(chunk)
                 while view:
                     written = os.write(self._fd, view)
@@ -76,9 +82,14 @@ class AtomicFileWrite:
             self.append(data)
         return len(data)
 
-    def commit(self, key: str, content_type: str) -> StoredObject:
-        """Make the file durable, then publish sidecar and data under their names."""
-        stored = StoredObject(key, self._size, self._sha256.hexdigest(), content_type)
+    def commit(self, key: str, content_type: str, digest: Digest | None = None) -> StoredObject:
+        """Make the file durable, then publish sidecar and data under their names. ``digest``: the hash of
+        what ``write_all`` wrote, when the caller computed it (else the one ``append_all`` kept)."""
+        if digest is not None and digest.size != self._size:
+            self.discard()
+            raise StorageError(f"hashed {digest.size} bytes of {key!r} but wrote {self._size}")
+        sha256 = digest.hexdigest() if digest is not None else self._sha256.hexdigest()
+        stored = StoredObject(key, self._size, sha256, content_type)
         meta_tmp = self._tmp_path.with_name(self._tmp_path.name + _META_SUFFIX)
         try:
             os.fsync(self._fd)

@@ -15,10 +15,11 @@ from botocore.exceptions import ClientError
 
 from core.settings import Settings
 from storage.base import ListedObject, StoredObject
+from storage.digest import Digest, StreamDigest
 from storage.errors import ObjectNotFoundError
 from storage.keys import validate_key
 from storage.s3_client import build_s3_client, is_not_found, translated_s3_errors
-from storage.s3_parts import Digest, Piece, file_parts, stream_parts
+from storage.s3_parts import Piece, file_parts, stream_parts
 from storage.s3_reader import READ_BLOCK_BYTES, RangeReader
 from storage.s3_upload import SHA256_TAG, PipelinedUpload
 from storage.threads import run_to_completion
@@ -59,6 +60,8 @@ class S3MediaStorage:
         self.bucket = bucket
         self._presign_client = presign_client or client
         self._part_bytes = part_bytes
+        # A stream of whole parts is uploaded without joining its pieces into each part (a copy).
+        self.stream_chunk_bytes: int | None = part_bytes
         self._parts_in_flight = parts_in_flight
         self._read_block_bytes = read_block_bytes
         self._region = region
@@ -91,8 +94,9 @@ class S3MediaStorage:
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
         digest = Digest()
-        parts = stream_parts(chunks, self._part_bytes, digest)
-        return await self._upload(key, parts, digest, content_type)
+        async with StreamDigest(digest) as hashing:
+            parts = stream_parts(chunks, self._part_bytes, hashing)
+            return await self._upload(key, parts, digest, content_type)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:
         digest = Digest()

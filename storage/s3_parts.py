@@ -6,29 +6,14 @@ empty). A part is a list of pieces; the uploader joins them in its thread, off t
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable
 from pathlib import Path
 from typing import BinaryIO
 
+from storage.digest import Digest, StreamDigest
 from storage.threads import run_to_completion
 
 Piece = bytes | memoryview
-
-
-class Digest:
-    """Size and sha256 of every byte fed to it, in order."""
-
-    def __init__(self) -> None:
-        self._sha256 = hashlib.sha256()
-        self.size = 0
-
-    def update(self, data: Piece) -> None:
-        self._sha256.update(data)  # releases the GIL for large buffers
-        self.size += len(data)
-
-    def hexdigest(self) -> str:
-        return self._sha256.hexdigest()
 
 
 def parts_length(pieces: list[Piece]) -> int:
@@ -36,16 +21,20 @@ def parts_length(pieces: list[Piece]) -> int:
 
 
 async def stream_parts(
-    chunks: AsyncIterable[bytes], part_bytes: int, digest: Digest
+    chunks: AsyncIterable[bytes], part_bytes: int, hashing: StreamDigest
 ) -> AsyncGenerator[list[Piece], None]:
-    """Regroup a stream's chunks into parts, hashing each chunk as it arrives (on the event loop: a
-    network chunk of up to 1 MiB hashes in well under a millisecond)."""
+    """Regroup a stream's chunks into parts, hashing each part on ``hashing``'s thread while it uploads
+    (hashing on the event loop made the loop, which also receives the stream, the bottleneck). The
+    digest is complete when the last part is yielded."""
     pending: list[Piece] = []
     pending_bytes = 0
     async for chunk in chunks:
+        if not pending and len(chunk) == part_bytes and isinstance(chunk, bytes):
+            await hashing.feed([chunk])
+            yield [chunk]  # a part read whole: uploaded as it is, no copy
+            continue
         if not isinstance(chunk, bytes):
             chunk = bytes(chunk)  # a bytearray might be reused by its producer; our views must not change
-        digest.update(chunk)
         view = memoryview(chunk)  # slicing a view copies nothing, however large the chunk
         while view:
             room = part_bytes - pending_bytes
@@ -53,8 +42,11 @@ async def stream_parts(
             pending.append(piece)
             pending_bytes += len(piece)
             if pending_bytes == part_bytes:
+                await hashing.feed(pending)
                 yield pending
                 pending, pending_bytes = [], 0
+    await hashing.feed(pending)
+    await hashing.digest()
     yield pending
 
 

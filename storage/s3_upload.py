@@ -18,9 +18,10 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Final
 
 from storage.base import StoredObject
+from storage.digest import Digest
 from storage.errors import StorageError
 from storage.s3_client import translated_s3_errors
-from storage.s3_parts import Digest, Piece, parts_length
+from storage.s3_parts import Piece, parts_length
 from storage.threads import run_to_completion, settle
 
 if TYPE_CHECKING:
