@@ -57,6 +57,19 @@ class SubmitJournal:
             ).first()
         return _record(row) if row is not None else None
 
+    async def first_sending(self, req: SubmitRequest) -> bool:
+        """Record that the first request for ``req.attempt_key`` is about to go out, in one statement: True
+        when no earlier attempt was journaled (the row is now ``sending``, committed), False when one was
+        (nothing written: read it with ``get``, then ``sending`` once sending again is safe). A job's one
+        submit costs one write instead of a read and a write (bench/RESULTS.md, P8)."""
+        now = utc_now()
+        async with self._db.write() as conn:
+            insert = self._db.insert_or_ignore(
+                vendor_submits, "attempt_key", returning=vendor_submits.c.attempt_key
+            )
+            inserted = (await conn.execute(insert, _sending_row(req, now))).first()
+        return inserted is not None
+
     async def sending(self, req: SubmitRequest) -> None:
         """Record that a request is about to go out (committed before it does)."""
         now = utc_now()
@@ -72,36 +85,18 @@ class SubmitJournal:
                 )
             )
             if changed.rowcount == 0:
-                await conn.execute(
-                    vendor_submits.insert().values(
-                        attempt_key=req.attempt_key,
-                        job_id=req.job_id,
-                        vendor=req.vendor,
-                        model=req.model,
-                        state=SubmitState.SENDING.value,
-                        attempts=1,
-                        created_at=now,
-                        updated_at=now,
-                        resolution=req.spec.resolution.value,
-                        duration_seconds=req.spec.duration_seconds,
-                    )
-                )
+                await conn.execute(vendor_submits.insert().values(_sending_row(req, now)))
 
     async def accepted(self, attempt_key: str, task: VendorTask) -> None:
         """Record the vendor's task; the first acceptance's time stays (a retry finding the task again
         does not restart its vendor time)."""
-        row = vendor_submits.c.attempt_key == attempt_key
+        now = utc_now()
         async with self._db.write() as conn:
             await conn.execute(
                 update(vendor_submits)
-                .where(row, vendor_submits.c.accepted_at.is_(None))
-                .values(accepted_at=utc_now())
-            )
-            await conn.execute(
-                update(vendor_submits)
-                .where(row)
+                .where(vendor_submits.c.attempt_key == attempt_key)
                 .values(state=SubmitState.ACCEPTED.value, task=task.model_dump_json(), detail=None)
-                .values(updated_at=utc_now())
+                .values(accepted_at=func.coalesce(vendor_submits.c.accepted_at, now), updated_at=now)
             )
 
     async def not_created(self, attempt_key: str, detail: str) -> None:
@@ -140,6 +135,22 @@ class SubmitJournal:
                 .values(state=state.value, task=task, detail=detail[:300] if detail else None)
                 .values(updated_at=utc_now())
             )
+
+
+def _sending_row(req: SubmitRequest, now: datetime) -> dict[str, object]:
+    """A new journal row for ``req``: its first request is going out."""
+    return {
+        "attempt_key": req.attempt_key,
+        "job_id": req.job_id,
+        "vendor": req.vendor,
+        "model": req.model,
+        "state": SubmitState.SENDING.value,
+        "attempts": 1,
+        "created_at": now,
+        "updated_at": now,
+        "resolution": req.spec.resolution.value,
+        "duration_seconds": req.spec.duration_seconds,
+    }
 
 
 def _record(row: object) -> SubmitRecord:

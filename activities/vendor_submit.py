@@ -121,12 +121,10 @@ class VendorSubmitActivities:
             raise final_error(ErrorCode.VENDOR_UNAVAILABLE, message)
         req = await self._with_reference_image(req, vendor)
         info = activity.info()
-        earlier = await _journal(self._journal.get(req.attempt_key))
         try:
-            found = await self._earlier_task(vendor, req, earlier) if earlier else None
+            found = await self._journal_sending(vendor, req)
             if found is not None:
                 return found
-            await _journal(self._journal.sending(req))
             async with asyncio.timeout(_deadline_seconds(info.start_to_close_timeout)):
                 task = await vendor.submit(req.spec, req.model, req.attempt_key)
         except TimeoutError:
@@ -145,6 +143,17 @@ class VendorSubmitActivities:
         await self._record_accepted(req, task)
         logger.info("job %s accepted by %s as %s", req.job_id, task.vendor, task.task_id)
         return task
+
+    async def _journal_sending(self, vendor: VideoVendor, req: SubmitRequest) -> VendorTask | None:
+        """Journal the request about to go out; the task an earlier attempt created instead, if any (then
+        nothing is sent). The first attempt of a candidate, nearly every submit, is one journal write."""
+        if await _journal(self._journal.first_sending(req)):
+            return None
+        earlier = await _journal(self._journal.get(req.attempt_key))
+        found = await self._earlier_task(vendor, req, earlier) if earlier else None
+        if found is None:
+            await _journal(self._journal.sending(req))
+        return found
 
     async def _earlier_task(
         self, vendor: VideoVendor, req: SubmitRequest, earlier: SubmitRecord

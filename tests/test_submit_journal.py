@@ -160,3 +160,17 @@ async def test_a_retry_at_a_vendor_that_deduplicates_our_key_sends_again_and_get
     assert task.task_id == created.task_id  # the server answered our key with the task it had
     record = await journal.get(req.attempt_key)
     assert record is not None and record.state is SubmitState.ACCEPTED
+
+
+async def test_only_the_first_request_of_an_attempt_key_is_journaled_as_a_first_one(
+    account_store: AccountStore,
+) -> None:
+    journal = account_store.submit_journal()
+    req = _request("runway", "gen4.5")
+    assert await journal.first_sending(req) is True
+    assert await journal.first_sending(req) is False  # an earlier attempt's row: the caller reads it first
+    record = await journal.get(req.attempt_key)
+    assert record is not None and record.state is SubmitState.SENDING and record.attempts == 1
+    await journal.sending(req)
+    record = await journal.get(req.attempt_key)
+    assert record is not None and record.attempts == 2
