@@ -12,7 +12,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
-import httpx
 from PIL import Image
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -125,13 +124,9 @@ async def _with_heartbeats(
 
 
 class RehostActivities:
-    def __init__(
-        self, vendors: dict[str, VideoVendor], storage: MediaStorage, http: httpx.AsyncClient
-    ) -> None:
+    def __init__(self, vendors: dict[str, VideoVendor], storage: MediaStorage) -> None:
         self._vendors = vendors
         self._storage = storage
-        # Unused since downloads read in a thread (activities.rehost_download); kept for the callers.
-        self._http = http
 
     async def _download(self, req: RehostRequest, key: str) -> tuple[StoredObject, bytes]:
         """The stored object and its first bytes (up to ``HEAD_BYTES``)."""

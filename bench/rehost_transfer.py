@@ -65,12 +65,10 @@ async def _ours(
     from activities.rehost import RehostActivities
     from core.models import RehostRequest, VendorTask
     from storage import build_storage
-    from worker.roles import vendor_http_client
 
     settings = moto.settings(bucket, data_dir, storage_backend=backend)
     storage = build_storage(settings)
-    http = vendor_http_client()
-    rehost = RehostActivities({}, storage, http)
+    rehost = RehostActivities({}, storage)
     env = ActivityEnvironment()
     task = VendorTask(vendor="fal", model="m", task_id="t", submitted_at=datetime.now(UTC))
 
@@ -84,7 +82,6 @@ async def _ours(
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     peak = status_bytes("self", "VmHWM")
     await storage.delete(stored.video_key)
-    await http.aclose()
     await storage.aclose()
     return {"seconds": seconds, "cpu": cpu, "bytes": stored.size_bytes, "growth": peak - baseline}
 

@@ -257,7 +257,7 @@ def _rehost_worker(
     """The ``rehost`` role: a few bandwidth-heavy copies into our storage, on the ``-rehost`` queue."""
     storage = build_storage(settings)
     stack.push_async_callback(storage.aclose)
-    rehost = RehostActivities(vendors, storage, http)
+    rehost = RehostActivities(vendors, storage)  # downloads use their own blocking client
     return Worker(
         client,
         task_queue=settings.temporal_task_queue + REHOST_QUEUE_SUFFIX,
