@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from core.settings import get_settings
-from observability.logs import logging_config
+from observability.logs import exit_without_teardown, logging_config
 
 
 def main(app_factory: str = "api.app:create_app") -> None:
@@ -24,6 +24,7 @@ def main(app_factory: str = "api.app:create_app") -> None:
         # get this long, then close, and clients resume on another process with Last-Event-ID.
         timeout_graceful_shutdown=5,
     )
+    exit_without_teardown()  # uvicorn has stopped and the lifespan flushed the spans
 
 
 if __name__ == "__main__":

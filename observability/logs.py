@@ -15,12 +15,14 @@ import asyncio
 import json
 import logging
 import logging.config
+import os
 import re
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from core.settings import Settings, get_settings
 
@@ -169,6 +171,19 @@ def logging_config(settings: Settings, process: str) -> dict[str, Any]:
 
 def configure_logging(settings: Settings, process: str) -> None:
     logging.config.dictConfig(logging_config(settings, process))
+
+
+def exit_without_teardown() -> NoReturn:
+    """Leave a process whose work is done and flushed with exit code 0, skipping the interpreter's teardown.
+
+    Temporal's Rust runtime keeps threads of its own; one that touches the GIL while CPython finalises
+    aborts the process ("PyGILState_Release: thread state ... must be current", temporalio/sdk-python#300),
+    so a clean graceful stop showed as SIGABRT now and then. Call it only after everything that must be
+    written was (spans flushed at shutdown, logs here)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_process(process: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
