@@ -215,10 +215,10 @@ class JobCreator:
         # The first candidate is the one that runs unless it fails: the usage report's vendor and model
         # until the charge names the one that did (accounts.ledger).
         attribution = Attribution(key_id=key_id, vendor=route[0].vendor, model=route[0].model)
-        accounts = self.accounts
-        try:
-            dearest = max(c.estimated_cost_usd for c in route)
-            await accounts.hold(
+
+        async def hold_dearest_of(candidates: list[RouteCandidate]) -> list[RouteCandidate]:
+            dearest = max(c.estimated_cost_usd for c in candidates)
+            await self.accounts.hold(
                 project_id,
                 job_id,
                 dearest,
@@ -226,22 +226,16 @@ class JobCreator:
                 attribution=attribution,
                 unless_deleted=unless_deleted,
             )
-            return route
+            return candidates
+
+        try:
+            return await hold_dearest_of(route)
         except (InsufficientCredits, BudgetExceeded) as err:
             room = err.available if isinstance(err, InsufficientCredits) else err.violation.remaining
             affordable = [c for c in route if c.estimated_cost_usd <= room]
             if not affordable or affordable[0] is not route[0]:
                 raise
-        dearest = max(c.estimated_cost_usd for c in affordable)
-        await accounts.hold(
-            project_id,
-            job_id,
-            dearest,
-            request=fingerprint,
-            attribution=attribution,
-            unless_deleted=unless_deleted,
-        )
-        return affordable
+        return await hold_dearest_of(affordable)
 
     async def _webhook_target(self, request: JobRequest, project_id: str) -> WebhookTarget | None:
         if request.webhook_url is None:
