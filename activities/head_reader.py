@@ -8,9 +8,10 @@ object cost 0.7-0.85 s: bench/RESULTS.md, P5). Reads past the head open the stor
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
+
+from storage.sized_reader import SizedRawReader
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -18,33 +19,15 @@ if TYPE_CHECKING:
 HEAD_BYTES = 1024 * 1024
 
 
-class HeadFirstReader(io.RawIOBase):
+class HeadFirstReader(SizedRawReader):
     """Raw reader over an object of ``size`` bytes whose first ``len(head)`` are ``head``; the rest comes
     from ``open_stored()`` (blocking), opened at the first read past the head."""
 
     def __init__(self, head: bytes, size: int, open_stored: Callable[[], BinaryIO]) -> None:
-        super().__init__()
+        super().__init__(size)
         self._head = head
-        self._size = size
         self._open_stored = open_stored
         self._stored: BinaryIO | None = None
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self._position = base + offset
-        return self._position
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         out = memoryview(buffer).cast("B")

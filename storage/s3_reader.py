@@ -7,13 +7,12 @@ that pattern in a handful of requests, without downloading the whole video.
 
 from __future__ import annotations
 
-import io
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from storage.errors import StorageError
+from storage.sized_reader import SizedRawReader
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -25,7 +24,7 @@ CACHED_BLOCKS = 4
 RangeFetcher = Callable[[int, int], bytes]
 
 
-class RangeReader(io.RawIOBase):
+class RangeReader(SizedRawReader):
     """Raw reader; wrap it in ``io.BufferedReader`` for the full binary file interface."""
 
     def __init__(
@@ -37,13 +36,11 @@ class RangeReader(io.RawIOBase):
         block_bytes: int = READ_BLOCK_BYTES,
         cached_blocks: int = CACHED_BLOCKS,
     ) -> None:
-        super().__init__()
+        super().__init__(size)
         self._fetch = fetch
-        self._size = size
         self._block_bytes = block_bytes
         self._cached_blocks = max(1, cached_blocks)
         self._cache: OrderedDict[int, bytes] = OrderedDict()
-        self._position = 0
         self.name = name
         self.requests = 0  # ranged GETs made: lets callers and tests see what a read pattern cost
         self.bytes_fetched = 0
@@ -51,30 +48,6 @@ class RangeReader(io.RawIOBase):
     @property
     def size(self) -> int:
         return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._check_open()
-        if whence == os.SEEK_SET:
-            position = offset
-        elif whence == os.SEEK_CUR:
-            position = self._position + offset
-        elif whence == os.SEEK_END:
-            position = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if position < 0:
-            raise OSError(22, f"negative seek position {position}")
-        self._position = position
-        return position
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         self._check_open()
@@ -109,7 +82,3 @@ class RangeReader(io.RawIOBase):
     def close(self) -> None:
         self._cache.clear()
         super().close()
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
