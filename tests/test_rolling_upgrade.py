@@ -28,7 +28,9 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1.task_queue_pb2 import ROUTING_CONFIG_UPDATE_STATE_COMPLETED
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.models import JobState
@@ -297,9 +299,27 @@ def _deployment_cli(deploy: Deploy, *args: str) -> subprocess.CompletedProcess[s
 
 
 def _make_current(deploy: Deploy, deployment: str, build: str) -> None:
-    """What the operator types; retried until the version's first poll has registered it."""
+    """What the operator types; retried until the version's first poll has registered it. Then what an
+    operator's rollout script waits for before it counts on the new build: the server propagates the routing
+    change to the task queue's partitions after the command returns, and until it has, a workflow task can
+    still go to the old build."""
     args = ("set-current-version", "--deployment-name", deployment, "--build-id", build, "--yes")
     wait_until(lambda: _deployment_cli(deploy, *args).returncode == 0, what=f"{build} made current")
+    wait_until(lambda: _routing_settled(deploy, deployment, build), what=f"routing to {build} propagated")
+
+
+def _routing_settled(deploy: Deploy, deployment: str, build: str) -> bool:
+    """True once ``build`` is current and the server says the change reached every partition of the queue
+    (the CLI's describe does not print that state, so this asks the server directly)."""
+
+    async def describe() -> bool:
+        client = deploy.temporal
+        request = DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=deployment)
+        info = (await client.workflow_service.describe_worker_deployment(request)).worker_deployment_info
+        current = info.routing_config.current_deployment_version.build_id
+        return current == build and info.routing_config_update_state == ROUTING_CONFIG_UPDATE_STATE_COMPLETED
+
+    return asyncio.run(describe())
 
 
 def test_with_worker_versioning_a_job_moves_to_the_build_made_current(deploy: Deploy) -> None:
