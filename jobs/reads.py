@@ -4,7 +4,9 @@
   ``status`` query, which Temporal rejects for a closed workflow (``QueryRejectCondition.NOT_OPEN``): a
   running job answers from the query, with the vendor's progress from the poll activity's last heartbeat
   in the description; a closed one from the final snapshot the workflow put in its memo, which is then
-  kept in memory (``ClosedJobCache``) so the next status of that job needs no Temporal call at all.
+  kept in memory (``ClosedJobCache``) so the next status of that job needs no Temporal call at all. What
+  a running job's description said (its project, the vendor's progress) is kept for a second
+  (``RunningJobCache``), so a status polled often makes one call, the query, most of the time.
 - A job of another project, or one deleted through the API, is ``JobNotFound`` (never "forbidden").
 - Every call carries an ``rpc_timeout``, and an unreachable Temporal is ``TemporalUnavailable``
   (``jobs.outages``).
@@ -35,6 +37,7 @@ from core.models import JobSnapshot, PollProgress, Stage
 from jobs.closed_cache import ClosedJobCache
 from jobs.errors import JobNotFound
 from jobs.outages import is_temporal_outage, temporal_outages_translated, temporal_unavailable
+from jobs.running_cache import RUNNING_VIEW_TTL_SECONDS, RunningJobCache, RunningView
 from jobs.snapshots import CLOSED_STATES, closed_snapshot, memo_text, snapshot_from_description
 from observability.http import ApiMetrics
 from observability.logs import bind_job
@@ -94,6 +97,7 @@ class JobReads:
         metrics: ApiMetrics | None = None,
         tombstones: Tombstones | None = None,
         cancel_wait: timedelta = timedelta(seconds=5),
+        running_view_seconds: float = RUNNING_VIEW_TTL_SECONDS,
     ) -> None:
         self._client = client
         self._cancel_wait = cancel_wait
@@ -103,6 +107,7 @@ class JobReads:
         self._tombstones = tombstones
         self._rpc_timeout = rpc_timeout
         self._closed = ClosedJobCache()
+        self._running = RunningJobCache(running_view_seconds)
 
     def _outages_translated(self) -> AbstractAsyncContextManager[None]:
         # An operation makes up to two calls and a query: that long, and a Temporal that has not answered
@@ -128,6 +133,11 @@ class JobReads:
                 if (owner is not None and cached.project_id != owner) or await self._deleted(job_id):
                     raise JobNotFound(job_id)
                 return cached
+            view = self._running.get(job_id)
+            if view is not None:
+                if owner is not None and view.project_id != owner:
+                    raise JobNotFound(job_id)
+                return await self._running_snapshot(job_id, view, self._query(job_id))
             # Both at once: describe, then query, would make a running job's status two round trips in a row.
             query = asyncio.create_task(self._query(job_id))
             try:
@@ -138,9 +148,10 @@ class JobReads:
                     if owner is not None and await memo_text(desc, "project") != owner:
                         raise JobNotFound(job_id)
                     return await self._remember_closed(desc)
-                if owner is not None and await self._raw_memo_text(job_id, raw, "project") != owner:
+                view = await self._running_view(job_id, raw)
+                if owner is not None and view.project_id != owner:
                     raise JobNotFound(job_id)
-                return await self._running_snapshot(job_id, raw, query)
+                return await self._running_snapshot(job_id, view, query)
             finally:
                 await _discard(query)
 
@@ -171,20 +182,29 @@ class JobReads:
         value = (await self._client.data_converter.with_context(context).decode([payload]))[0]
         return value if isinstance(value, str) else None
 
+    async def _running_view(self, job_id: str, raw: DescribeWorkflowExecutionResponse) -> RunningView:
+        """What the description ``raw`` of a running job says beyond its query, kept for the next status."""
+        project = await self._raw_memo_text(job_id, raw, "project")
+        view = RunningView(project, await self._poll_progress(raw))
+        self._running.put(job_id, view)
+        return view
+
     async def _running_snapshot(
-        self, job_id: str, raw: DescribeWorkflowExecutionResponse, query: Awaitable[JobSnapshot | None]
+        self, job_id: str, view: RunningView, query: Awaitable[JobSnapshot | None]
     ) -> JobSnapshot:
-        """A job whose description ``raw`` showed running, from the answer to its ``status`` ``query``."""
+        """A job that its last description (``view``) showed running, from the answer to its ``status``
+        ``query``, with the vendor's progress from ``view``."""
         try:
             queried = await query
         except ClosedMeanwhile:
-            # It closed between describe and query: read how it ended.
+            # It closed since it was described: read how it ended.
+            self._running.forget(job_id)
             return await self._remember_closed(await self._job(job_id))
         # No worker answered: what the (decoded) description alone can say.
         snapshot = (
             queried if queried is not None else await snapshot_from_description(await self._job(job_id))
         )
-        progress = await self._poll_progress(raw)
+        progress = view.progress
         if progress is not None and snapshot.stage is Stage.GENERATING:
             if progress.progress is not None:
                 snapshot.progress = max(0, min(100, progress.progress))

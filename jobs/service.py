@@ -104,7 +104,8 @@ class JobService(JobReads):
             raise JobConflict(job_id)
         if desc.status in CLOSED_STATES:
             return StartedJob(snapshot=await self._remember_closed(desc), created=False)
-        snapshot = await self._running_snapshot(job_id, desc.raw_description, self._query(job_id))
+        view = await self._running_view(job_id, desc.raw_description)
+        snapshot = await self._running_snapshot(job_id, view, self._query(job_id))
         return StartedJob(snapshot=snapshot, created=False)
 
     # -- cancel ----------------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class JobService(JobReads):
         handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
         try:
             await handle.cancel(rpc_timeout=self._rpc_timeout)
+            self._running.forget(job_id)  # its poll's progress no longer counts once a cancel is asked
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
