@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,9 @@ def async_database_url(database_url: str) -> URL:
     raise ValueError(f"unsupported accounts database {backend!r}: use sqlite:/// or postgresql://")
 
 
-def _use_sqlite_transactions(engine: AsyncEngine) -> None:
-    """Let SQLAlchemy, not the sqlite3 module, say BEGIN, so we can choose IMMEDIATE for writes."""
+def _use_sqlite_transactions(engine: AsyncEngine, *, durable: bool) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, say BEGIN, so we can choose IMMEDIATE for writes. A durable
+    engine's commits wait for the disk (SQLite's default ``synchronous=FULL``); the other's do not."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -53,6 +54,8 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not durable:
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -81,21 +84,30 @@ class Database:
         self.retry_after = retry_after
         self._write_lock = asyncio.Lock()
         self._insert_or_ignore: dict[tuple[str, tuple[str, ...], ColumnElement[Any] | None], Insert] = {}
+        self._connect_timeout = connect_timeout
+        self._pool_size = pool_size
+        if self.is_sqlite and url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine = self._create_engine(durable=True)
+        self._counting_engine: AsyncEngine | None = None  # made on first use: the worker never counts
+
+    def _create_engine(self, *, durable: bool) -> AsyncEngine:
         if self.is_sqlite:
-            if url.database and url.database != ":memory:":
-                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(
-                url, connect_args={"timeout": connect_timeout}, pool_reset_on_return=None
+            engine = create_async_engine(
+                self.url, connect_args={"timeout": self._connect_timeout}, pool_reset_on_return=None
             )
-            _use_sqlite_transactions(self.engine)
-        else:
-            self.engine = create_async_engine(
-                url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,  # after an outage, replace dead pooled connections instead of failing
-                connect_args={"connect_timeout": max(2, round(connect_timeout))},
-            )
+            _use_sqlite_transactions(engine, durable=durable)
+            return engine
+        connect_args: dict[str, Any] = {"connect_timeout": max(2, round(self._connect_timeout))}
+        if not durable:
+            connect_args["options"] = "-c synchronous_commit=off"
+        return create_async_engine(
+            self.url,
+            pool_size=self._pool_size,
+            max_overflow=self._pool_size,
+            pool_pre_ping=True,  # after an outage, replace dead pooled connections instead of failing
+            connect_args=connect_args,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -127,19 +139,36 @@ class Database:
                     yield conn
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+    async def counting(self) -> AsyncIterator[AsyncConnection]:
+        """``autocommit`` for counts that nothing else depends on (the rate limits' windows), on
+        connections whose commits do not wait for the disk: SQLite's ``synchronous=NORMAL`` in WAL mode,
+        PostgreSQL's ``synchronous_commit=off``. Waiting for the disk cost a rate-limited request about a
+        millisecond of fsync. A crash of a process loses nothing; an OS crash or a power cut can lose the
+        last counts before it (never corrupt anything), which lets a key a few more requests in that
+        window. The ledger and everything else write through the durable engine."""
+        if self._counting_engine is None:
+            self._counting_engine = self._create_engine(durable=False)
+        async with self._autocommit(self._counting_engine) as conn:
+            yield conn
+
+    def autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """Statements that each commit on their own: one round trip apiece on PostgreSQL (no BEGIN and
         COMMIT around them). On SQLite no BEGIN IMMEDIATE ... COMMIT around them either, behind the same
         in-process lock as ``write()``: a statement that writes takes SQLite's write lock as it starts, and
         waits its turn for it (the busy timeout) as BEGIN IMMEDIATE would, so it cannot fail on a stale
         read the way a deferred transaction can."""
+        return self._autocommit(self.engine)
+
+    @asynccontextmanager
+    async def _autocommit(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        """``autocommit`` on ``engine``."""
         if self.is_sqlite:
-            async with self._outages_translated(), self._write_lock, self.engine.connect() as conn:
+            async with self._outages_translated(), self._write_lock, engine.connect() as conn:
                 await conn.execution_options(**{_SQLITE_BEGIN_OPTION: _SQLITE_NO_BEGIN})
                 yield conn
                 await conn.commit()  # SQLAlchemy's side of it: SQLite committed each statement already
             return
-        async with self._outages_translated(), self.engine.connect() as conn:
+        async with self._outages_translated(), engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
@@ -182,3 +211,5 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+        if self._counting_engine is not None:
+            await self._counting_engine.dispose()
