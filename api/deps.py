@@ -7,8 +7,10 @@ mounts a router alone (its tests) may put just the parts it needs on ``app.state
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -191,6 +193,38 @@ async def current_project(
 
 
 CurrentProject = Annotated[ProjectIdentity, Depends(current_project)]
+
+
+@dataclass
+class CountedRead:
+    """The calling project of a read, its request still being counted against the ``default`` limit.
+
+    A read changes nothing, so it need not wait for the count: ``read`` runs it meanwhile and hands back its
+    result once the count has let the request through. Past the limit the answer is the 429, whatever the
+    read found, and a read still going (a ``Prefer: wait``) is stopped there and then."""
+
+    project: ProjectIdentity
+    _count: asyncio.Task[None]
+
+    async def read(self, reading: Coroutine[Any, Any, _T]) -> _T:
+        answer = asyncio.ensure_future(reading)
+        try:
+            await self._count
+        except BaseException:
+            answer.cancel()
+            await asyncio.wait([answer])
+            if not answer.cancelled():
+                answer.exception()  # retrieved: the 429 (or the outage) is the answer, not this
+            raise
+        return await answer
+
+
+async def counted_read(request: Request, project: AuthenticatedProject, limiter: LimiterDep) -> CountedRead:
+    """``current_project`` for a read that may run while its request is counted (``CountedRead``)."""
+    return CountedRead(project, asyncio.create_task(_charge(request, limiter, project, DEFAULT_POLICY)))
+
+
+ReadingProject = Annotated[CountedRead, Depends(counted_read)]
 
 
 async def job_creating_project(

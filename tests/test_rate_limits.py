@@ -71,6 +71,26 @@ def test_the_call_past_the_limit_is_429_problem_json_with_retry_after(rate_limit
     assert refused.headers["RateLimit-Policy"] == POLICY_FIELD
 
 
+def test_a_job_status_past_the_limit_is_429_though_its_read_ran_beside_the_count(
+    rate_limited_stack: Stack,
+) -> None:
+    """A job's status is read while its request is counted; past the limit the answer is still the 429,
+    for a plain read and for one that asked to wait for the job's end: that wait is stopped, not served
+    (this stack runs no worker, so the job stays queued and a served wait would outlast the client's 10 s
+    timeout)."""
+    with rate_limited_stack.client(rate_limited_stack.activate()) as client:
+        start_of_a_window()
+        job_id = client.post("/v1/video/generate", json=GENERATE).json()["job_id"]
+        allowed = spend(client, LIMIT - 1, "/v1/video/jobs/vid_nosuchjob")
+        refused = client.get(f"/v1/video/jobs/{job_id}", timeout=10)
+        refused_wait = client.get(f"/v1/video/jobs/{job_id}", headers={"Prefer": "wait=30"}, timeout=10)
+    assert [answer.status_code for answer in allowed] == [404] * (LIMIT - 1)
+    assert [service_limits(answer)["default"][0] for answer in allowed] == list(range(LIMIT - 2, -1, -1))
+    for answer in (refused, refused_wait):
+        assert answer.status_code == 429 and answer.json()["code"] == "rate_limit_exceeded"
+        assert "Preference-Applied" not in answer.headers
+
+
 def test_job_creations_have_their_own_lower_limit(rate_limited_stack: Stack) -> None:
     with rate_limited_stack.client(rate_limited_stack.activate()) as client:
         start_of_a_window()

@@ -14,6 +14,7 @@ from api.deps import (
     EtasDep,
     JobCreatingProject,
     JobsDep,
+    ReadingProject,
     SettingsDep,
     StorageDep,
     WatchesDep,
@@ -85,7 +86,7 @@ async def generate(
 async def get_job(
     job_id: str,
     response: Response,
-    project: CurrentProject,
+    caller: ReadingProject,
     jobs: JobsDep,
     watches: WatchesDep,
     settings: SettingsDep,
@@ -103,15 +104,20 @@ async def get_job(
     With ``Prefer: wait=N`` the answer comes as soon as the job is final, or after N seconds (at most 60)
     with the job as it is then; ``Preference-Applied: wait=N`` says the wait was honoured.
     """
-    wait = preferred_wait(prefer, min(MAX_WAIT_SECONDS, settings.job_wait_max_seconds))
-    response.headers["Vary"] = "Prefer"
-    if wait is None:
-        snapshot = await jobs.status(job_id, project.project_id)
-    else:
-        snapshot = await watches.wait_final(job_id, project.project_id, within_seconds=wait)
-        response.headers["Preference-Applied"] = f"wait={wait}"
-    eta = await etas.estimate(snapshot)
-    return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta)
+    project_id = caller.project.project_id
+
+    async def answer() -> VideoJob:
+        wait = preferred_wait(prefer, min(MAX_WAIT_SECONDS, settings.job_wait_max_seconds))
+        response.headers["Vary"] = "Prefer"
+        if wait is None:
+            snapshot = await jobs.status(job_id, project_id)
+        else:
+            snapshot = await watches.wait_final(job_id, project_id, within_seconds=wait)
+            response.headers["Preference-Applied"] = f"wait={wait}"
+        eta = await etas.estimate(snapshot)
+        return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta)
+
+    return await caller.read(answer())
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=CancelResult, responses=_ERRORS)
