@@ -12,7 +12,6 @@ from typing import Any, TypedDict, Unpack
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -117,16 +116,11 @@ def idempotent_retry(model: type[BaseModel], noun: str) -> dict[int | str, dict[
 
 def install_problem_schema(app: FastAPI) -> None:
     """Put ``Problem`` into the OpenAPI components that ``problem_responses`` refers to."""
+    build = app.openapi  # FastAPI's own: builds the document once and keeps it in app.openapi_schema
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                description=app.description,
-                routes=app.routes,
-            )
+            document = build()
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
