@@ -41,6 +41,16 @@ def _cap_columns() -> list[Column[int]]:
     ]
 
 
+def _vendor_attempt_columns() -> list[Column[str]]:
+    """Which vendor submit a row is about: one job's attempt at one route candidate (``attempt_key``)."""
+    return [
+        Column("attempt_key", String(100), primary_key=True),
+        Column("job_id", String(64), nullable=False),
+        Column("vendor", String(40), nullable=False),
+        Column("model", String(120), nullable=False),
+    ]
+
+
 projects = Table(
     "projects",
     metadata,
@@ -145,10 +155,7 @@ deleted_jobs = Table(
 vendor_submits = Table(
     "vendor_submits",
     metadata,
-    Column("attempt_key", String(100), primary_key=True),
-    Column("job_id", String(64), nullable=False),
-    Column("vendor", String(40), nullable=False),
-    Column("model", String(120), nullable=False),
+    *_vendor_attempt_columns(),
     Column("state", String(16), nullable=False),  # sending | accepted | not_created | unknown
     Column("task", String(4000), nullable=True),  # the VendorTask as JSON, once accepted
     Column("attempts", Integer, nullable=False),
@@ -168,10 +175,7 @@ vendor_submits = Table(
 vendor_timings = Table(
     "vendor_timings",
     metadata,
-    Column("attempt_key", String(100), primary_key=True),
-    Column("job_id", String(64), nullable=False),
-    Column("vendor", String(40), nullable=False),
-    Column("model", String(120), nullable=False),
+    *_vendor_attempt_columns(),
     Column("resolution", String(8), nullable=False),
     Column("duration_seconds", Integer, nullable=False),
     Column("accepted_at", DateTime(timezone=True), nullable=False),

@@ -95,21 +95,12 @@ def webhook_body(message: WebhookMessage, public_base_url: str) -> str:
     job: JobSnapshot = message.job
     media = job.media
     data = WebhookJob(
-        job_id=job.job_id,
+        **job.shown_fields(),
         url=f"{public_base_url.rstrip('/')}/v1/video/jobs/{job.job_id}",
-        state=job.state.value,
-        stage=job.stage,
-        progress=job.progress,
-        vendor=job.vendor,
-        model=job.model,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
         cost=WebhookCost(
             estimated_usd=format_usd(job.cost.estimated_usd),
             settled_usd=format_usd(job.cost.settled_usd) if job.cost.settled_usd is not None else None,
         ),
-        error=job.error,
         video=WebhookVideo.model_validate(media.model_dump()) if media else None,
     )
     payload = {

@@ -17,20 +17,11 @@ def present_job(
 ) -> VideoJob:
     media = snapshot.media if snapshot.state is JobState.SUCCEEDED else None
     return VideoJob(
-        job_id=snapshot.job_id,
-        state=snapshot.state,
-        stage=snapshot.stage,
-        progress=snapshot.progress,
-        vendor=snapshot.vendor,
-        model=snapshot.model,
-        created_at=snapshot.created_at,
-        started_at=snapshot.started_at,
-        finished_at=snapshot.finished_at,
+        **snapshot.shown_fields(),
         cost=JobCostOut(
             estimated_usd=money(snapshot.cost.estimated_usd) or "0.00",
             settled_usd=money(snapshot.cost.settled_usd),
         ),
-        error=snapshot.error,
         video_url=storage.signed_url(media.video_key, url_ttl_seconds) if media else None,
         thumbnail_url=(
             storage.signed_url(media.thumbnail_key, url_ttl_seconds)

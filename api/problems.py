@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, TypedDict, Unpack
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -109,24 +108,31 @@ def problem_responses(
     }
 
 
-def idempotent_retry(model: type[BaseModel], noun: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``200`` of a create endpoint (``202`` when it creates): a retry with the same
-    ``Idempotency-Key`` and body answers with what the first request created."""
-    return {200: {"description": f"An idempotent retry: the existing {noun}", "model": model}}
+def idempotent_create(
+    model: type[BaseModel], noun: str, errors: dict[int | str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The route options of a create endpoint: ``202`` with ``model`` when it creates, and ``200`` when a
+    retry with the same ``Idempotency-Key`` and body answers with what the first request created
+    (``answer_created`` sets which), besides ``errors``."""
+    retry = {"description": f"An idempotent retry: the existing {noun}", "model": model}
+    return {"status_code": 202, "response_model": model, "responses": {200: retry, **errors}}
+
+
+def answer_created(response: Response, location: str, *, created: bool) -> None:
+    """What ``idempotent_create`` documents: ``202`` + ``Location`` for what this request created, ``200``
+    (with its ``Location`` too) for what an earlier request with the same key created."""
+    response.headers["Location"] = location
+    if not created:
+        response.status_code = 200
 
 
 def install_problem_schema(app: FastAPI) -> None:
     """Put ``Problem`` into the OpenAPI components that ``problem_responses`` refers to."""
+    build = app.openapi  # FastAPI's own: builds the document once and keeps it in app.openapi_schema
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                description=app.description,
-                routes=app.routes,
-            )
+            document = build()
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))

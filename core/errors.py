@@ -7,6 +7,7 @@ and ``ProblemError`` into RFC 9457 problem JSON.
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -53,6 +54,7 @@ class JobIdError(Exception):
         self.job_id = job_id
 
 
+@dataclass(eq=False)  # eq=False: compared and hashed by identity, as exceptions are
 class VendorError(Exception):
     """A vendor's failure, already translated into our taxonomy by its adapter.
 
@@ -65,25 +67,17 @@ class VendorError(Exception):
     ``activities/vendor_tasks.py`` for what happens next.
     """
 
-    def __init__(
-        self,
-        code: ErrorCode,
-        message: str,
-        *,
-        retryable: bool = False,
-        billed: bool = False,
-        accepted: bool = False,
-        ambiguous: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
-        self.billed = billed
-        self.accepted = accepted
-        self.ambiguous = ambiguous
-        self.retry_after = retry_after
+    code: ErrorCode
+    message: str
+    _: KW_ONLY
+    retryable: bool = False
+    billed: bool = False
+    accepted: bool = False
+    ambiguous: bool = False
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
     def info(self) -> ErrorInfo:
         return ErrorInfo(code=self.code, message=self.message, retryable=self.retryable, billed=self.billed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -172,6 +172,22 @@ class VendorAttempt(BaseModel):
     outcome: str
 
 
+# The snapshot's fields that every view of a job (the API's ``VideoJob``, a webhook's ``data``) shows as they
+# are; each view adds its own cost, media and links.
+_SHOWN_AS_IS = (
+    "job_id",
+    "state",
+    "stage",
+    "progress",
+    "vendor",
+    "model",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error",
+)
+
+
 class JobSnapshot(BaseModel):
     """The job as the workflow knows it: answered by the ``status`` query and kept in the memo at the end."""
 
@@ -199,6 +215,9 @@ class JobSnapshot(BaseModel):
     # Never set by the workflow: the API fills them in from the poll activity's last heartbeat (for ETAs).
     queue_position: int | None = None
     vendor_accepted_at: datetime | None = None
+
+    def shown_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _SHOWN_AS_IS}
 
 
 class ProjectIdentity(BaseModel):

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from temporalio.client import Client, WorkflowExecutionDescription
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from accounts.batch_holds import ItemHold
@@ -37,6 +36,7 @@ from core.ids import batch_id_for_key, batch_item_job_id, is_batch_id
 from core.models import JobSnapshot
 from jobs.creation import JobCreator, JobRequest, PreparedJob
 from jobs.errors import BatchConflict, BatchItemsInvalid, BatchNotFound, JobConflict, JobError, JobNotFound
+from jobs.idempotent_start import start_idempotent
 from jobs.outages import temporal_outages_translated
 from jobs.service import StartedJob
 from jobs.snapshots import memo_text
@@ -194,16 +194,15 @@ class BatchService:
             "items": len(batch.job_ids),
         }
         async with self._outages_translated():
-            await self.client.start_workflow(
+            await start_idempotent(
+                self.client,
                 BATCH_WORKFLOW_NAME,
                 batch,
-                id=batch.batch_id,
+                workflow_id=batch.batch_id,
                 task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 memo=memo,
-                static_summary=f"batch of {len(batch.job_ids)} videos",
                 rpc_timeout=self.rpc_timeout,
+                summary=f"batch of {len(batch.job_ids)} videos",
             )
 
     # -- read and cancel -------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.models import JobInput, JobSnapshot, JobState
 from jobs.errors import JobConflict
+from jobs.idempotent_start import start_idempotent
 from jobs.reads import ExecutionNotFound, JobReads
 from jobs.snapshots import (
     CLOSED_STATES,
@@ -56,18 +56,17 @@ class JobService(JobReads):
         memo, attributes = start_memo_and_attributes(job, fingerprint)
         async with self._outages_translated():
             try:
-                handle: WorkflowHandle[object, object] = await self._client.start_workflow(
+                handle = await start_idempotent(
+                    self._client,
                     WORKFLOW_NAME,
                     job,
-                    id=job.job_id,
+                    workflow_id=job.job_id,
                     task_queue=self._task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     memo=memo,
-                    search_attributes=attributes,
-                    static_summary=job_summary(job),
-                    static_details=job_details(job),
                     rpc_timeout=self._rpc_timeout,
+                    search_attributes=attributes,
+                    summary=job_summary(job),
+                    details=job_details(job),
                 )
             except WorkflowAlreadyStartedError:
                 return await self._existing(job.job_id, job.project_id, fingerprint)

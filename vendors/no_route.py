@@ -6,6 +6,7 @@ configured. The API answers 422 with these fields (410 for a retired model).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import KW_ONLY, dataclass
 from datetime import date
 
 from core.errors import ErrorCode
@@ -18,30 +19,23 @@ from vendors.registry import missing_configuration
 PROMPT_TOO_LONG = "prompt_too_long"
 
 
+@dataclass(eq=False)  # eq=False: compared and hashed by identity, as exceptions are
 class NoRouteError(Exception):
     """No configured vendor/model can serve the request. The API answers 422 with these fields."""
 
-    def __init__(
-        self,
-        code: str,
-        constraint: str,
-        detail: str,
-        alternatives: list[str],
-        *,
-        max_prompt_chars: int | None = None,
-        successor: str | None = None,
-        retired_on: date | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.constraint = constraint
-        self.detail = detail
-        self.alternatives = alternatives
-        # With PROMPT_TOO_LONG: the longest prompt any otherwise fitting candidate takes.
-        self.max_prompt_chars = max_prompt_chars
-        # With MODEL_RETIRED: the pinned model's successor ("vendor/model") and when it was retired.
-        self.successor = successor
-        self.retired_on = retired_on
+    code: str
+    constraint: str
+    detail: str
+    alternatives: list[str]
+    _: KW_ONLY
+    # With PROMPT_TOO_LONG: the longest prompt any otherwise fitting candidate takes.
+    max_prompt_chars: int | None = None
+    # With MODEL_RETIRED: the pinned model's successor ("vendor/model") and when it was retired.
+    successor: str | None = None
+    retired_on: date | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
 
     def __repr__(self) -> str:
         return f"NoRouteError({self.code!s}, {self.constraint!r}, {self.detail!r})"

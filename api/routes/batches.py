@@ -13,7 +13,7 @@ from api.batch_schemas import BatchCreateRequest, VideoBatch, present_batch
 from api.deps import BatchesDep, CurrentProject, JobCreatingProject, SettingsDep, StorageDep
 from api.domain_problems import REFUSED_HOLDS, refused_hold_problem
 from api.job_requests import IdempotencyKeyHeader
-from api.problems import idempotent_retry, problem_responses
+from api.problems import answer_created, idempotent_create, problem_responses
 
 router = APIRouter(prefix="/v1/video/batches", tags=["batches"])
 
@@ -32,12 +32,7 @@ _CREATE_ERRORS = problem_responses(
 )  # fmt: skip
 
 
-@router.post(
-    "",
-    status_code=202,
-    response_model=VideoBatch,
-    responses={**idempotent_retry(VideoBatch, "batch"), **_CREATE_ERRORS},
-)
+@router.post("", **idempotent_create(VideoBatch, "batch", _CREATE_ERRORS))
 async def create_batch(
     body: BatchCreateRequest,
     request: Request,
@@ -56,9 +51,7 @@ async def create_batch(
         batch = await batches.create(batch_request(body, request.headers), project.project_id, project.key_id)
     except REFUSED_HOLDS as exc:
         raise refused_hold_problem(exc, what="batch") from None
-    response.headers["Location"] = f"/v1/video/batches/{batch.batch_id}"
-    if not batch.created:
-        response.status_code = 200
+    answer_created(response, f"/v1/video/batches/{batch.batch_id}", created=batch.created)
     return present_batch(batch, storage, settings.media_url_ttl_seconds)
 
 

@@ -141,13 +141,7 @@ def _present(vendor: VendorEntry, model: ModelEntry, available: bool, catalog: C
         text_input=model.text_input,
         image_input=model.image_input,
         prices=[
-            ModelPrice(
-                resolution=resolution.value,
-                usd_per_second=price.usd_per_second,
-                source=price.source,
-                as_of=price.as_of,
-                confirmed=price.confirmed,
-            )
+            ModelPrice(resolution=resolution.value, **price.model_dump())
             for resolution, price in model.prices.items()
         ],
         quality=model.quality,

@@ -23,7 +23,7 @@ from api.job_requests import IdempotencyKeyHeader, job_request
 from api.model_lifecycle import deprecation_notice
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
-from api.problems import idempotent_retry, problem_responses
+from api.problems import answer_created, idempotent_create, problem_responses
 from api.schemas import CancelResult, GenerateRequest, VideoJob
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
@@ -45,12 +45,7 @@ _GENERATE_ERRORS = problem_responses(
 )  # fmt: skip
 
 
-@router.post(
-    "/generate",
-    status_code=202,
-    response_model=VideoJob,
-    responses={**idempotent_retry(VideoJob, "job"), **_GENERATE_ERRORS},
-)
+@router.post("/generate", **idempotent_create(VideoJob, "job", _GENERATE_ERRORS))
 async def generate(
     body: GenerateRequest,
     request: Request,
@@ -71,9 +66,7 @@ async def generate(
     del idempotency_key, cancel_after  # declared for the OpenAPI document; read below with every copy sent
     started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
     snapshot = started.snapshot
-    response.headers["Location"] = f"/v1/video/jobs/{snapshot.job_id}"
-    if not started.created:
-        response.status_code = 200
+    answer_created(response, f"/v1/video/jobs/{snapshot.job_id}", created=started.created)
     warnings, headers = deprecation_notice(
         catalog, snapshot.vendor, snapshot.model, settings.model_lifecycle_date
     )
