@@ -89,7 +89,7 @@ class Database:
         if self.is_sqlite and url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine = self._create_engine(durable=True)
-        self._counting_engine: AsyncEngine | None = None  # made on first use: the worker never counts
+        self._statistics_engine: AsyncEngine | None = None  # made on first use
 
     def _create_engine(self, *, durable: bool) -> AsyncEngine:
         if self.is_sqlite:
@@ -139,16 +139,17 @@ class Database:
                     yield conn
 
     @asynccontextmanager
-    async def counting(self) -> AsyncIterator[AsyncConnection]:
-        """``autocommit`` for counts that nothing else depends on (the rate limits' windows), on
-        connections whose commits do not wait for the disk: SQLite's ``synchronous=NORMAL`` in WAL mode,
-        PostgreSQL's ``synchronous_commit=off``. Waiting for the disk cost a rate-limited request about a
-        millisecond of fsync. A crash of a process loses nothing; an OS crash or a power cut can lose the
-        last counts before it (never corrupt anything), which lets a key a few more requests in that
-        window. The ledger and everything else write through the durable engine."""
-        if self._counting_engine is None:
-            self._counting_engine = self._create_engine(durable=False)
-        async with self._autocommit(self._counting_engine) as conn:
+    async def statistics(self) -> AsyncIterator[AsyncConnection]:
+        """``autocommit`` for rows that are statistics nothing else depends on (the rate limits' counts, the
+        vendors' measured times), on connections whose commits do not wait for the disk: SQLite's
+        ``synchronous=NORMAL`` in WAL mode, PostgreSQL's ``synchronous_commit=off``. Waiting for the disk
+        cost each such write about a millisecond of fsync here (every rate-limited request made one). A
+        crash of a process loses nothing; an OS crash or a power cut can lose the last rows before it
+        (never corrupt anything): a key gets a few more requests in that window, an ETA one sample less.
+        The ledger, the submit journal and everything else write through the durable engine."""
+        if self._statistics_engine is None:
+            self._statistics_engine = self._create_engine(durable=False)
+        async with self._autocommit(self._statistics_engine) as conn:
             yield conn
 
     def autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -211,5 +212,5 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
-        if self._counting_engine is not None:
-            await self._counting_engine.dispose()
+        if self._statistics_engine is not None:
+            await self._statistics_engine.dispose()

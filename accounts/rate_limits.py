@@ -80,7 +80,7 @@ class MemoryCounter:
 class DatabaseCounter:
     """Counts in ``rate_limit_windows``: one statement per request however many policies it counts
     against (a multi-row upsert, autocommit: one round trip on PostgreSQL), committed without waiting for
-    the disk (``Database.counting``); the first request of a key's new window also deletes its earlier
+    the disk (``Database.statistics``); the first request of a key's new window also deletes its earlier
     windows."""
 
     def __init__(self, database: Database) -> None:
@@ -103,7 +103,7 @@ class DatabaseCounter:
 
     async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
         rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
-        async with self._db.counting() as conn:
+        async with self._db.statistics() as conn:
             # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
             result = await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0])
             totals = {str(policy): int(used) for policy, used in result.all()}

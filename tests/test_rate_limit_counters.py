@@ -141,16 +141,16 @@ async def test_with_the_database_away_a_cached_key_is_served_without_limit_field
     assert counted_again.headers["RateLimit"].startswith('"default";r=98;')
 
 
-async def test_counts_commit_without_waiting_for_the_disk_while_every_other_write_waits(
+async def test_statistics_commit_without_waiting_for_the_disk_while_every_other_write_waits(
     accounts_database_url: str,
 ) -> None:
-    """The rate limits' counts go through connections whose commits skip the fsync (nothing else depends
-    on them); the ledger's and every other write's connections keep waiting for the disk."""
+    """Statistics (the rate limits' counts, the vendors' measured times) go through connections whose
+    commits skip the fsync; the ledger's and every other write's connections keep waiting for the disk."""
     database = Database(accounts_database_url, connect_timeout=5, pool_size=2, retry_after=1)
     setting = text("PRAGMA synchronous" if database.is_sqlite else "SHOW synchronous_commit")
     try:
-        async with database.counting() as conn:
-            counting = (await conn.execute(setting)).scalar_one()
+        async with database.statistics() as conn:
+            statistics = (await conn.execute(setting)).scalar_one()
         async with database.autocommit() as conn:
             durable = (await conn.execute(setting)).scalar_one()
         async with database.write() as conn:
@@ -158,6 +158,6 @@ async def test_counts_commit_without_waiting_for_the_disk_while_every_other_writ
     finally:
         await database.aclose()
     if database.is_sqlite:
-        assert (counting, durable, in_transaction) == (1, 2, 2)  # NORMAL, FULL, FULL
+        assert (statistics, durable, in_transaction) == (1, 2, 2)  # NORMAL, FULL, FULL
     else:
-        assert (counting, durable, in_transaction) == ("off", "on", "on")
+        assert (statistics, durable, in_transaction) == ("off", "on", "on")
