@@ -6,7 +6,7 @@
   in the description; a closed one from the final snapshot the workflow put in its memo, which is then
   kept in memory (``ClosedJobCache``) so the next status of that job needs no Temporal call at all. What
   a running job's description said (its project, the vendor's progress) is kept for a second
-  (``RunningJobCache``), so a status polled often makes one call, the query, most of the time.
+  (``jobs/running_cache.py``), so a status polled often makes one call, the query, most of the time.
 - A job of another project, or one deleted through the API, is ``JobNotFound`` (never "forbidden").
 - Every call carries an ``rpc_timeout``, and an unreachable Temporal is ``TemporalUnavailable``
   (``jobs.outages``).
@@ -37,7 +37,7 @@ from core.models import JobSnapshot, PollProgress, Stage
 from jobs.closed_cache import ClosedJobCache
 from jobs.errors import JobNotFound
 from jobs.outages import is_temporal_outage, temporal_outages_translated, temporal_unavailable
-from jobs.running_cache import RUNNING_VIEW_TTL_SECONDS, RunningJobCache, RunningView
+from jobs.running_cache import RUNNING_VIEW_TTL_SECONDS, RunningView, running_views
 from jobs.snapshots import CLOSED_STATES, closed_snapshot, memo_text, snapshot_from_description
 from observability.http import ApiMetrics
 from observability.logs import bind_job
@@ -107,7 +107,7 @@ class JobReads:
         self._tombstones = tombstones
         self._rpc_timeout = rpc_timeout
         self._closed = ClosedJobCache()
-        self._running = RunningJobCache(running_view_seconds)
+        self._running = running_views(running_view_seconds)
 
     def _outages_translated(self) -> AbstractAsyncContextManager[None]:
         # An operation makes up to two calls and a query: that long, and a Temporal that has not answered
@@ -198,7 +198,7 @@ class JobReads:
             queried = await query
         except ClosedMeanwhile:
             # It closed since it was described: read how it ended.
-            self._running.forget(job_id)
+            self._running.pop(job_id)
             return await self._remember_closed(await self._job(job_id))
         # No worker answered: what the (decoded) description alone can say.
         snapshot = (

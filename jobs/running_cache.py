@@ -27,19 +27,8 @@ class RunningView:
     progress: PollProgress | None
 
 
-class RunningJobCache:
-    """Least-recently-used, bounded map of job id → ``RunningView``, each entry good for a second."""
-
-    def __init__(
-        self, ttl_seconds: float = RUNNING_VIEW_TTL_SECONDS, max_entries: int = RUNNING_VIEW_MAX_ENTRIES
-    ) -> None:
-        self._entries = ExpiringMap[str, RunningView](ttl_seconds, max_entries)
-
-    def get(self, job_id: str) -> RunningView | None:
-        return self._entries.get(job_id)
-
-    def put(self, job_id: str, view: RunningView) -> None:
-        self._entries.put(job_id, view)
-
-    def forget(self, job_id: str) -> None:
-        self._entries.pop(job_id)
+def running_views(
+    ttl_seconds: float = RUNNING_VIEW_TTL_SECONDS, max_entries: int = RUNNING_VIEW_MAX_ENTRIES
+) -> ExpiringMap[str, RunningView]:
+    """Job id → its ``RunningView``: least recently read out first when full, each good for a second."""
+    return ExpiringMap[str, RunningView](ttl_seconds, max_entries)

@@ -135,7 +135,7 @@ class JobService(JobReads):
         handle = self._client.get_workflow_handle(job_id, run_id=desc.run_id)
         try:
             await handle.cancel(rpc_timeout=self._rpc_timeout)
-            self._running.forget(job_id)  # its poll's progress no longer counts once a cancel is asked
+            self._running.pop(job_id)  # its poll's progress no longer counts once a cancel is asked
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise

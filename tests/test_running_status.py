@@ -11,31 +11,9 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
 from core.models import JobState, Stage
-from core.vendor_tasks import PollProgress
 from jobs.errors import JobNotFound
-from jobs.running_cache import RunningJobCache, RunningView
 from jobs.service import JobService
 from tests.fixtures.vendor_stack import EmulatedVendors
-
-
-def test_a_view_is_kept_for_its_time_then_dropped() -> None:
-    cache = RunningJobCache(ttl_seconds=0.05)
-    view = RunningView("proj_a", PollProgress(progress=40))
-    cache.put("vid_a", view)
-    assert cache.get("vid_a") == view
-    time.sleep(0.1)
-    assert cache.get("vid_a") is None
-
-
-def test_forget_drops_a_view_and_a_full_cache_drops_the_least_recently_read() -> None:
-    cache = RunningJobCache(max_entries=2)
-    for job_id in ("vid_1", "vid_2"):
-        cache.put(job_id, RunningView("proj_a", None))
-    assert cache.get("vid_1") is not None  # vid_2 is now the least recently read
-    cache.put("vid_3", RunningView("proj_a", None))
-    assert cache.get("vid_2") is None
-    cache.forget("vid_1")
-    assert cache.get("vid_1") is None and cache.get("vid_3") is not None
 
 
 class CountingService(JobService):
