@@ -193,8 +193,9 @@ async def settle_in_task(job: JobInput, outcome: JobState, charge: Decimal, reas
     to ``settle`` when that attempt fails.
 
     Nearly every settle is one quick ledger write, and as a regular activity it cost an activity task and
-    one more workflow task per job: about a fifth of the Temporal server's CPU per job in a burst
-    (bench/RESULTS.md, P8). A failed attempt (the ledger unavailable or busy) is handed to ``settle``,
+    one more workflow task per job: a bare 4-activity workflow cost the dev server ~105 ms of CPU per job,
+    ~82 with its last activity local (P8's burst: the job's server CPU per job went from ~1.05x to ~1.0x
+    the bare workflow's). A failed attempt (the ledger unavailable or busy) is handed to ``settle``,
     which retries for a day and shows in the UI as a pending activity as before. The store settles a job
     once whatever the attempts (``activities/ledger.py``), so a local attempt whose answer was lost (its
     worker died, or it timed out after the write) followed by the regular activity charges once.
