@@ -1,4 +1,4 @@
-"""Every recorded history (every release: 2026-12-v1, -v2, -v3) replays against today's workflow code:
+"""Every recorded history (every release: 2026-12-v1 to -v4) replays against today's workflow code:
 jobs of earlier releases still in flight when this code deploys will continue on it without a
 non-determinism error.
 
@@ -22,7 +22,7 @@ from tests.histories.next_build import PatchedNextBatch, PatchedNextJob, Unpatch
 from workflows.batch_webhook_delivery import BatchWebhookDeliveryWorkflow
 from workflows.connection import data_converter
 from workflows.video_batch import VideoBatchWorkflow
-from workflows.video_job import PATCH_DEADLINE, VideoJobWorkflow
+from workflows.video_job import PATCH_DEADLINE, PATCH_SETTLE_IN_TASK, SETTLE, VideoJobWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 HISTORIES = recorded_histories()
@@ -82,7 +82,7 @@ DEADLINE_PATHS = {"deadline_generating", "deadline_rehosting", "deadline_not_rea
 
 
 def test_the_corpus_holds_every_release_and_the_third_records_the_deadline_paths() -> None:
-    assert {"2026-12-v1", "2026-12-v2", "2026-12-v3"} <= {h.release for h in HISTORIES}
+    assert {"2026-12-v1", "2026-12-v2", "2026-12-v3", "2026-12-v4"} <= {h.release for h in HISTORIES}
     first = {h.path for h in HISTORIES if h.release == "2026-12-v1"}
     third = {h.path for h in HISTORIES if h.release == "2026-12-v3"}
     assert first | DEADLINE_PATHS <= third
@@ -117,6 +117,26 @@ def test_the_third_release_records_the_batch_paths_under_their_own_workflow_type
     assert third.keys() >= BATCH_PATHS
     assert {third[path] for path in BATCH_PATHS if "." not in path} == {"VideoBatch"}
     assert {third[path] for path in BATCH_PATHS if path.endswith(".redelivery")} == {"BatchWebhookDelivery"}
+
+
+def test_the_fourth_release_settles_inside_the_workflow_task() -> None:
+    """From 2026-12-v4 (the ``settle-in-task`` patch) a job settles in a local activity: no settle
+    activity task, and the job ends in the workflow task that learnt the rehost's result."""
+    for path in ("succeeded", "vendor_error_after_acceptance", "cancelled_generating"):
+        events = next(h for h in HISTORIES if h.name == f"2026-12-v4/{path}").load().events
+        scheduled = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        markers = [
+            e.marker_recorded_event_attributes.SerializeToString()
+            for e in events
+            if e.HasField("marker_recorded_event_attributes")
+        ]
+        assert SETTLE not in scheduled, path
+        assert any(PATCH_SETTLE_IN_TASK.encode() in marker for marker in markers), path
+        assert any(SETTLE.encode() in marker for marker in markers), path  # the local activity's result
 
 
 def _third(path: str) -> RecordedHistory:

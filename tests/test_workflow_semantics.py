@@ -68,6 +68,7 @@ class Script:
     submits: list[SubmitRequest] = field(default_factory=list)
     cancels: list[CancelVendorRequest] = field(default_factory=list)
     settles: list[SettleRequest] = field(default_factory=list)
+    settle_failures: int = 0  # how many settles fail first (the ledger unavailable)
     poll_started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -114,6 +115,8 @@ class StandIns:
     @activity.defn(name="settle_job")
     async def settle(self, req: SettleRequest) -> SettleResult:
         self.script.settles.append(req)
+        if len(self.script.settles) <= self.script.settle_failures:
+            raise ApplicationError("accounts database unavailable", type="service_unavailable")
         return SettleResult(charged_usd=req.charge_usd, released_usd=Decimal(0))
 
     def all(self) -> list[object]:
@@ -405,3 +408,14 @@ async def test_a_cancel_that_arrives_before_the_first_workflow_task_sends_nothin
     assert [(s.outcome, s.charge_usd) for s in script.settles] == [(JobState.CANCELLED, Decimal(0))]
     final = await _final(harness, job_id)
     assert final.state is JobState.CANCELLED and final.error is not None and not final.error.billed
+
+
+async def test_a_settle_failing_in_the_workflow_task_is_retried_as_an_activity(harness: Harness) -> None:
+    """The settle runs inside the workflow task first; the ledger unavailable then, it is retried as a
+    regular activity (visible as pending, retried for a day) and the job still succeeds, charged once."""
+    harness.script.settle_failures = 2
+    _, handle = await harness.start()
+    snapshot = await handle.result()  # type: ignore[attr-defined]
+    assert snapshot.state is JobState.SUCCEEDED
+    assert len(harness.script.settles) == 3  # the in-task attempt, then the activity's two attempts
+    assert snapshot.cost.settled_usd == Decimal("2.00")

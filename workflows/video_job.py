@@ -75,6 +75,8 @@ STATUS_QUERY = "status"
 # Workflow versions (docs/operations/deploys.md): each change to the command sequence is a patch; jobs
 # started before it replay the frozen code they started on.
 PATCH_EVERY_INSTANT_SAFE = "every-instant-safe"
+# The settle runs inside the workflow task (``activities.settle_in_task``); earlier jobs scheduled it.
+PATCH_SETTLE_IN_TASK = "settle-in-task"
 
 # Re-exported for the modules and tests that read failures the way the workflow does, and that look the
 # job's activities and task queues up by name.
@@ -204,7 +206,10 @@ class VideoJobWorkflow(JobDeadline, VideoJobV1):  # VideoJobV1 brings JobBookkee
         )
 
     async def _settle(self, outcome: JobState, charge: Decimal, reason: str) -> None:
-        settled = await activities.settle(self._job, outcome, charge, reason)
+        if workflow.patched(PATCH_SETTLE_IN_TASK):
+            settled = await activities.settle_in_task(self._job, outcome, charge, reason)
+        else:
+            settled = await activities.settle(self._job, outcome, charge, reason)
         self._snapshot.cost.settled_usd = settled.charged_usd
 
     async def _cancel_pending(self) -> bool:
