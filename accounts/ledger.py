@@ -120,7 +120,7 @@ async def place_hold(
         return int(existing.amount_micros)
     # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
     # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
-    caps = await reserve(conn, project_id, attribution.key_id, micros, job_id if unless_deleted else None)
+    caps = await reserve(db, conn, project_id, attribution.key_id, micros, job_id if unless_deleted else None)
     # Raises (rolling the hold's row and the reservation back with the transaction) when a cap would be
     # passed. A cap is the answer before too few credits: without a reservation the caps are read here.
     await check_caps(conn, project_id, attribution.key_id, job_id, micros, now, caps)

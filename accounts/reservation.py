@@ -23,12 +23,15 @@ rest of the hold's statements together (aiosqlite's thread round trips).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Label, Row, bindparam, exists, select, update
+from sqlalchemy import Label, Update, bindparam, exists, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.budgets import CAP_COLUMNS, Caps
+from accounts.database import Database
 from accounts.errors import HoldOfDeletedJob
 from accounts.tables import api_keys, deleted_jobs, projects
 
@@ -61,7 +64,19 @@ _RESERVE_UNLESS_DELETED = _RESERVE.where(~exists().where(deleted_jobs.c.job_id =
 _DELETED = select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id == bindparam("job"))
 
 
+def _sqlite_form(statement: Update) -> tuple[str, list[str]]:
+    """The statement as SQLite runs it: its SQL and the names of its positional parameters, in order."""
+    compiled = statement.compile(dialect=sqlite.dialect())
+    return str(compiled), list(compiled.positiontup or ())
+
+
+# On SQLite in one trip to the driver's thread (``Database.sqlite_rows``): every parameter and every
+# column it returns is a plain string or integer, so SQLAlchemy's type processing has nothing to do.
+_SQLITE_RESERVE = {statement: _sqlite_form(statement) for statement in (_RESERVE, _RESERVE_UNLESS_DELETED)}
+
+
 async def reserve(
+    db: Database,
     conn: AsyncConnection,
     project_id: str,
     key_id: str | None,
@@ -77,7 +92,12 @@ async def reserve(
     if unless_deleted_job is not None:
         statement = _RESERVE_UNLESS_DELETED
         parameters["reserved_job"] = unless_deleted_job
-    row = (await conn.execute(statement, parameters)).first()
+    if db.is_sqlite:
+        sql, names = _SQLITE_RESERVE[statement]
+        rows = await db.sqlite_rows(conn, sql, [parameters[name] for name in names])
+        row = rows[0] if rows else None
+    else:
+        row = (await conn.execute(statement, parameters)).first()
     if row is None and unless_deleted_job is not None:
         await refuse_deleted(conn, unless_deleted_job)  # no reservation: the job deleted, or too few credits
     return None if row is None else _caps_of(row)
@@ -89,7 +109,7 @@ async def refuse_deleted(conn: AsyncConnection, job_id: str) -> None:
         raise HoldOfDeletedJob(job_id)
 
 
-def _caps_of(row: Row[Any]) -> tuple[Caps, Caps]:
-    project = Caps(*(getattr(row, name) for name in CAP_COLUMNS))
-    key = Caps(*(getattr(row, "key_" + name) for name in CAP_COLUMNS))
-    return project, key
+def _caps_of(row: Sequence[Any]) -> tuple[Caps, Caps]:
+    """The project's caps, then the key's: the columns ``_RESERVE`` returns, in order."""
+    count = len(CAP_COLUMNS)
+    return Caps(*row[:count]), Caps(*row[count : 2 * count])
