@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -173,19 +172,6 @@ class Database:
                 statement = statement.returning(returning)
             self._insert_or_ignore[key] = statement
         return statement
-
-    async def sqlite_rows(self, conn: AsyncConnection, sql: str, parameters: Sequence[Any]) -> list[Any]:
-        """The rows of one SQLite statement (compiled already: ``?`` markers), which the driver runs in one
-        trip to aiosqlite's thread where SQLAlchemy's cursor takes four (cursor, execute, fetch, close):
-        about 0.4 ms of CPU less, which a statement run on every request notices. Values go to SQLite and
-        come back as they are (no SQLAlchemy type processing); an outage is ``AccountsUnavailable``."""
-        driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's Connection
-        try:
-            return list(await driver.execute_fetchall(sql, parameters))
-        except sqlite3.OperationalError as error:  # what SQLAlchemy would raise as exc.OperationalError
-            raise AccountsUnavailable(
-                f"accounts database unavailable: {type(error).__name__}", retry_after_seconds=self.retry_after
-            ) from error
 
     async def lock_name(self, conn: AsyncConnection, name: str) -> None:
         """Serialise transactions about ``name`` until commit (SQLite writers are serialised already)."""

@@ -27,6 +27,7 @@ from accounts.database import Database
 from accounts.errors import HoldConflict, HoldNotFound, HoldSettled, InsufficientCredits, ProjectNotFound
 from accounts.money import from_micros
 from accounts.reservation import refuse_deleted, reserve
+from accounts.sqlite_trips import LEDGER_ROW, sqlite_rows
 from accounts.tables import as_utc, ledger_entries, projects, vendor_submits
 from accounts.views import HoldView, Settlement
 
@@ -74,6 +75,8 @@ async def record_entry(
         "reason": reason[:_REASON_LENGTH],
         "created_at": now,
     }
+    if db.is_sqlite:  # one trip to the driver's thread (accounts.sqlite_trips)
+        return bool(await sqlite_rows(conn, LEDGER_ROW, row))
     statement = db.insert_or_ignore(ledger_entries, "job_id", "kind", returning=ledger_entries.c.entry_id)
     return (await conn.execute(statement, row)).first() is not None
 

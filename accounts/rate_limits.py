@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.database import Database
+from accounts.sqlite_trips import SqliteStatement, sqlite_rows
 from accounts.tables import rate_limit_windows
 
 DEFAULT_POLICY = "default"  # every authenticated call
@@ -78,9 +79,8 @@ class MemoryCounter:
         return totals
 
 
-def _sqlite_upsert(policies: int) -> tuple[str, list[str], dict[str, object]]:
-    """The SQLite upsert of one request's windows (``policies`` rows): its SQL, the names of its
-    positional parameters in order, and the values of those that are constants."""
+def _sqlite_upsert(policies: int) -> SqliteStatement:
+    """The SQLite upsert of one request's windows (``policies`` rows), for one trip to the driver."""
     table = rate_limit_windows
     key: BindParameter[str] = bindparam("k")
     rows = [
@@ -96,8 +96,7 @@ def _sqlite_upsert(policies: int) -> tuple[str, list[str], dict[str, object]]:
         )
         .returning(table.c.policy, table.c.used)
     )
-    compiled = statement.compile(dialect=sqlite.dialect())
-    return str(compiled), list(compiled.positiontup or ()), dict(compiled.params)
+    return SqliteStatement.of(statement)
 
 
 class DatabaseCounter:
@@ -135,11 +134,10 @@ class DatabaseCounter:
     async def _count(self, conn: AsyncConnection, key_id: str, windows: list[tuple[str, int]]) -> list[Any]:
         sqlite_upsert = self._sqlite_upserts.get(len(windows)) if self._db.is_sqlite else None
         if sqlite_upsert is not None:
-            sql, names, values = sqlite_upsert
-            values = {**values, "k": key_id}
+            values: dict[str, object] = {"k": key_id}
             for i, (policy, window_start) in enumerate(windows):
                 values[f"p{i}"], values[f"w{i}"] = policy, window_start
-            return await self._db.sqlite_rows(conn, sql, [values[name] for name in names])
+            return await sqlite_rows(conn, sqlite_upsert, values)
         rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
         # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
         return list(await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0]))

@@ -26,13 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Label, Update, bindparam, exists, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Label, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.budgets import CAP_COLUMNS, Caps
 from accounts.database import Database
 from accounts.errors import HoldOfDeletedJob
+from accounts.sqlite_trips import SqliteStatement, sqlite_rows
 from accounts.tables import api_keys, deleted_jobs, projects
 
 
@@ -64,15 +64,8 @@ _RESERVE_UNLESS_DELETED = _RESERVE.where(~exists().where(deleted_jobs.c.job_id =
 _DELETED = select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id == bindparam("job"))
 
 
-def _sqlite_form(statement: Update) -> tuple[str, list[str]]:
-    """The statement as SQLite runs it: its SQL and the names of its positional parameters, in order."""
-    compiled = statement.compile(dialect=sqlite.dialect())
-    return str(compiled), list(compiled.positiontup or ())
-
-
-# On SQLite in one trip to the driver's thread (``Database.sqlite_rows``): every parameter and every
-# column it returns is a plain string or integer, so SQLAlchemy's type processing has nothing to do.
-_SQLITE_RESERVE = {statement: _sqlite_form(statement) for statement in (_RESERVE, _RESERVE_UNLESS_DELETED)}
+# On SQLite in one trip to the driver's thread (``accounts.sqlite_trips``): it returns integers only.
+_SQLITE_RESERVE = {form: SqliteStatement.of(form) for form in (_RESERVE, _RESERVE_UNLESS_DELETED)}
 
 
 async def reserve(
@@ -93,8 +86,7 @@ async def reserve(
         statement = _RESERVE_UNLESS_DELETED
         parameters["reserved_job"] = unless_deleted_job
     if db.is_sqlite:
-        sql, names = _SQLITE_RESERVE[statement]
-        rows = await db.sqlite_rows(conn, sql, [parameters[name] for name in names])
+        rows = await sqlite_rows(conn, _SQLITE_RESERVE[statement], parameters)
         row = rows[0] if rows else None
     else:
         row = (await conn.execute(statement, parameters)).first()
