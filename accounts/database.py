@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.util import await_
 
 from accounts.errors import AccountsUnavailable
 
@@ -61,8 +63,15 @@ def _use_sqlite_transactions(engine: AsyncEngine, *, durable: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        if mode != _SQLITE_NO_BEGIN:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == _SQLITE_NO_BEGIN:
+            return
+        # Said by the driver itself: one trip to aiosqlite's thread, where exec_driver_sql takes three
+        # (every write transaction, each generate's hold among them). Its error is SQLAlchemy's, as before.
+        statement, driver = f"BEGIN {mode}", conn.connection.driver_connection
+        try:
+            await_(driver.execute(statement))  # type: ignore[union-attr]  # a checked-out connection has one
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
 
     # The engine's own reset-on-return is off (see Database): a connection comes back to the pool after its
     # transaction committed, and the pool's unconditional ROLLBACK cost a trip to aiosqlite's thread per

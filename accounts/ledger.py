@@ -26,7 +26,8 @@ from accounts.budgets import check_caps
 from accounts.database import Database
 from accounts.errors import HoldConflict, HoldNotFound, HoldSettled, InsufficientCredits, ProjectNotFound
 from accounts.money import from_micros
-from accounts.reservation import reserve
+from accounts.reservation import refuse_deleted, reserve
+from accounts.sqlite_trips import LEDGER_ROW, sqlite_rows
 from accounts.tables import as_utc, ledger_entries, projects, vendor_submits
 from accounts.views import HoldView, Settlement
 
@@ -74,6 +75,8 @@ async def record_entry(
         "reason": reason[:_REASON_LENGTH],
         "created_at": now,
     }
+    if db.is_sqlite:  # one trip to the driver's thread (accounts.sqlite_trips)
+        return bool(await sqlite_rows(conn, LEDGER_ROW, row))
     statement = db.insert_or_ignore(ledger_entries, "job_id", "kind", returning=ledger_entries.c.entry_id)
     return (await conn.execute(statement, row)).first() is not None
 
@@ -88,6 +91,7 @@ async def place_hold(
     *,
     request: str | None = None,
     attribution: Attribution = UNATTRIBUTED,
+    unless_deleted: bool = False,
 ) -> int:
     """Reserve ``micros`` of the project's available credits for the job; the held amount.
 
@@ -95,7 +99,8 @@ async def place_hold(
     another request is ``HoldConflict``; a job whose hold was settled already is ``HoldSettled``. A new
     hold that would pass a cap of the project or of ``attribution.key_id`` is ``ConcurrencyLimitExceeded``
     or ``BudgetExceeded`` (``accounts.budgets``). Several holds may be placed in one transaction (a
-    batch): each one's checks count the holds placed before it."""
+    batch): each one's checks count the holds placed before it. ``unless_deleted``: a deleted job's hold
+    is ``HoldOfDeletedJob`` before any of these (``accounts.reservation``)."""
     reason = f"{_HOLD_REASON}:{request}" if request else _HOLD_REASON
     try:
         first = await record_entry(
@@ -105,6 +110,8 @@ async def place_hold(
     except IntegrityError as error:  # the only constraint a valid amount can break: the project's key
         raise ProjectNotFound(project_id) from error
     if not first:
+        if unless_deleted:
+            await refuse_deleted(conn, job_id)
         existing = await _entry(conn, job_id, "hold")
         assert existing is not None
         if existing.project_id != project_id:
@@ -116,7 +123,7 @@ async def place_hold(
         return int(existing.amount_micros)
     # One atomic conditional UPDATE: on PostgreSQL concurrent holds queue on the row lock and each
     # re-checks the condition against the committed balance, so exactly as many succeed as it covers.
-    caps = await reserve(conn, project_id, attribution.key_id, micros)
+    caps = await reserve(db, conn, project_id, attribution.key_id, micros, job_id if unless_deleted else None)
     # Raises (rolling the hold's row and the reservation back with the transaction) when a cap would be
     # passed. A cap is the answer before too few credits: without a reservation the caps are read here.
     await check_caps(conn, project_id, attribution.key_id, job_id, micros, now, caps)

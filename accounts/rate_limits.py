@@ -15,12 +15,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import BindParameter, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.database import Database
+from accounts.sqlite_trips import SqliteStatement, sqlite_rows
 from accounts.tables import rate_limit_windows
 
 DEFAULT_POLICY = "default"  # every authenticated call
@@ -77,11 +79,31 @@ class MemoryCounter:
         return totals
 
 
+def _sqlite_upsert(policies: int) -> SqliteStatement:
+    """The SQLite upsert of one request's windows (``policies`` rows), for one trip to the driver."""
+    table = rate_limit_windows
+    key: BindParameter[str] = bindparam("k")
+    rows = [
+        {"key_id": key, "policy": bindparam(f"p{n}"), "window_start": bindparam(f"w{n}"), "used": 1}
+        for n in range(policies)
+    ]
+    statement = (
+        sqlite.insert(table)
+        .values(rows)
+        .on_conflict_do_update(
+            index_elements=[table.c.key_id, table.c.policy, table.c.window_start],
+            set_={"used": table.c.used + 1},
+        )
+        .returning(table.c.policy, table.c.used)
+    )
+    return SqliteStatement.of(statement)
+
+
 class DatabaseCounter:
     """Counts in ``rate_limit_windows``: one statement per request however many policies it counts
-    against (a multi-row upsert, autocommit: one round trip on PostgreSQL), committed without waiting for
-    the disk (``Database.statistics``); the first request of a key's new window also deletes its earlier
-    windows."""
+    against (a multi-row upsert, autocommit: one round trip on PostgreSQL, one trip to aiosqlite's thread
+    on SQLite), committed without waiting for the disk (``Database.statistics``); the first request of a
+    key's new window also deletes its earlier windows."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -95,6 +117,7 @@ class DatabaseCounter:
             )
             .returning(table.c.policy, table.c.used)
         )
+        self._sqlite_upserts = {count: _sqlite_upsert(count) for count in (1, 2)}  # one policy, or both
         self._prune = delete(table).where(
             table.c.key_id == bindparam("k"),
             table.c.policy == bindparam("p"),
@@ -102,15 +125,23 @@ class DatabaseCounter:
         )
 
     async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
-        rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
         async with self._db.statistics() as conn:
-            # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
-            result = await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0])
-            totals = {str(policy): int(used) for policy, used in result.all()}
+            totals = {str(policy): int(used) for policy, used in await self._count(conn, key_id, windows)}
             for policy, window_start in windows:
                 if totals[policy] == 1:
                     await conn.execute(self._prune, {"k": key_id, "p": policy, "before": window_start})
         return totals
+
+    async def _count(self, conn: AsyncConnection, key_id: str, windows: list[tuple[str, int]]) -> list[Any]:
+        sqlite_upsert = self._sqlite_upserts.get(len(windows)) if self._db.is_sqlite else None
+        if sqlite_upsert is not None:
+            values: dict[str, object] = {"k": key_id}
+            for i, (policy, window_start) in enumerate(windows):
+                values[f"p{i}"], values[f"w{i}"] = policy, window_start
+            return await sqlite_rows(conn, sqlite_upsert, values)
+        rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
+        # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
+        return list(await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0]))
 
 
 class RateLimiter:

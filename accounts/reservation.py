@@ -14,17 +14,26 @@ it queues on the same lock). A key's caps are read by the statement as the datab
 runs, as the separate read did. The spend that the caps are compared with is read by a later statement
 (``budgets.check_caps``), which on PostgreSQL sees every hold committed before this one got the lock.
 A hold refused by a cap rolls the reservation back with the rest of its transaction.
+
+A keyed hold must not place a hold for a deleted job: the same UPDATE then also reserves nothing for a job
+id in ``deleted_jobs``, and only a hold that reserved nothing reads that table again (``refuse_deleted``),
+to tell a deleted job from too few credits. A read of its own before every keyed hold cost as much CPU as the
+rest of the hold's statements together (aiosqlite's thread round trips).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Label, Row, bindparam, select, update
+from sqlalchemy import Label, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.budgets import CAP_COLUMNS, Caps
-from accounts.tables import api_keys, projects
+from accounts.database import Database
+from accounts.errors import HoldOfDeletedJob
+from accounts.sqlite_trips import SqliteStatement, sqlite_rows
+from accounts.tables import api_keys, deleted_jobs, projects
 
 
 def _key_cap(name: str) -> Label[int | None]:
@@ -51,20 +60,48 @@ _RESERVE = (
     .values(held_micros=projects.c.held_micros + bindparam("reserved_micros"))
     .returning(*(projects.c[name] for name in CAP_COLUMNS), *(_key_cap(name) for name in CAP_COLUMNS))
 )
+_RESERVE_UNLESS_DELETED = _RESERVE.where(~exists().where(deleted_jobs.c.job_id == bindparam("reserved_job")))
+_DELETED = select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id == bindparam("job"))
+
+
+# On SQLite in one trip to the driver's thread (``accounts.sqlite_trips``): it returns integers only.
+_SQLITE_RESERVE = {form: SqliteStatement.of(form) for form in (_RESERVE, _RESERVE_UNLESS_DELETED)}
 
 
 async def reserve(
-    conn: AsyncConnection, project_id: str, key_id: str | None, micros: int
+    db: Database,
+    conn: AsyncConnection,
+    project_id: str,
+    key_id: str | None,
+    micros: int,
+    unless_deleted_job: str | None = None,
 ) -> tuple[Caps, Caps] | None:
     """Hold ``micros`` of the project's available credits, the project's row locked until commit; the
     caps of the project and of ``key_id`` (no key, or another project's: no caps). None, and nothing
-    reserved, when the project has less than ``micros`` available (or does not exist)."""
+    reserved, when the project has less than ``micros`` available (or does not exist).
+    ``unless_deleted_job``: ``HoldOfDeletedJob`` instead, nothing reserved, when that job was deleted."""
     parameters = {"reserved_project": project_id, "reserved_key": key_id, "reserved_micros": micros}
-    row = (await conn.execute(_RESERVE, parameters)).first()
+    statement = _RESERVE
+    if unless_deleted_job is not None:
+        statement = _RESERVE_UNLESS_DELETED
+        parameters["reserved_job"] = unless_deleted_job
+    if db.is_sqlite:
+        rows = await sqlite_rows(conn, _SQLITE_RESERVE[statement], parameters)
+        row = rows[0] if rows else None
+    else:
+        row = (await conn.execute(statement, parameters)).first()
+    if row is None and unless_deleted_job is not None:
+        await refuse_deleted(conn, unless_deleted_job)  # no reservation: the job deleted, or too few credits
     return None if row is None else _caps_of(row)
 
 
-def _caps_of(row: Row[Any]) -> tuple[Caps, Caps]:
-    project = Caps(*(getattr(row, name) for name in CAP_COLUMNS))
-    key = Caps(*(getattr(row, "key_" + name) for name in CAP_COLUMNS))
-    return project, key
+async def refuse_deleted(conn: AsyncConnection, job_id: str) -> None:
+    """``HoldOfDeletedJob`` when the job was deleted (``AccountStore.mark_job_deleted``)."""
+    if (await conn.execute(_DELETED, {"job": job_id})).first() is not None:
+        raise HoldOfDeletedJob(job_id)
+
+
+def _caps_of(row: Sequence[Any]) -> tuple[Caps, Caps]:
+    """The project's caps, then the key's: the columns ``_RESERVE`` returns, in order."""
+    count = len(CAP_COLUMNS)
+    return Caps(*row[:count]), Caps(*row[count : 2 * count])

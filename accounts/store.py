@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Self
 
 from pydantic import SecretStr
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text, update
 
 from accounts import ledger, projects, webhooks
 from accounts.batch_holds import ItemHold, place_batch_holds
 from accounts.budget_book import BudgetBook
 from accounts.database import Database
-from accounts.errors import HoldOfDeletedJob, ProjectNotFound
+from accounts.errors import ProjectNotFound
 from accounts.keys import client_address_hash, hashes_match, new_api_key, parse_api_key
 from accounts.ledger import UNATTRIBUTED, Attribution
 from accounts.migrate import upgrade_to_head
@@ -37,8 +37,6 @@ from core.models import ProjectIdentity, WebhookAttempt
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-_DELETED = select(deleted_jobs.c.job_id).where(deleted_jobs.c.job_id == bindparam("job"))
 
 
 class AccountStore:
@@ -191,13 +189,11 @@ class AccountStore:
         another request), ``HoldSettled`` (the job id's hold was settled: it cannot hold again) or
         ``ProjectNotFound``. ``attribution`` names the key (whose caps apply too), vendor and model.
         ``unless_deleted``: first ``HoldOfDeletedJob`` if the job was deleted (``mark_job_deleted``),
-        in the hold's transaction rather than a read of its own before it."""
+        told by the hold's own statements rather than a read of its own before them."""
         async with self._db.write() as conn:
-            if unless_deleted and (await conn.execute(_DELETED, {"job": job_id})).first() is not None:
-                raise HoldOfDeletedJob(job_id)
             held = await ledger.place_hold(
                 self._db, conn, project_id, job_id, to_micros(amount), utc_now(),
-                request=request, attribution=attribution,
+                request=request, attribution=attribution, unless_deleted=unless_deleted,
             )  # fmt: skip
         return from_micros(held)
 

@@ -102,7 +102,7 @@ def _from_services(read: Callable[[Services], _T]) -> Callable[[Services], Await
     return dependency
 
 
-async def get_creator(services: ServicesDep) -> JobCreator:
+def job_creator(services: Services) -> JobCreator:
     """Made per request (it only holds references), so it always uses the services as they are now."""
     return JobCreator(
         services.jobs,
@@ -112,6 +112,10 @@ async def get_creator(services: ServicesDep) -> JobCreator:
         services.configured,
         services.settings,
     )
+
+
+async def get_creator(services: ServicesDep) -> JobCreator:
+    return job_creator(services)
 
 
 async def get_batches(
@@ -158,15 +162,9 @@ async def authenticated_project(
     return identity
 
 
-async def get_limiter(request: Request) -> RateLimiter:
+async def _charge(request: Request, project: ProjectIdentity, *policies: str) -> None:
+    # The limiter read here rather than as a dependency of its own: every authorised call pays for each.
     limiter: RateLimiter = _part(request, "limiter")
-    return limiter
-
-
-LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
-
-
-async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdentity, *policies: str) -> None:
     try:
         usages = await limiter.charge(project.key_id, *policies)  # none when the limits are off
     except AccountsUnavailable:
@@ -184,11 +182,9 @@ async def _charge(request: Request, limiter: RateLimiter, project: ProjectIdenti
 AuthenticatedProject = Annotated[ProjectIdentity, Depends(authenticated_project)]
 
 
-async def current_project(
-    request: Request, project: AuthenticatedProject, limiter: LimiterDep
-) -> ProjectIdentity:
+async def current_project(request: Request, project: AuthenticatedProject) -> ProjectIdentity:
     """The calling project, once its key's request counted against the ``default`` limit (429 past it)."""
-    await _charge(request, limiter, project, DEFAULT_POLICY)
+    await _charge(request, project, DEFAULT_POLICY)
     return project
 
 
@@ -219,20 +215,18 @@ class CountedRead:
         return await answer
 
 
-async def counted_read(request: Request, project: AuthenticatedProject, limiter: LimiterDep) -> CountedRead:
+async def counted_read(request: Request, project: AuthenticatedProject) -> CountedRead:
     """``current_project`` for a read that may run while its request is counted (``CountedRead``)."""
-    return CountedRead(project, asyncio.create_task(_charge(request, limiter, project, DEFAULT_POLICY)))
+    return CountedRead(project, asyncio.create_task(_charge(request, project, DEFAULT_POLICY)))
 
 
 ReadingProject = Annotated[CountedRead, Depends(counted_read)]
 
 
-async def job_creating_project(
-    request: Request, project: AuthenticatedProject, limiter: LimiterDep
-) -> ProjectIdentity:
+async def job_creating_project(request: Request, project: AuthenticatedProject) -> ProjectIdentity:
     """``current_project`` for calls that create jobs: they count against the ``jobs`` limit too, both
     counts in one statement (routes taking this must not also take ``CurrentProject``)."""
-    await _charge(request, limiter, project, DEFAULT_POLICY, JOBS_POLICY)
+    await _charge(request, project, DEFAULT_POLICY, JOBS_POLICY)
     return project
 
 

@@ -40,3 +40,28 @@ async def test_a_hold_that_refuses_deleted_jobs_holds_nothing_under_one(account_
 
     assert held == Decimal("1.00")
     assert (await account_store.account(project)).held_usd == Decimal("1.00")  # only the other job's
+
+
+async def test_a_deleted_job_that_was_held_before_is_refused_and_holds_nothing_more(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store)
+    job = new_job_id()
+    await account_store.hold(project, job, Decimal("1.00"), request="fp", unless_deleted=True)
+    await account_store.mark_job_deleted(project, job)
+
+    with pytest.raises(HoldOfDeletedJob):
+        await account_store.hold(project, job, Decimal("1.00"), request="fp", unless_deleted=True)
+    assert (await account_store.account(project)).held_usd == Decimal("1.00")  # the first hold only
+
+
+async def test_a_deleted_job_is_refused_as_deleted_before_too_few_credits(
+    account_store: AccountStore,
+) -> None:
+    project = await _project(account_store)
+    job = new_job_id()
+    await account_store.mark_job_deleted(project, job)
+
+    with pytest.raises(HoldOfDeletedJob):
+        await account_store.hold(project, job, Decimal("50.00"), request="fp", unless_deleted=True)
+    assert (await account_store.account(project)).held_usd == Decimal("0")

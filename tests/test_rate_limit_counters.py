@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from accounts.database import Database
+from accounts.errors import AccountsUnavailable
 from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
 from accounts.store import AccountStore
 from api.deps import CurrentProject
@@ -161,3 +164,26 @@ async def test_statistics_commit_without_waiting_for_the_disk_while_every_other_
         assert (statistics, durable, in_transaction) == (1, 2, 2)  # NORMAL, FULL, FULL
     else:
         assert (statistics, durable, in_transaction) == ("off", "on", "on")
+
+
+async def test_a_count_on_a_sqlite_file_locked_past_its_timeout_is_accounts_unavailable(
+    tmp_path: Path,
+) -> None:
+    """SQLite's count goes to the driver directly (one trip to its thread): its outage is still ours."""
+    path = tmp_path / "accounts.db"
+    settings = accounts_test_settings(tmp_path, database_connect_timeout_seconds=0.2)
+    store = await AccountStore.open(f"sqlite:///{path}", settings=settings)
+    limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 60)], store.request_counter())
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        (counted,) = await limiter.charge("k1", DEFAULT_POLICY)
+        holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than the busy timeout
+        with pytest.raises(AccountsUnavailable) as refused:
+            await limiter.charge("k1", DEFAULT_POLICY)
+        holder.execute("ROLLBACK")
+        (counted_again,) = await limiter.charge("k1", DEFAULT_POLICY)
+    finally:
+        holder.close()
+        await store.aclose()
+    assert (counted.used, counted_again.used) == (1, 2)
+    assert refused.value.retry_after_seconds == 7

@@ -6,20 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from api.deadlines import CancelAfterHeader
 from api.deps import (
-    CatalogDep,
-    CreatorDep,
     CurrentProject,
     EtasDep,
     JobCreatingProject,
     JobsDep,
     ReadingProject,
+    ServicesDep,
     SettingsDep,
     StorageDep,
     WatchesDep,
+    job_creator,
 )
-from api.job_requests import IdempotencyKeyHeader, job_request
+from api.job_requests import JOB_HEADERS_OPENAPI, job_request
 from api.model_lifecycle import deprecation_notice
 from api.prefer import MAX_WAIT_SECONDS, preferred_wait
 from api.presenter import present_job
@@ -45,34 +44,33 @@ _GENERATE_ERRORS = problem_responses(
 )  # fmt: skip
 
 
-@router.post("/generate", **idempotent_create(VideoJob, "job", _GENERATE_ERRORS))
+@router.post(
+    "/generate",
+    **idempotent_create(VideoJob, "job", _GENERATE_ERRORS),
+    openapi_extra=JOB_HEADERS_OPENAPI,  # Idempotency-Key and Cancel-After, read by job_request
+)
 async def generate(
     body: GenerateRequest,
     request: Request,
     response: Response,
     project: JobCreatingProject,
-    creator: CreatorDep,
-    settings: SettingsDep,
-    storage: StorageDep,
-    catalog: CatalogDep,
-    etas: EtasDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    cancel_after: CancelAfterHeader = None,
+    services: ServicesDep,  # one dependency for every service it uses: each costs a resolution per call
 ) -> VideoJob:
     """Start a video job (202 + Location), or return the job an idempotency key already names (200).
 
     A job on a deprecated model starts, and the answer says so: a ``model_deprecated`` warning and the
     ``Deprecation`` / ``Sunset`` headers. A retired model is refused (410 ``model_retired``)."""
-    del idempotency_key, cancel_after  # declared for the OpenAPI document; read below with every copy sent
+    creator = job_creator(services)
     started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
     snapshot = started.snapshot
     answer_created(response, f"/v1/video/jobs/{snapshot.job_id}", created=started.created)
+    settings = services.settings
     warnings, headers = deprecation_notice(
-        catalog, snapshot.vendor, snapshot.model, settings.model_lifecycle_date
+        services.catalog, snapshot.vendor, snapshot.model, settings.model_lifecycle_date
     )
     response.headers.update(headers)
-    eta = await etas.estimate(snapshot)
-    return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta, warnings)
+    eta = await services.etas.estimate(snapshot)
+    return present_job(snapshot, services.storage, settings.media_url_ttl_seconds, eta, warnings)
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
