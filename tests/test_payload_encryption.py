@@ -92,9 +92,19 @@ async def _raw_history(temporal: TemporalServer, job_id: str) -> History:
 
 def _payloads(message: Any) -> Iterator[Payload]:
     """Every Payload inside a protobuf message, except search attributes (the server indexes those, so
-    they are plain by design and hold no customer data) and workflow patch markers (the SDK core writes
-    the patch id itself, past the codec; it names a code version, nothing of the customer's)."""
-    if getattr(message, "marker_name", None) == "core_patch":
+    they are plain by design and hold no customer data), workflow patch markers (the SDK core writes
+    the patch id itself, past the codec; it names a code version, nothing of the customer's) and the
+    ``data`` of a local activity's marker (the core's own record of the call past the codec: sequence,
+    attempt, activity type, times). That marker's ``result``, the activity's answer, is checked as ever."""
+    marker = getattr(message, "marker_name", None)
+    if marker == "core_patch":
+        return
+    if marker == "core_local_activity":
+        for key, details in message.details.items():
+            if key != "data":
+                yield from details.payloads
+        if message.HasField("failure"):
+            yield from _payloads(message.failure)
         return
     for field, value in message.ListFields():
         if field.message_type is None or field.name == "search_attributes":
