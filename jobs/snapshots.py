@@ -86,7 +86,12 @@ def _deadline_at(start: datetime | None, seconds: object) -> datetime | None:
 
 
 async def snapshot_from_description(desc: WorkflowExecution) -> JobSnapshot:
-    """What describe alone can say: state/vendor/model from search attributes, cost from the memo."""
+    """What describe alone can say: the final snapshot once the job has one in its memo (it is written when
+    the job ends; the workflow may stay open a while after, delivering webhooks), else state/vendor/model
+    from search attributes and cost from the memo."""
+    final = await desc.memo_value("job", None, type_hint=JobSnapshot)
+    if isinstance(final, JobSnapshot):
+        return final
     attrs = desc.typed_search_attributes
     created = await memo_text(desc, "created_at")
     estimate = await memo_text(desc, "estimated_usd")
@@ -109,8 +114,8 @@ async def closed_snapshot(desc: WorkflowExecution) -> JobSnapshot:
     final = await desc.memo_value("job", None, type_hint=JobSnapshot)
     if isinstance(final, JobSnapshot):
         return final
-    # Closed without writing its final snapshot: terminated or timed out by an operator or a deadline.
     snapshot = await snapshot_from_description(desc)
+    # Closed without writing its final snapshot: terminated or timed out by an operator or a deadline.
     snapshot.state = CLOSED_STATES.get(desc.status or WorkflowExecutionStatus.FAILED, JobState.FAILED)
     snapshot.finished_at = desc.close_time
     status_name = desc.status.name.lower() if desc.status else "closed"
