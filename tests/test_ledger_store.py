@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from accounts.errors import AccountsUnavailable, HoldNotFound, InsufficientCredi
 from accounts.store import AccountStore
 from core.ids import new_job_id
 from core.settings import Settings
-from tests.fixtures.accounts import TcpRelay, accounts_test_settings, fetch_all
+from tests.fixtures.accounts import TcpRelay, fetch_all, sqlite_store_beside_a_writer
 
 
 async def _project(store: AccountStore, credits: str = "5.00") -> str:
@@ -263,18 +262,11 @@ async def test_a_hold_on_a_sqlite_file_locked_past_its_timeout_is_accounts_unava
     tmp_path: Path,
 ) -> None:
     """SQLite's BEGIN IMMEDIATE is said by the driver itself: waiting too long for it is still an outage."""
-    path = tmp_path / "accounts.db"
-    settings = accounts_test_settings(tmp_path, database_connect_timeout_seconds=0.2)
-    store = await AccountStore.open(f"sqlite:///{path}", settings=settings)
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
+    async with sqlite_store_beside_a_writer(tmp_path) as (store, holder):
         project, job = await _project(store), new_job_id()
         holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than the busy timeout
         with pytest.raises(AccountsUnavailable):
             await store.hold(project, job, Decimal("1.00"))
         holder.execute("ROLLBACK")
         held = await store.hold(project, job, Decimal("1.00"))
-    finally:
-        holder.close()
-        await store.aclose()
     assert held == Decimal("1.00")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from accounts.store import AccountStore
 from api.deps import CurrentProject
 from api.problems import install_problem_handlers
 from api.rate_limits import RateLimitHeaders
-from tests.fixtures.accounts import accounts_test_settings, fetch_all
+from tests.fixtures.accounts import accounts_test_settings, fetch_all, sqlite_store_beside_a_writer
 from tests.fixtures.tcp_relay import TcpRelay
 
 OpenStore = Callable[..., Awaitable[AccountStore]]
@@ -170,20 +169,13 @@ async def test_a_count_on_a_sqlite_file_locked_past_its_timeout_is_accounts_unav
     tmp_path: Path,
 ) -> None:
     """SQLite's count goes to the driver directly (one trip to its thread): its outage is still ours."""
-    path = tmp_path / "accounts.db"
-    settings = accounts_test_settings(tmp_path, database_connect_timeout_seconds=0.2)
-    store = await AccountStore.open(f"sqlite:///{path}", settings=settings)
-    limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 60)], store.request_counter())
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
+    async with sqlite_store_beside_a_writer(tmp_path) as (store, holder):
+        limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 60)], store.request_counter())
         (counted,) = await limiter.charge("k1", DEFAULT_POLICY)
         holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than the busy timeout
         with pytest.raises(AccountsUnavailable) as refused:
             await limiter.charge("k1", DEFAULT_POLICY)
         holder.execute("ROLLBACK")
         (counted_again,) = await limiter.charge("k1", DEFAULT_POLICY)
-    finally:
-        holder.close()
-        await store.aclose()
     assert (counted.used, counted_again.used) == (1, 2)
     assert refused.value.retry_after_seconds == 7
