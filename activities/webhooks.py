@@ -42,6 +42,7 @@ from core.models import (
     Stage,
     VideoDimensions,
     WebhookAttempt,
+    WebhookEnvelope,
     WebhookMessage,
     WebhookReceipt,
 )
@@ -103,12 +104,7 @@ def webhook_body(message: WebhookMessage, public_base_url: str) -> str:
         ),
         video=WebhookVideo.model_validate(media.model_dump()) if media else None,
     )
-    payload = {
-        "type": f"video.job.{message.event.value}",
-        "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": data.model_dump(mode="json"),
-    }
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return _body(f"video.job.{message.event.value}", message, data.model_dump(mode="json"))
 
 
 def batch_webhook_body(message: BatchWebhookMessage, public_base_url: str) -> str:
@@ -121,8 +117,13 @@ def batch_webhook_body(message: BatchWebhookMessage, public_base_url: str) -> st
         "counts": outcome.counts(),
         "items": [item.model_dump(mode="json") for item in outcome.items],
     }
+    return _body(BATCH_COMPLETED, message, data)
+
+
+def _body(event_type: str, message: WebhookEnvelope, data: dict[str, Any]) -> str:
+    """The body every message has, ``{"type", "timestamp", "data"}``, as compact JSON."""
     payload = {
-        "type": BATCH_COMPLETED,
+        "type": event_type,
         "timestamp": message.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": data,
     }

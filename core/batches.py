@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from core.job_timings import JobTimings
-from core.models import ErrorInfo, JobState
+from core.models import ErrorInfo, JobState, WebhookEnvelope
 
 BATCH_WORKFLOW_NAME = "VideoBatch"
 MAX_BATCH_ITEMS = 100
@@ -54,18 +54,11 @@ class BatchOutcome(BaseModel):
         return counts
 
 
-class BatchWebhookMessage(BaseModel):
+class BatchWebhookMessage(WebhookEnvelope):
     """One ``batch.completed`` message: the same ``message_id`` and body for every attempt."""
 
-    message_id: str
     batch_id: str
-    project_id: str
-    url: str
-    occurred_at: datetime
     outcome: BatchOutcome
-    timings: JobTimings = Field(default_factory=JobTimings)
-    # 0 for the batch's own delivery; the attempts so far for a redelivery (as ``WebhookMessage``'s).
-    attempts_before: int = 0
 
 
 def batch_webhook_message_id(batch_id: str) -> str:

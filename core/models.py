@@ -254,21 +254,27 @@ class SettleResult(BaseModel):
     uncollected_usd: Decimal = Decimal(0)
 
 
-class WebhookMessage(BaseModel):
-    """One webhook message: a job's state change, delivered (and retried) by the ``WebhookDelivery``
-    workflow. ``message_id`` is the Standard Webhooks ``webhook-id``: the same for every attempt."""
+class WebhookEnvelope(BaseModel):
+    """What every webhook message carries, whatever it is about (a job's ``WebhookMessage``, a batch's
+    ``BatchWebhookMessage``): whose it is, where it goes, when it happened and how its delivery retries.
+    ``message_id`` is the Standard Webhooks ``webhook-id``: the same for every attempt."""
 
     message_id: str
-    job_id: str
     project_id: str
-    event: JobState
     url: str
     occurred_at: datetime
-    job: JobSnapshot
     timings: JobTimings = Field(default_factory=JobTimings)
-    # Attempts of this message recorded before this delivery started: 0 for the job's own delivery, the
+    # Attempts of this message recorded before this delivery started: 0 for the message's own delivery, the
     # count so far for a redelivery (``jobs.webhook_redelivery``), so the attempt numbers carry on.
     attempts_before: int = 0
+
+
+class WebhookMessage(WebhookEnvelope):
+    """One job's state change, delivered (and retried) by the ``WebhookDelivery`` workflow."""
+
+    job_id: str
+    event: JobState
+    job: JobSnapshot
 
 
 class WebhookReceipt(BaseModel):
