@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.database import Database
-from accounts.sqlite_trips import SqliteStatement, sqlite_rows
+from accounts.sqlite_trips import SqliteStatement
 from accounts.tables import rate_limit_windows
 
 DEFAULT_POLICY = "default"  # every authenticated call
@@ -123,22 +123,30 @@ class DatabaseCounter:
             table.c.policy == bindparam("p"),
             table.c.window_start < bindparam("before"),
         )
+        self._sqlite_prune = SqliteStatement.of(self._prune)
 
     async def add(self, key_id: str, windows: list[tuple[str, int]]) -> dict[str, int]:
-        async with self._db.statistics() as conn:
-            totals = {str(policy): int(used) for policy, used in await self._count(conn, key_id, windows)}
-            for policy, window_start in windows:
-                if totals[policy] == 1:
-                    await conn.execute(self._prune, {"k": key_id, "p": policy, "before": window_start})
+        sqlite_upsert = self._sqlite_upserts.get(len(windows)) if self._db.is_sqlite else None
+        if sqlite_upsert is None:
+            async with self._db.statistics() as conn:
+                totals = {str(policy): int(used) for policy, used in await self._count(conn, key_id, windows)}
+                for policy, window_start in windows:
+                    if totals[policy] == 1:
+                        await conn.execute(self._prune, {"k": key_id, "p": policy, "before": window_start})
+            return totals
+        values: dict[str, object] = {"k": key_id}
+        for i, (policy, window_start) in enumerate(windows):
+            values[f"p{i}"], values[f"w{i}"] = policy, window_start
+        rows = await self._db.statistics_rows(sqlite_upsert, values)
+        totals = {str(policy): int(used) for policy, used in rows}
+        for policy, window_start in windows:
+            if totals[policy] == 1:
+                await self._db.statistics_rows(
+                    self._sqlite_prune, {"k": key_id, "p": policy, "before": window_start}
+                )
         return totals
 
     async def _count(self, conn: AsyncConnection, key_id: str, windows: list[tuple[str, int]]) -> list[Any]:
-        sqlite_upsert = self._sqlite_upserts.get(len(windows)) if self._db.is_sqlite else None
-        if sqlite_upsert is not None:
-            values: dict[str, object] = {"k": key_id}
-            for i, (policy, window_start) in enumerate(windows):
-                values[f"p{i}"], values[f"w{i}"] = policy, window_start
-            return await sqlite_rows(conn, sqlite_upsert, values)
         rows = [{"key_id": key_id, "policy": p, "window_start": start, "used": 1} for p, start in windows]
         # Several rows go as one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
         return list(await conn.execute(self._upsert, rows if len(rows) > 1 else rows[0]))

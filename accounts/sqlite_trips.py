@@ -59,8 +59,16 @@ async def sqlite_rows(
 ) -> list[Sequence[Any]]:
     """Run ``statement`` with ``values`` on ``conn``'s SQLite connection (in its transaction, if one is
     open) in one trip; the rows it returns."""
-    parameters = statement.parameters(values)
     driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's Connection
+    return await driver_rows(driver, statement, values)
+
+
+async def driver_rows(
+    driver: Any, statement: SqliteStatement, values: Mapping[str, Any]
+) -> list[Sequence[Any]]:
+    """``statement`` with ``values`` on aiosqlite connection ``driver``, in one trip; the rows it returns.
+    A driver error is raised as the exception SQLAlchemy would raise for it."""
+    parameters = statement.parameters(values)
     try:
         return list(await driver.execute_fetchall(statement.sql, parameters))
     except sqlite3.Error as error:
