@@ -8,6 +8,11 @@ routing, the credit hold and the start; both are measured by the same load drive
 
 Status reads one job that is generating (held at the fal emulator; a worker answers its ``status``
 query) and the same job once it has succeeded. Baselines: the raw ``status`` query, and the raw describe.
+
+Generate at concurrency 1 and both status reads are also measured against their framework floor
+(``bench.framework_floor``: a bare FastAPI route making only the same call, served as the API is), in
+the same rounds, so a ratio splits into what putting FastAPI and uvicorn in front of the call costs and
+what our own code adds.
 """
 
 from __future__ import annotations
@@ -16,30 +21,18 @@ import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-
+from bench.framework_floor import started_floor
 from bench.lean_http import LeanHttp
+from bench.raw_starter import GENERATE_BODY, RawStarter
 from bench.report import Row, ratio_text
 from bench.sampling import Latency, drive, interleaved, sample_process, wait_until
 from bench.services import BenchRun, lean_client
-from core.ids import job_id_for_key
-from core.models import JobInput, JobSnapshot, Prefer, VideoSpec
-from core.settings import Settings
-from jobs.snapshots import start_memo_and_attributes
+from core.models import JobSnapshot
 from tests.fixtures.stack import Stack
-from vendors.catalog import load_catalog
-from vendors.router import plan_route
-from workflows.video_job import STATUS_QUERY, WORKFLOW_NAME
+from workflows.video_job import STATUS_QUERY
 
-GENERATE_BODY: dict[str, Any] = {
-    "prompt": "a paper boat drifting on a pond at dawn",
-    "vendor": "fal",
-    "duration_seconds": 8,
-}
 GENERATE_TARGET = 1.3
 STATUS_TARGET = 1.2
 
@@ -59,42 +52,6 @@ def latency_row(measure: str, ours: Latency, raw: Latency, target: float | None)
     )
 
 
-class RawStarter:
-    """``start_workflow`` exactly as ``api/jobs.py`` calls it (same input, memo, search attributes and
-    policies), for the same request, minus the API."""
-
-    def __init__(self, client: Client, task_queue: str, project_id: str) -> None:
-        self._client = client
-        self._task_queue = task_queue
-        self._project_id = project_id
-        self._spec = VideoSpec(
-            prompt=GENERATE_BODY["prompt"], duration_seconds=GENERATE_BODY["duration_seconds"]
-        )
-        self._route = plan_route(self._spec, Prefer.BALANCED, "fal", None, load_catalog(), {"fal"})
-        self._timings = Settings().job_timings()
-
-    async def start(self, key: str) -> None:
-        job = JobInput(
-            job_id=job_id_for_key(self._project_id, key),
-            project_id=self._project_id,
-            spec=self._spec,
-            route=self._route,
-            created_at=datetime.now(UTC),
-            timings=self._timings,
-        )
-        memo, attributes = start_memo_and_attributes(job, fingerprint=key)
-        await self._client.start_workflow(
-            WORKFLOW_NAME,
-            job,
-            id=job.job_id,
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo=memo,
-            search_attributes=attributes,
-        )
-
-
 async def project_of(http: LeanHttp) -> str:
     response = await http.get("/v1/account")
     response.raise_for_status()
@@ -112,6 +69,11 @@ def http_generate(http: LeanHttp, run_id: str) -> Callable[[int], Awaitable[obje
     return call
 
 
+def _offset(call: Callable[[int], Awaitable[object]], by: int) -> Callable[[int], Awaitable[object]]:
+    """``call`` with its request numbers shifted by ``by`` (each number is an idempotency key)."""
+    return lambda index: call(by + index)
+
+
 @dataclass
 class ApiCpu:
     """CPU the API process spent (user + system, all its threads) over the requests it served."""
@@ -125,9 +87,17 @@ class ApiCpu:
 
 
 async def generate_latencies(
-    stack: Stack, raw: RawStarter, *, concurrency: int, requests: int, rounds: int, cpu: ApiCpu
-) -> tuple[Latency, Latency]:
-    """(ours, raw) generate latency at ``concurrency``, over ``requests`` each, interleaved in rounds."""
+    stack: Stack,
+    raw: RawStarter,
+    *,
+    concurrency: int,
+    requests: int,
+    rounds: int,
+    cpu: ApiCpu,
+    floor: LeanHttp | None = None,
+) -> dict[str, Latency]:
+    """Generate latency at ``concurrency`` of ours, raw and (given) the framework floor, over ``requests``
+    each, interleaved in rounds."""
     run_id = uuid.uuid4().hex[:8]
     api_pid = stack.processes["api"].pid
     async with lean_client(stack) as http:
@@ -136,25 +106,44 @@ async def generate_latencies(
         async def raw_call(index: int) -> None:
             await raw.start(f"{run_id}-raw-{index}")
 
+        async def floor_call(index: int) -> None:
+            assert floor is not None
+            response = await floor.post(f"/generate/{run_id}-floor-{index}")
+            response.raise_for_status()
+
+        calls = {"ours": ours_call, "raw": raw_call} | ({"floor": floor_call} if floor else {})
         warmup = max(concurrency, 10)
-        await drive(lambda i: ours_call(10**8 + i), requests=warmup, concurrency=concurrency)
-        await drive(lambda i: raw_call(10**8 + i), requests=warmup, concurrency=concurrency)
+        for call in calls.values():
+            await drive(_offset(call, 10**8), requests=warmup, concurrency=concurrency)
         per_round = requests // rounds
 
-        async def ours_round(round_number: int) -> list[float]:
-            base = round_number * per_round
-            before = sample_process(api_pid)
-            samples = await drive(lambda i: ours_call(base + i), requests=per_round, concurrency=concurrency)
-            cpu.seconds += sample_process(api_pid).cpu_seconds - before.cpu_seconds
-            cpu.requests += per_round
-            return samples
+        def contender(name: str) -> Callable[[int], Awaitable[list[float]]]:
+            async def one_round(round_number: int) -> list[float]:
+                base = round_number * per_round
+                before = sample_process(api_pid)
+                samples = await drive(_offset(calls[name], base), requests=per_round, concurrency=concurrency)
+                if name == "ours":
+                    cpu.seconds += sample_process(api_pid).cpu_seconds - before.cpu_seconds
+                    cpu.requests += per_round
+                return samples
 
-        async def raw_round(round_number: int) -> list[float]:
-            base = round_number * per_round
-            return await drive(lambda i: raw_call(base + i), requests=per_round, concurrency=concurrency)
+            return one_round
 
-        pooled = await interleaved({"ours": ours_round, "raw": raw_round}, rounds)
-    return Latency.of(pooled["ours"]), Latency.of(pooled["raw"])
+        pooled = await interleaved({name: contender(name) for name in calls}, rounds)
+    return {name: Latency.of(samples) for name, samples in pooled.items()}
+
+
+def floor_row(measure: str, measured: dict[str, Latency]) -> Row:
+    """The framework floor against the raw call, and ours against the floor in the note."""
+    ours, raw, floor = measured["ours"], measured["raw"], measured["floor"]
+    return Row(
+        measure=f"{measure}: framework floor, a bare FastAPI route making only that call",
+        ours=floor.ms(),
+        baseline=raw.ms(),
+        ratio=f"{ratio_text(floor.p50, raw.p50)} / {ratio_text(floor.p99, raw.p99)}",
+        note=f"ours against the framework floor: {ratio_text(ours.p50, floor.p50)} / "
+        f"{ratio_text(ours.p99, floor.p99)} (p50 / p99)",
+    )
 
 
 async def generate_rows(run: BenchRun) -> list[Row]:
@@ -165,16 +154,25 @@ async def generate_rows(run: BenchRun) -> list[Row]:
         async with lean_client(stack) as http:
             project = await project_of(http)
         raw = RawStarter(client, stack.env["INFRAI_TEMPORAL_TASK_QUEUE"], project)
-        for concurrency, count in requests.items():
-            cpu = ApiCpu()
-            ours, base = await generate_latencies(
-                stack, raw, concurrency=concurrency, requests=count, rounds=4, cpu=cpu
-            )
-            row = latency_row(
-                f"`POST /v1/video/generate` p50 / p99, concurrency {concurrency}", ours, base, GENERATE_TARGET
-            )
-            note = f"the API process spent {cpu.ms_per_request:.1f} ms of CPU per request"
-            rows.append(dataclasses.replace(row, note=note))
+        with started_floor(stack, project) as floor:
+            for concurrency, count in requests.items():
+                cpu = ApiCpu()
+                measured = await generate_latencies(
+                    stack,
+                    raw,
+                    concurrency=concurrency,
+                    requests=count,
+                    rounds=4,
+                    cpu=cpu,
+                    floor=floor if concurrency == 1 else None,
+                )
+                measure = f"`POST /v1/video/generate` p50 / p99, concurrency {concurrency}"
+                row = latency_row(measure, measured["ours"], measured["raw"], GENERATE_TARGET)
+                note = f"the API process spent {cpu.ms_per_request:.1f} ms of CPU per request"
+                rows.append(dataclasses.replace(row, note=note))
+                if "floor" in measured:
+                    rows.append(floor_row(measure, measured))
+            await floor.aclose()
     return rows
 
 
@@ -190,30 +188,35 @@ async def _job_state(http: LeanHttp, job_id: str) -> dict[str, Any]:
 
 async def status_latencies(
     http: LeanHttp,
-    job_id: str,
+    path: str,
     raw_call: Callable[[], Awaitable[object]],
     *,
     requests: int,
+    floor: tuple[LeanHttp, str] | None = None,
     concurrency: int = 1,
-) -> tuple[Latency, Latency]:
-    async def ours(_: int) -> None:
-        response = await http.get(f"/v1/video/jobs/{job_id}")
-        response.raise_for_status()
+) -> dict[str, Latency]:
+    """Ours (GET ``path``), the raw call and (given: its client and path) the framework floor, interleaved."""
+
+    def getting(client: LeanHttp, url: str) -> Callable[[int], Awaitable[None]]:
+        async def get(_: int) -> None:
+            response = await client.get(url)
+            response.raise_for_status()
+
+        return get
 
     async def raw(_: int) -> None:
         await raw_call()
 
-    for call in (ours, raw):
+    calls = {"ours": getting(http, path), "raw": raw} | ({"floor": getting(*floor)} if floor else {})
+    for call in calls.values():
         await drive(call, requests=20, concurrency=concurrency)
     rounds = 4
-    pooled = await interleaved(
-        {
-            "ours": lambda _: drive(ours, requests=requests // rounds, concurrency=concurrency),
-            "raw": lambda _: drive(raw, requests=requests // rounds, concurrency=concurrency),
-        },
-        rounds,
-    )
-    return Latency.of(pooled["ours"]), Latency.of(pooled["raw"])
+
+    def contender(call: Callable[[int], Awaitable[None]]) -> Callable[[int], Awaitable[list[float]]]:
+        return lambda _: drive(call, requests=requests // rounds, concurrency=concurrency)
+
+    pooled = await interleaved({name: contender(call) for name, call in calls.items()}, rounds)
+    return {name: Latency.of(samples) for name, samples in pooled.items()}
 
 
 async def status_rows(run: BenchRun) -> list[Row]:
@@ -228,6 +231,7 @@ async def status_rows(run: BenchRun) -> list[Row]:
             created = await http.post("/v1/video/generate", json=GENERATE_BODY)
             created.raise_for_status()
             job_id: str = created.json()["job_id"]
+            path = f"/v1/video/jobs/{job_id}"
 
             async def generating() -> bool:
                 return bool((await _job_state(http, job_id))["stage"] == "generating")
@@ -238,25 +242,29 @@ async def status_rows(run: BenchRun) -> list[Row]:
             async def raw_query() -> None:
                 await handle.query(STATUS_QUERY, result_type=JobSnapshot)
 
-            ours, base = await status_latencies(http, job_id, raw_query, requests=requests)
-            rows.append(
-                latency_row(
-                    "status of a running job p50 / p99 (vs raw `status` query)", ours, base, STATUS_TARGET
+            with started_floor(stack, await project_of(http)) as floor:
+                measure = "status of a running job p50 / p99 (vs raw `status` query)"
+                measured = await status_latencies(
+                    http, path, raw_query, requests=requests, floor=(floor, f"/status/{job_id}")
                 )
-            )
+                rows.append(latency_row(measure, measured["ours"], measured["raw"], STATUS_TARGET))
+                rows.append(floor_row(measure, measured))
 
-            run.fal.configure(polls_to_finish=2, hold=False)
+                run.fal.configure(polls_to_finish=2, hold=False)
 
-            async def succeeded() -> bool:
-                return bool((await _job_state(http, job_id))["state"] == "succeeded")
+                async def succeeded() -> bool:
+                    return bool((await _job_state(http, job_id))["state"] == "succeeded")
 
-            await wait_until(succeeded, timeout=120, what="the job succeeded")
+                await wait_until(succeeded, timeout=120, what="the job succeeded")
 
-            async def raw_describe() -> None:
-                await handle.describe()
+                async def raw_describe() -> None:
+                    await handle.describe()
 
-            ours, base = await status_latencies(http, job_id, raw_describe, requests=requests)
-            rows.append(
-                latency_row("status of a finished job p50 / p99 (vs raw describe)", ours, base, STATUS_TARGET)
-            )
+                measure = "status of a finished job p50 / p99 (vs raw describe)"
+                measured = await status_latencies(
+                    http, path, raw_describe, requests=requests, floor=(floor, f"/describe/{job_id}")
+                )
+                rows.append(latency_row(measure, measured["ours"], measured["raw"], STATUS_TARGET))
+                rows.append(floor_row(measure, measured))
+                await floor.aclose()
     return rows

@@ -30,6 +30,8 @@ def test_the_quick_benchmark_prints_each_measure_beside_its_baseline(tmp_path: P
     measures = [row[0].lstrip("| ") for row in rows[1:]]
     assert measures == [
         "`POST /v1/video/generate` p50 / p99, concurrency 1",
+        "`POST /v1/video/generate` p50 / p99, concurrency 1: framework floor, a bare FastAPI route making "
+        "only that call",
         "`POST /v1/video/generate` p50 / p99, concurrency 32",
         "burst of 10 jobs, one all-roles worker: accepted by the vendor",
         "burst of 10 jobs, one all-roles worker: succeeded",
