@@ -8,14 +8,10 @@ from fastapi import APIRouter, Header, Request, Response
 
 from api.deps import (
     CurrentProject,
-    EtasDep,
     JobCreatingProject,
     JobsDep,
     ReadingProject,
     ServicesDep,
-    SettingsDep,
-    StorageDep,
-    WatchesDep,
     job_creator,
 )
 from api.job_requests import JOB_HEADERS_OPENAPI, job_request
@@ -78,11 +74,7 @@ async def get_job(
     job_id: str,
     response: Response,
     caller: ReadingProject,
-    jobs: JobsDep,
-    watches: WatchesDep,
-    settings: SettingsDep,
-    storage: StorageDep,
-    etas: EtasDep,
+    services: ServicesDep,  # as generate's: the hottest read, one resolution for every service it uses
     prefer: Annotated[
         str | None,
         Header(description="`wait=N`: answer as soon as the job is final, or after N seconds (at most 60)."),
@@ -96,17 +88,18 @@ async def get_job(
     with the job as it is then; ``Preference-Applied: wait=N`` says the wait was honoured.
     """
     project_id = caller.project.project_id
+    settings = services.settings
 
     async def answer() -> VideoJob:
         wait = preferred_wait(prefer, min(MAX_WAIT_SECONDS, settings.job_wait_max_seconds))
         response.headers["Vary"] = "Prefer"
         if wait is None:
-            snapshot = await jobs.status(job_id, project_id)
+            snapshot = await services.jobs.status(job_id, project_id)
         else:
-            snapshot = await watches.wait_final(job_id, project_id, within_seconds=wait)
+            snapshot = await services.watches.wait_final(job_id, project_id, within_seconds=wait)
             response.headers["Preference-Applied"] = f"wait={wait}"
-        eta = await etas.estimate(snapshot)
-        return present_job(snapshot, storage, settings.media_url_ttl_seconds, eta)
+        eta = await services.etas.estimate(snapshot)
+        return present_job(snapshot, services.storage, settings.media_url_ttl_seconds, eta)
 
     return await caller.read(answer())
 
