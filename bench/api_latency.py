@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.framework_floor import started_floor
 from bench.lean_http import LeanHttp
-from bench.raw_starter import GENERATE_BODY, RawStarter
+from bench.raw_starter import GENERATE_BODY, RawStarter, commit_latency
 from bench.report import Row, ratio_text
 from bench.sampling import Latency, drive, interleaved, sample_process, wait_until
 from bench.services import BenchRun, lean_client
@@ -171,7 +171,14 @@ async def generate_rows(run: BenchRun) -> list[Row]:
                 note = f"the API process spent {cpu.ms_per_request:.1f} ms of CPU per request"
                 rows.append(dataclasses.replace(row, note=note))
                 if "floor" in measured:
-                    rows.append(floor_row(measure, measured))
+                    durable = commit_latency(stack.data_dir, durable=True)
+                    plain = commit_latency(stack.data_dir, durable=False)
+                    split = floor_row(measure, measured)
+                    note = (
+                        f"{split.note}; a SQLite write transaction on this disk (the credit hold commits "
+                        f"one), p50 / p99: waiting for the disk {durable.ms()}, not waiting {plain.ms()}"
+                    )
+                    rows.append(dataclasses.replace(split, note=note))
             await floor.aclose()
     return rows
 

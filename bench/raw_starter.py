@@ -1,13 +1,18 @@
-"""The generate baseline: ``Client.start_workflow`` exactly as the API makes it, minus the API."""
+"""The generate baseline (``Client.start_workflow`` exactly as the API makes it, minus the API), and what
+the one durable write on a generate's path costs on this disk."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from bench.sampling import Latency
 from core.ids import job_id_for_key
 from core.models import JobInput, Prefer, VideoSpec
 from core.settings import Settings
@@ -59,3 +64,27 @@ class RawStarter:
             search_attributes=attributes,
         )
         return job.job_id
+
+
+def commit_latency(folder: Path, *, durable: bool, commits: int = 200) -> Latency:
+    """What one small SQLite write transaction (BEGIN IMMEDIATE, an INSERT, COMMIT) takes on the disk under
+    ``folder``: in WAL mode as the accounts DB runs, waiting for the disk (``synchronous=FULL``, the credit
+    hold's commit) or not (``NORMAL``, the rate-limit count's). A generate's hold pays the durable one."""
+    path = folder / f"commit-{'full' if durable else 'normal'}.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        connection.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)")
+        samples = []
+        for n in range(commits):
+            started = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO rows (body) VALUES (?)", (f"hold {n}",))
+            connection.execute("COMMIT")
+            samples.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+        for leftover in folder.glob(path.name + "*"):
+            leftover.unlink()
+    return Latency.of(samples)
