@@ -15,9 +15,17 @@ from sqlalchemy import text
 
 from accounts.database import Database
 from accounts.errors import AccountsUnavailable
-from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
+from accounts.rate_limits import (
+    DEFAULT_POLICY,
+    JOBS_POLICY,
+    DatabaseCounter,
+    MemoryCounter,
+    RateLimiter,
+    RatePolicy,
+)
 from accounts.sqlite_trips import SqliteStatement
 from accounts.store import AccountStore
+from accounts.tables import rate_limit_windows
 from api.deps import CurrentProject
 from api.problems import install_problem_handlers
 from api.rate_limits import RateLimitHeaders
@@ -182,3 +190,25 @@ async def test_a_count_on_a_sqlite_file_locked_past_its_timeout_is_accounts_unav
         (counted_again,) = await limiter.charge("k1", DEFAULT_POLICY)
     assert (counted.used, counted_again.used) == (1, 2)
     assert refused.value.retry_after_seconds == 7
+
+
+async def test_a_count_whose_sqlite_file_cannot_be_opened_is_accounts_unavailable_until_it_can(
+    tmp_path: Path,
+) -> None:
+    """SQLite's count opens its own connection on first use: a file that cannot be opened is an outage
+    (the caller fails open, as for any outage), and the next count opens it once it can be."""
+    path = tmp_path / "accounts.db"
+    path.mkdir()  # a folder where the database file should be: SQLite cannot open it
+    database = Database(f"sqlite:///{path}", connect_timeout=1, pool_size=1, retry_after=3)
+    limiter = RateLimiter([RatePolicy(DEFAULT_POLICY, 100, 60)], DatabaseCounter(database))
+    try:
+        with pytest.raises(AccountsUnavailable) as refused:
+            await limiter.charge("k1", DEFAULT_POLICY)
+        path.rmdir()
+        async with database.write() as conn:
+            await conn.run_sync(lambda sync: rate_limit_windows.create(sync))
+        (counted,) = await limiter.charge("k1", DEFAULT_POLICY)
+    finally:
+        await database.aclose()
+    assert refused.value.retry_after_seconds == 3
+    assert counted.used == 1
