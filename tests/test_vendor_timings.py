@@ -130,7 +130,10 @@ async def test_a_late_job_moves_from_p50_to_p90_then_to_now(account_store: Accou
             assert (eta.eta_seconds, eta.expected_finish_at) == (0, now)
         else:
             assert eta.expected_finish_at == accepted + timedelta(seconds=expected)
-            assert eta.eta_seconds == math.ceil(expected - elapsed)
+            # Seconds until the expected finish, rounded up, as timedeltas count them (whole microseconds):
+            # in floats, 300.004 - 201.004 is 99.00000000000003, which would round up to 100.
+            until_finish = timedelta(seconds=expected) - timedelta(seconds=elapsed)
+            assert eta.eta_seconds == math.ceil(until_finish.total_seconds())
     rehosting = await etas.estimate(running(44, Stage.REHOSTING, accepted))
     assert rehosting is not None and rehosting.eta_seconds == 0
     final = running(44, Stage.GENERATING, accepted)
