@@ -281,12 +281,17 @@ def test_an_invalid_idempotency_key_is_a_422_problem(redelivery_stack: Stack) ->
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_sdk_and_cli_list_failed_messages_page_by_page_and_redeliver(
-    redelivery_stack: Stack, receiver_port: int
+async def test_the_sdk_and_cli_list_failed_messages_page_by_page_and_redeliver(
+    redelivery_stack: Stack, receiver_port: int, temporal_client: Client
 ) -> None:
     stack, key = redelivery_stack, redelivery_stack.activate()
     jobs = [_job_with_webhook(stack, key, _url(receiver_port, f"/down/sdk-{n}")) for n in range(2)]
     _listed(stack, key, set(jobs), outcome="failed")
+    # Each message is listed as failed from its first attempt on, while its delivery still retries (for 3 s
+    # here): the receiver comes up only once both deliveries gave up, so what it receives is the redelivery
+    # alone, not also an original retry that happened to land after it started.
+    for job_id in jobs:
+        assert await _delivery_ended(temporal_client, job_id) == WorkflowExecutionStatus.FAILED
     with Infrai(api_key=key, base_url=stack.api_url) as client:
         found = list(client.webhooks.deliveries(outcome="failed", limit=1))  # one page per message
         assert [m.job_id for m in found] == jobs[::-1] and found[0].outcome == "failed"
