@@ -48,6 +48,13 @@ def async_database_url(database_url: str) -> URL:
     raise ValueError(f"unsupported accounts database {backend!r}: use sqlite:/// or postgresql://")
 
 
+def _sqlite_pragmas(*, durable: bool) -> list[str]:
+    """What every accounts connection to SQLite says first: WAL, foreign keys, and for one whose commits
+    need not wait for the disk (``Database.statistics``) ``synchronous=NORMAL``."""
+    pragmas = ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON"]
+    return pragmas if durable else [*pragmas, "PRAGMA synchronous=NORMAL"]
+
+
 def _use_sqlite_transactions(engine: AsyncEngine, *, durable: bool) -> None:
     """Let SQLAlchemy, not the sqlite3 module, say BEGIN, so we can choose IMMEDIATE for writes. A durable
     engine's commits wait for the disk (SQLite's default ``synchronous=FULL``); the other's do not."""
@@ -56,10 +63,8 @@ def _use_sqlite_transactions(engine: AsyncEngine, *, durable: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        if not durable:
-            cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in _sqlite_pragmas(durable=durable):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -177,17 +182,15 @@ class Database:
             return await driver_rows(self._statistics_driver, statement, values)
 
     async def _open_statistics_driver(self) -> aiosqlite.Connection:
-        """What ``statistics()``'s engine opens on SQLite: WAL, foreign keys, commits not waiting for the
-        disk, each statement its own transaction."""
+        """A connection as ``statistics()``'s engine opens them on SQLite, each statement its own
+        transaction."""
         path = self.url.database or ":memory:"
         try:
             driver = await aiosqlite.connect(path, timeout=self._connect_timeout, isolation_level=None)
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance("connect", (), error, sqlite3.Error) from error
         try:
-            await driver.executescript(
-                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
-            )
+            await driver.executescript("".join(f"{pragma};" for pragma in _sqlite_pragmas(durable=False)))
         except sqlite3.Error as error:
             await driver.close()
             raise exc.DBAPIError.instance("PRAGMA", (), error, sqlite3.Error) from error
