@@ -10,6 +10,13 @@ from pathlib import Path
 from devstack.processes import ManagedProcess
 from workflows import search_attributes as sa
 
+# The dev server runs one history shard, and each shard reads its transfer queue (the tasks that hand a
+# workflow or activity task to matching) at most 20 times a second by default. Past a burst of about 20
+# hand-offs every further one waited ~44 ms for the rate limiter: a job makes five, so a job started right
+# after another took ~250 ms of waits instead of ~20 (docs/performance.md, "Hand-off waits"). One shard
+# serves one node's load; this lifts the limit, not the work done per read.
+DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": "1000"}
+
 
 def temporal_binary() -> str:
     beside_python = Path(sys.executable).parent / "temporal"
@@ -51,6 +58,8 @@ def dev_server(
         "--ui-disable-news-fetch",
         *sa.cli_flags(),
     ]
+    for key, value in DYNAMIC_CONFIG.items():
+        argv += ["--dynamic-config-value", f"{key}={value}"]
     argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
     if ui_codec_endpoint and not headless:
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
