@@ -27,14 +27,13 @@ import time
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
 
 from bench.report import Row
 from bench.sampling import wait_until
 from bench.services import HISTORY_NAMESPACE, BenchRun, api_client
 from tests.emulators.server import EmulatorServer
+from tests.fixtures.housekeeping import described_schedule
 from tests.fixtures.stack import Stack
-from workflows.housekeeping import housekeeping_schedule_id
 
 SCALE = 40
 JOB_BODY = {"prompt": "a lighthouse in a storm", "vendor": "fal", "duration_seconds": 8}
@@ -111,16 +110,7 @@ async def worker_started(run: BenchRun, stack: Stack, client: Client) -> None:
     """Until the worker's own start-up actions are counted: it creates its housekeeping schedule as it
     starts (a ``CreateSchedule``, and the server's scheduler workflow then takes a timer, a marker and a
     search-attribute upsert of its own), which would otherwise land in the first job's count."""
-    schedule = client.get_schedule_handle(housekeeping_schedule_id(stack.env["INFRAI_TEMPORAL_TASK_QUEUE"]))
-
-    async def created() -> bool:
-        try:
-            await schedule.describe()
-        except RPCError:
-            return False
-        return True
-
-    await wait_until(created, timeout=60, interval=0.1, what="the worker's housekeeping schedule")
+    await described_schedule(client, stack.env["INFRAI_TEMPORAL_TASK_QUEUE"])
     await settled_actions(run)
 
 
