@@ -27,6 +27,7 @@ from activities.rehost_download import (
 from core.errors import ErrorCode
 from core.models import RehostRequest, StoredVideo
 from storage import MediaStorage, StorageError, StoredObject
+from storage.digest import Digest
 from storage.threads import run_to_completion
 from vendors.base import VideoVendor
 
@@ -132,13 +133,14 @@ class RehostActivities:
         """The stored object and its first bytes (up to ``HEAD_BYTES``)."""
         vendor = self._vendors.get(req.task.vendor)
         headers = vendor.download_headers(req.task, req.output_url) if vendor else {}
-        download = BlockingDownload(req.output_url, headers)
+        digest = Digest()  # fed by the download's reading thread, piece by piece
+        download = BlockingDownload(req.output_url, headers, digest=digest)
         head = bytearray()
         try:
             await run_to_completion(None, download.open)
             chunk_bytes = self._storage.stream_chunk_bytes
             async with aclosing(_with_heartbeats(download, chunk_bytes, head)) as chunks:
-                stored = await self._storage.put_stream(key, chunks, "video/mp4")
+                stored = await self._storage.put_stream(key, chunks, "video/mp4", hashed=digest)
             return stored, bytes(head)
         except DownloadRefusedError as err:
             if err.status in (401, 403, 404, 410):

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from storage.digest import Digest
+
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -47,8 +49,15 @@ class MediaStorage(Protocol):
     # The chunk size ``put_stream`` stores with the least copying (S3: a whole part), or None for any.
     stream_chunk_bytes: int | None
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
-        """Store everything ``chunks`` yields under ``key`` (replacing any object there)."""
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, hashed: Digest | None = None
+    ) -> StoredObject:
+        """Store everything ``chunks`` yields under ``key`` (replacing any object there).
+
+        ``hashed``: the producer of ``chunks`` feeds every chunk into this digest before yielding it (the
+        cheapest place: the thread that read the bytes), and it is recorded instead of a second hash of the
+        stream. A digest whose size is not the stored size fails the write (``StorageError``).
+        """
         ...
 
     async def put_file(self, key: str, path: Path, content_type: str) -> StoredObject:

@@ -52,8 +52,10 @@ class LocalMediaStorage:
             raise InvalidObjectKeyError(f"object key {key!r} resolves outside the storage root")
         return path
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
-        async with StreamDigest() as hashing:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, hashed: Digest | None = None
+    ) -> StoredObject:
+        async with StreamDigest(hashed, hashed_by_caller=hashed is not None) as hashing:
 
             async def fill(write: AtomicFileWrite) -> Digest:
                 batch: list[bytes] = []

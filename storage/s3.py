@@ -92,9 +92,11 @@ class S3MediaStorage:
         """Create the bucket when it does not exist (for the dev stack and tests; never implied)."""
         await run_to_completion(self._executor, self._ensure_bucket)
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredObject:
-        digest = Digest()
-        async with StreamDigest(digest) as hashing:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, hashed: Digest | None = None
+    ) -> StoredObject:
+        digest = hashed if hashed is not None else Digest()
+        async with StreamDigest(digest, hashed_by_caller=hashed is not None) as hashing:
             parts = stream_parts(chunks, self._part_bytes, hashing)
             return await self._upload(key, parts, digest, content_type)
 

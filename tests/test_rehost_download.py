@@ -21,6 +21,7 @@ from activities.rehost_download import (
     DownloadRefusedError,
     download_chunks,
 )
+from storage.digest import Digest
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -80,8 +81,10 @@ def source() -> Iterator[int]:
         server.server_close()
 
 
-async def _opened(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> BlockingDownload:
-    download = BlockingDownload(url, headers or {}, timeout=timeout)
+async def _opened(
+    url: str, headers: dict[str, str] | None = None, timeout: float = 30, digest: Digest | None = None
+) -> BlockingDownload:
+    download = BlockingDownload(url, headers or {}, timeout=timeout, digest=digest)
     await asyncio.to_thread(download.open)
     return download
 
@@ -105,6 +108,19 @@ async def test_a_chunk_size_gives_chunks_of_exactly_that_size_but_the_last(sourc
     sizes = [len(chunk) async for chunk in download_chunks(download, chunk_bytes=1024 * 1024)]
 
     assert sizes == [1024 * 1024] * 3 + [17]
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 1024 * 1024])  # as the socket delivers, and exact chunks
+async def test_a_digest_given_to_the_download_hashes_exactly_the_body(
+    source: int, chunk_bytes: int | None
+) -> None:
+    digest = Digest()
+    download = await _opened(f"http://127.0.0.1:{source}/video", digest=digest)
+
+    body = await _body(download_chunks(download, chunk_bytes=chunk_bytes))
+
+    assert body == BODY
+    assert (digest.size, digest.hexdigest()) == (len(BODY), hashlib.sha256(BODY).hexdigest())
 
 
 async def test_an_error_status_is_a_refusal_that_keeps_its_code(source: int) -> None:

@@ -20,8 +20,10 @@ from storage import (
     MediaStorage,
     ObjectNotFoundError,
     S3MediaStorage,
+    StorageError,
     build_storage,
 )
+from storage.digest import Digest
 from tests.fixtures.s3 import MotoS3
 
 MiB = 1024 * 1024
@@ -119,6 +121,50 @@ async def test_object_of_exactly_one_part_is_stored(media_storage: MediaStorage)
     assert await media_storage.head("one-part.bin") == stored
     with media_storage.open_reader("one-part.bin") as reader:
         assert reader.read() == data
+
+
+async def hashed_stream_of(
+    data: bytes, digest: Digest, chunk_bytes: int = 64 * 1024, skip_chunk: int | None = None
+) -> AsyncIterator[bytes]:
+    """``stream_of``, every chunk fed into ``digest`` before it is yielded, as the rehost download does;
+    ``skip_chunk``: that chunk is yielded but not hashed (a producer with a bug)."""
+    for number, start in enumerate(range(0, len(data), chunk_bytes)):
+        chunk = data[start : start + chunk_bytes]
+        if number != skip_chunk:
+            digest.update(chunk)
+        yield chunk
+
+
+@pytest.mark.parametrize("size", [0, 17, LARGE_BYTES])  # empty, one short part, multipart
+async def test_a_stream_hashed_by_its_producer_records_that_digest(
+    media_storage: MediaStorage, size: int
+) -> None:
+    data = pattern_bytes(size, seed=4)
+    digest = Digest()
+
+    stored = await media_storage.put_stream(
+        "videos/p1/j3/video.mp4", hashed_stream_of(data, digest), "video/mp4", hashed=digest
+    )
+
+    assert (stored.size_bytes, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    assert await media_storage.head("videos/p1/j3/video.mp4") == stored
+    with media_storage.open_reader("videos/p1/j3/video.mp4") as reader:
+        assert reader.read() == data
+
+
+@pytest.mark.parametrize("skipped", [0, 100])  # in the first part, and in a later one
+async def test_a_producers_digest_that_misses_bytes_fails_the_write_and_leaves_nothing(
+    media_storage: MediaStorage, skipped: int
+) -> None:
+    data = pattern_bytes(LARGE_BYTES, seed=5)
+    digest = Digest()
+    stream = hashed_stream_of(data, digest, skip_chunk=skipped)
+
+    with pytest.raises(StorageError, match="digest covers"):
+        await media_storage.put_stream("videos/p1/j4/video.mp4", stream, "video/mp4", hashed=digest)
+
+    assert await media_storage.head("videos/p1/j4/video.mp4") is None
+    assert leftovers(media_storage) == []
 
 
 async def test_reader_seeks_anywhere_and_reads_the_right_bytes(media_storage: MediaStorage) -> None:
