@@ -1,13 +1,14 @@
 """Rows for the rehost of a 1 GB video (the transfers themselves: ``bench/rehost_transfer.py``).
 
-Every transfer starts from the same memory state. On these VMs the guest hands the memory it frees back
-to the host (free page reporting, in 8 MiB blocks, about two seconds after the free), and memory handed
-back costs a host fault when it is next touched. Writing 1 GiB into the page cache cost 0.2 s of system
-CPU right after the previous gigabyte was deleted, and 0.9-1.1 s five seconds later. Which contender met
-warm memory and which cold was the luck of the schedule: the same raw copy measured from 430 to 1,000
-MB/s (``docs/performance.md``). So each transfer starts ``SETTLE_SECONDS`` after the last one, every
-contender meets cold memory, and there are three rounds, not two, for a median one odd transfer cannot
-move.
+Each contender meets the same memory, measured twice. On these VMs the guest hands the memory it frees
+back to the host (free page reporting, in 8 MiB blocks, about two seconds after the free), and memory
+handed back costs a host fault when it is next touched: writing 1 GiB into the page cache cost 0.2 s of
+system CPU right after the previous gigabyte was deleted, and 0.9-1.1 s five seconds later. Which
+contender met warm memory and which cold used to be the luck of the schedule: the same raw copy measured
+from 430 to 1,000 MB/s (``docs/performance.md``). Now every transfer of the **cold** rows starts
+``SETTLE_SECONDS`` after the last one, and every transfer of the **warm** rows right after a warm-up of
+its own size whose output it deletes first (``bench/rehost_transfer.py``). Three rounds each, for a
+median one odd transfer cannot move.
 """
 
 from __future__ import annotations
@@ -60,52 +61,64 @@ def _median_cpu(results: list[dict[str, Any]]) -> float:
     return statistics.median(_cpu_per_gib(result) for result in results)
 
 
+Results = dict[str, list[dict[str, Any]]]
+
+
+async def _transfers(run: BenchRun, backend: str, memory: str, url: str, warmup_url: str) -> Results:
+    """Every contender's transfers into ``backend``: three rounds (one when quick), alternating order."""
+    results: Results = {"ours": [], "raw": [], "raw+sha256": []}
+    for round_number in range(1 if run.quick else 3):
+        order = ("ours", "raw", "raw+sha256")
+        for who in order if round_number % 2 == 0 else order[::-1]:
+            bucket = run.moto.new_bucket()
+            folder = run.folder(f"rehost-{who.replace('+', '-')}-{backend}")
+            if memory == "cold" and not run.quick:
+                await asyncio.sleep(SETTLE_SECONDS)
+            result = await asyncio.to_thread(
+                measure, who, backend, url, warmup_url, run.moto, bucket, folder, memory
+            )
+            results[who].append(result)
+    return results
+
+
+def _row(size: int, backend: str, memory: str, results: Results, settled: bool) -> Row:
+    ours = statistics.median(_rate(r) for r in results["ours"])
+    raw = statistics.median(_rate(r) for r in results["raw"])
+    hashed = statistics.median(_rate(r) for r in results["raw+sha256"])
+    growth = max(int(r["growth"]) for r in results["ours"])
+    where = "S3 (moto server)" if backend == "s3" else "local files"
+    raw_name = "raw boto3 `upload_fileobj`" if backend == "s3" else "raw copy to a file"
+    how = "each right after a warm-up of the same size, into the memory its delete freed"
+    if memory == "cold":
+        how = f"each {SETTLE_SECONDS:.0f} s after the last, into cold memory" if settled else "not settled"
+    return Row(
+        measure=f"rehost of a {size // MiB:,} MB video from HTTP into {where}, {memory} memory",
+        ours=f"{ours:.0f} MB/s, peak RSS growth {growth / MiB:.0f} MB",
+        baseline=f"{raw_name}: {raw:.0f} MB/s",
+        ratio=ratio_text(ours, raw),
+        target=f"≥ {THROUGHPUT_TARGET}x throughput, RSS growth ≤ 64 MB",
+        met=ours >= THROUGHPUT_TARGET * raw and growth <= RSS_GROWTH_LIMIT,
+        note=(
+            f"median of {len(results['ours'])} transfer(s) each, alternating, {how} (see the module's "
+            f"docstring); raw peak RSS growth {max(int(r['growth']) for r in results['raw']) / MiB:.0f} "
+            f"MB; CPU of the transferring process {_median_cpu(results['ours']):.2f} s/GiB (raw "
+            f"{_median_cpu(results['raw']):.2f}); the raw tool with a sha256 of every byte, as ours "
+            f"records: {hashed:.0f} MB/s, CPU {_median_cpu(results['raw+sha256']):.2f} s/GiB (ours "
+            f"{ours / hashed:.2f}x that)"
+        ),
+    )
+
+
 async def rehost_rows(run: BenchRun) -> list[Row]:
     size = 64 * MiB if run.quick else 1024 * MiB
-    rounds = 1 if run.quick else 3
     media = run.folder("rehost-source")
     write_padded_mp4(media / "video.mp4", size)
     write_padded_mp4(media / "warmup.mp4", 32 * MiB)
-    moto = run.moto
     rows: list[Row] = []
     with http_source(media) as base:
         url, warmup_url = f"{base}/video.mp4", f"{base}/warmup.mp4"
-        for backend, raw_name in (("s3", "raw boto3 `upload_fileobj`"), ("local", "raw copy to a file")):
-            results: dict[str, list[dict[str, Any]]] = {"ours": [], "raw": [], "raw+sha256": []}
-            for round_number in range(rounds):
-                order = ("ours", "raw", "raw+sha256")
-                order = order if round_number % 2 == 0 else order[::-1]
-                for who in order:
-                    bucket = moto.new_bucket()
-                    folder = run.folder(f"rehost-{who.replace('+', '-')}-{backend}")
-                    await asyncio.sleep(0 if run.quick else SETTLE_SECONDS)
-                    result = await asyncio.to_thread(
-                        measure, who, backend, url, warmup_url, moto, bucket, folder
-                    )
-                    results[who].append(result)
-            ours = statistics.median(_rate(r) for r in results["ours"])
-            raw = statistics.median(_rate(r) for r in results["raw"])
-            hashed = statistics.median(_rate(r) for r in results["raw+sha256"])
-            growth = max(int(r["growth"]) for r in results["ours"])
-            where = "S3 (moto server)" if backend == "s3" else "local files"
-            rows.append(
-                Row(
-                    measure=f"rehost of a {size // MiB:,} MB video from HTTP into {where}",
-                    ours=f"{ours:.0f} MB/s, peak RSS growth {growth / MiB:.0f} MB",
-                    baseline=f"{raw_name}: {raw:.0f} MB/s",
-                    ratio=ratio_text(ours, raw),
-                    target=f"≥ {THROUGHPUT_TARGET}x throughput, RSS growth ≤ 64 MB",
-                    met=ours >= THROUGHPUT_TARGET * raw and growth <= RSS_GROWTH_LIMIT,
-                    note=(
-                        f"median of {rounds} transfer(s) each, alternating, each {SETTLE_SECONDS:.0f} s "
-                        f"after the last (the same cold memory for each: see the module's docstring); raw "
-                        f"peak RSS growth "
-                        f"{max(int(r['growth']) for r in results['raw']) / MiB:.0f} MB; CPU of the "
-                        f"transferring process {_median_cpu(results['ours']):.2f} s/GiB "
-                        f"(raw {_median_cpu(results['raw']):.2f}); the raw tool with a sha256 of every "
-                        f"byte, as ours records: {hashed:.0f} MB/s, CPU "
-                        f"{_median_cpu(results['raw+sha256']):.2f} s/GiB (ours {ours / hashed:.2f}x that)"
-                    ),
-                )
-            )
+        for backend in ("s3", "local"):
+            for memory in ("cold", "warm"):
+                results = await _transfers(run, backend, memory, url, warmup_url)
+                rows.append(_row(size, backend, memory, results, settled=not run.quick))
     return rows

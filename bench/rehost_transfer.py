@@ -17,6 +17,11 @@ warm-up transfer (imports, thread pools, connections) with the kernel's high-wat
 - raw+sha256: either raw tool with a sha256 of every byte read (hashlib, in the reading thread): ours
   must record the object's sha256, the raw tools do not; shown beside the target's baseline, not
   instead of it.
+
+Memory: ``cold``, the warm-up is the small video and stays stored, so the measured transfer writes into
+memory the kernel has to find (on these VMs, memory the host took back: ``bench/rehost_throughput.py``);
+``warm``, the warm-up is the measured video itself, deleted just before the measured transfer, which
+then reuses the memory it freed.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def _reset_peak() -> int:
 
 
 async def _ours(
-    backend: str, url: str, warmup_url: str, moto: MotoS3, bucket: str, data_dir: Path
+    backend: str, url: str, warmup_url: str, moto: MotoS3, bucket: str, data_dir: Path, warm: bool
 ) -> dict[str, Any]:
     from activities.rehost import RehostActivities
     from core.models import RehostRequest, VendorTask
@@ -75,7 +80,9 @@ async def _ours(
     def request(job_id: str, source: str) -> RehostRequest:
         return RehostRequest(job_id=job_id, project_id="proj_bench", task=task, output_url=source)
 
-    await env.run(rehost.rehost_video, request("vid_warmup", warmup_url))
+    warmed = await env.run(rehost.rehost_video, request("vid_warmup", warmup_url))
+    if warm:
+        await storage.delete(warmed.video_key)
     baseline = _reset_peak()
     started, cpu = time.perf_counter(), _cpu_seconds()
     stored = await env.run(rehost.rehost_video, request("vid_measured", url))
@@ -99,7 +106,7 @@ class _Hashing:
         return data
 
 
-def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str, hashed: bool) -> dict[str, Any]:
+def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str, hashed: bool, warm: bool) -> dict[str, Any]:
     client = moto.client()
     config = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES)
 
@@ -109,6 +116,8 @@ def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str, hashed: bool) 
             client.upload_fileobj(body, bucket, key, Config=config)
 
     upload(warmup_url, "warmup")
+    if warm:
+        client.delete_object(Bucket=bucket, Key="warmup")
     baseline = _reset_peak()
     started, cpu = time.perf_counter(), _cpu_seconds()
     upload(url, "measured")
@@ -119,7 +128,7 @@ def _raw_s3(url: str, warmup_url: str, moto: MotoS3, bucket: str, hashed: bool) 
     return {"seconds": seconds, "cpu": cpu, "bytes": size, "growth": peak - baseline}
 
 
-def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool) -> dict[str, Any]:
+def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool, warm: bool) -> dict[str, Any]:
     def copy(source: str, path: Path) -> int:
         with urllib.request.urlopen(source) as response, path.open("wb") as out:
             shutil.copyfileobj(_Hashing(response) if hashed else response, out, MiB)
@@ -128,6 +137,8 @@ def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool) -> dict[
             return out.tell()
 
     copy(warmup_url, data_dir / "warmup.bin")
+    if warm:
+        (data_dir / "warmup.bin").unlink()
     baseline = _reset_peak()
     started, cpu = time.perf_counter(), _cpu_seconds()
     size = copy(url, data_dir / "measured.bin")
@@ -138,14 +149,16 @@ def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool) -> dict[
 
 
 def main() -> None:
-    who, backend, url, warmup_url, endpoint, bucket, data_dir = sys.argv[1:8]
-    moto, folder = MotoS3(endpoint), Path(data_dir)
+    who, backend, url, warmup_url, endpoint, bucket, data_dir, memory = sys.argv[1:9]
+    moto, folder, warm = MotoS3(endpoint), Path(data_dir), memory == "warm"
+    if warm:
+        warmup_url = url  # the same size as the measured transfer, its memory freed just before it
     if who == "ours":
-        result = asyncio.run(_ours(backend, url, warmup_url, moto, bucket, folder))
+        result = asyncio.run(_ours(backend, url, warmup_url, moto, bucket, folder, warm))
     elif backend == "s3":
-        result = _raw_s3(url, warmup_url, moto, bucket, hashed=who == "raw+sha256")
+        result = _raw_s3(url, warmup_url, moto, bucket, hashed=who == "raw+sha256", warm=warm)
     else:
-        result = _raw_local(url, warmup_url, folder, hashed=who == "raw+sha256")
+        result = _raw_local(url, warmup_url, folder, hashed=who == "raw+sha256", warm=warm)
     print(json.dumps(result))
 
 
@@ -153,12 +166,19 @@ def main() -> None:
 
 
 def measure(
-    who: str, backend: str, url: str, warmup_url: str, moto: MotoS3, bucket: str, data_dir: Path
+    who: str,
+    backend: str,
+    url: str,
+    warmup_url: str,
+    moto: MotoS3,
+    bucket: str,
+    data_dir: Path,
+    memory: str = "cold",
 ) -> dict[str, Any]:
-    """One transfer in a fresh interpreter (blocking)."""
+    """One transfer in a fresh interpreter (blocking), into ``memory`` "cold" or "warm" (see above)."""
     argv = [sys.executable, "-m", "bench.rehost_transfer", who, backend, url, warmup_url]
     done = subprocess.run(
-        [*argv, moto.endpoint_url, bucket, str(data_dir)],
+        [*argv, moto.endpoint_url, bucket, str(data_dir), memory],
         cwd=REPO,
         capture_output=True,
         text=True,
