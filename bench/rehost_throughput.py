@@ -5,7 +5,7 @@ back to the host (free page reporting, in 8 MiB blocks, about two seconds after 
 handed back costs a host fault when it is next touched: writing 1 GiB into the page cache cost 0.2 s of
 system CPU right after the previous gigabyte was deleted, and 0.9-1.1 s five seconds later. Which
 contender met warm memory and which cold used to be the luck of the schedule: the same raw copy measured
-from 430 to 1,000 MB/s (``docs/performance.md``). Now every transfer of the **cold** rows starts
+from about 300 to 1,000 MB/s (``docs/performance.md``). Now every transfer of the **cold** rows starts
 ``SETTLE_SECONDS`` after the last one, and every transfer of the **warm** rows right after a warm-up of
 its own size whose output it deletes first (``bench/rehost_transfer.py``). Three rounds each, for a
 median one odd transfer cannot move.
