@@ -151,8 +151,6 @@ def _raw_local(url: str, warmup_url: str, data_dir: Path, hashed: bool, warm: bo
 def main() -> None:
     who, backend, url, warmup_url, endpoint, bucket, data_dir, memory = sys.argv[1:9]
     moto, folder, warm = MotoS3(endpoint), Path(data_dir), memory == "warm"
-    if warm:
-        warmup_url = url  # the same size as the measured transfer, its memory freed just before it
     if who == "ours":
         result = asyncio.run(_ours(backend, url, warmup_url, moto, bucket, folder, warm))
     elif backend == "s3":
@@ -175,7 +173,9 @@ def measure(
     data_dir: Path,
     memory: str = "cold",
 ) -> dict[str, Any]:
-    """One transfer in a fresh interpreter (blocking), into ``memory`` "cold" or "warm" (see above)."""
+    """One transfer in a fresh interpreter (blocking), into ``memory`` "cold" or "warm" (see above): warm,
+    the warm-up is the measured video itself (``url``), its output deleted just before the measure."""
+    warmup_url = url if memory == "warm" else warmup_url
     argv = [sys.executable, "-m", "bench.rehost_transfer", who, backend, url, warmup_url]
     done = subprocess.run(
         [*argv, moto.endpoint_url, bucket, str(data_dir), memory],
