@@ -11,6 +11,7 @@ from temporalio.client import Client
 from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, MemoryCounter, RateLimiter, RatePolicy
 from accounts.store import AccountStore
 from api.cursors import CursorCodec
+from api.media_links import MediaLinks
 from core.settings import Settings
 from jobs.etas import EtaBoard
 from jobs.listing import JobLister
@@ -31,6 +32,7 @@ class Services:
     settings: Settings
     temporal: Client
     storage: MediaStorage
+    links: MediaLinks  # the signed URLs presented jobs carry, minted by ``storage``
     accounts: AccountStore
     catalog: Catalog
     configured: set[str]  # vendor ids with their keys set (routable)
@@ -75,6 +77,7 @@ async def open_services(settings: Settings, metrics: ApiMetrics) -> Services:
         settings=settings,
         temporal=client,
         storage=storage,
+        links=MediaLinks(storage, settings.media_url_ttl_seconds),
         accounts=accounts,
         catalog=catalog,
         configured=configured_vendors(settings),

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from api.media_links import MediaLinks
 from api.presenter import present_job
 from api.schemas import IDEMPOTENCY_KEY_PATTERN, GenerateRequest, JobCostOut, VideoJob, _clean_text
 from core.batches import MAX_BATCH_ITEMS
@@ -16,7 +17,6 @@ from core.errors import ErrorCode
 from core.models import ErrorInfo, JobState
 from core.webhook_targets import MAX_WEBHOOK_URL_CHARS
 from jobs.batches import BatchItem, BatchView
-from storage import MediaStorage
 
 
 class BatchCreateRequest(BaseModel):
@@ -84,9 +84,7 @@ class VideoBatch(BaseModel):
     items: list[BatchItemOut]
 
 
-def _present_item(
-    item: BatchItem, storage: MediaStorage, url_ttl_seconds: int, created: datetime
-) -> BatchItemOut:
+def _present_item(item: BatchItem, links: MediaLinks, created: datetime) -> BatchItemOut:
     if item.job is None:  # never started (its start failed and the request was not retried), or deleted
         return BatchItemOut(
             index=item.index,
@@ -96,12 +94,12 @@ def _present_item(
             cost=JobCostOut(estimated_usd="0.00"),
             error=ErrorInfo(code=ErrorCode.NOT_FOUND, message="this item's job does not exist"),
         )
-    job = present_job(item.job, storage, url_ttl_seconds)
+    job = present_job(item.job, links)
     return BatchItemOut(index=item.index, **job.model_dump())
 
 
-def present_batch(batch: BatchView, storage: MediaStorage, url_ttl_seconds: int) -> VideoBatch:
-    items = [_present_item(item, storage, url_ttl_seconds, batch.created_at) for item in batch.items]
+def present_batch(batch: BatchView, links: MediaLinks) -> VideoBatch:
+    items = [_present_item(item, links, batch.created_at) for item in batch.items]
     counts = BatchCounts()
     for item in items:
         setattr(counts, item.state.value, getattr(counts, item.state.value) + 1)

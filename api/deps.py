@@ -22,6 +22,7 @@ from accounts.rate_limits import DEFAULT_POLICY, JOBS_POLICY, RateLimiter
 from accounts.store import AccountStore
 from api.app_services import Services
 from api.cursors import CursorCodec
+from api.media_links import MediaLinks
 from api.problems import ProblemError
 from api.rate_limits import note_usage, rate_limit_problem
 from core.errors import ErrorCode
@@ -72,6 +73,13 @@ async def get_storage(request: Request) -> MediaStorage:
     return storage
 
 
+async def get_links(request: Request) -> MediaLinks:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is not None:
+        return services.links
+    return MediaLinks(await get_storage(request), (await get_settings(request)).media_url_ttl_seconds)
+
+
 async def get_etas(request: Request) -> EtaBoard:
     etas: EtaBoard = _part(request, "etas")
     return etas
@@ -86,6 +94,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 StorageDep = Annotated[MediaStorage, Depends(get_storage)]
+MediaLinksDep = Annotated[MediaLinks, Depends(get_links)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 EtasDep = Annotated[EtaBoard, Depends(get_etas)]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from api.media_links import MediaLinks
 from api.schemas import JobCostOut, JobWarning, VideoJob, VideoMeta, money
 from core.models import JobSnapshot, JobState
 from jobs.etas import JobEta
-from storage import MediaStorage
 
 
 def present_job(
     snapshot: JobSnapshot,
-    storage: MediaStorage,
-    url_ttl_seconds: int,
+    links: MediaLinks,
     eta: JobEta | None = None,
     warnings: list[JobWarning] | None = None,
 ) -> VideoJob:
@@ -22,12 +21,8 @@ def present_job(
             estimated_usd=money(snapshot.cost.estimated_usd) or "0.00",
             settled_usd=money(snapshot.cost.settled_usd),
         ),
-        video_url=storage.signed_url(media.video_key, url_ttl_seconds) if media else None,
-        thumbnail_url=(
-            storage.signed_url(media.thumbnail_key, url_ttl_seconds)
-            if media and media.thumbnail_key
-            else None
-        ),
+        video_url=links.url(media.video_key) if media else None,
+        thumbnail_url=links.url(media.thumbnail_key) if media and media.thumbnail_key else None,
         video=VideoMeta.model_validate(media.model_dump()) if media else None,
         deadline_at=snapshot.deadline_at,
         eta_seconds=eta.eta_seconds if eta else None,

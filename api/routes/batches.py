@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.batch_requests import batch_request
 from api.batch_schemas import BatchCreateRequest, VideoBatch, present_batch
-from api.deps import BatchesDep, CurrentProject, JobCreatingProject, SettingsDep, StorageDep
+from api.deps import BatchesDep, CurrentProject, JobCreatingProject, MediaLinksDep
 from api.domain_problems import REFUSED_HOLDS, refused_hold_problem
 from api.job_requests import IdempotencyKeyHeader
 from api.problems import answer_created, idempotent_create, problem_responses
@@ -39,8 +39,7 @@ async def create_batch(
     response: Response,
     project: JobCreatingProject,
     batches: BatchesDep,
-    settings: SettingsDep,
-    storage: StorageDep,
+    links: MediaLinksDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> VideoBatch:
     """Start up to 100 jobs as one batch (202 + Location): every item is checked, then every item's
@@ -52,22 +51,22 @@ async def create_batch(
     except REFUSED_HOLDS as exc:
         raise refused_hold_problem(exc, what="batch") from None
     answer_created(response, f"/v1/video/batches/{batch.batch_id}", created=batch.created)
-    return present_batch(batch, storage, settings.media_url_ttl_seconds)
+    return present_batch(batch, links)
 
 
 @router.get("/{batch_id}", response_model=VideoBatch, responses=_ERRORS)
 async def get_batch(
-    batch_id: str, project: CurrentProject, batches: BatchesDep, settings: SettingsDep, storage: StorageDep
+    batch_id: str, project: CurrentProject, batches: BatchesDep, links: MediaLinksDep
 ) -> VideoBatch:
     """Every item with its job's state, and how many items are in each state."""
     batch = await batches.status(batch_id, project.project_id)
-    return present_batch(batch, storage, settings.media_url_ttl_seconds)
+    return present_batch(batch, links)
 
 
 @router.post("/{batch_id}/cancel", response_model=VideoBatch, responses=_ERRORS)
 async def cancel_batch(
-    batch_id: str, project: CurrentProject, batches: BatchesDep, settings: SettingsDep, storage: StorageDep
+    batch_id: str, project: CurrentProject, batches: BatchesDep, links: MediaLinksDep
 ) -> VideoBatch:
     """Cancel every unfinished item (each through the normal job cancel); the batch as it is then."""
     batch = await batches.cancel(batch_id, project.project_id)
-    return present_batch(batch, storage, settings.media_url_ttl_seconds)
+    return present_batch(batch, links)

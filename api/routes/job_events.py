@@ -20,15 +20,14 @@ from fastapi import APIRouter, Header, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.deps import CurrentProject, EtasDep, SettingsDep, StorageDep, WatchesDep
+from api.deps import CurrentProject, EtasDep, MediaLinksDep, SettingsDep, WatchesDep
+from api.media_links import MediaLinks
 from api.presenter import present_job
 from api.problems import problem_responses
 from core.models import JobSnapshot
-from core.settings import Settings
 from jobs.errors import JobNotFound
 from jobs.etas import EtaBoard
 from jobs.watching import JobWatch, progress_position
-from storage import MediaStorage
 
 router = APIRouter(prefix="/v1/video", tags=["video"])
 
@@ -41,8 +40,8 @@ def _last_position(last_event_id: str | None) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
 
 
-async def _event(snapshot: JobSnapshot, storage: MediaStorage, settings: Settings, etas: EtaBoard) -> str:
-    job = present_job(snapshot, storage, settings.media_url_ttl_seconds, await etas.estimate(snapshot))
+async def _event(snapshot: JobSnapshot, links: MediaLinks, etas: EtaBoard) -> str:
+    job = present_job(snapshot, links, await etas.estimate(snapshot))
     return f"id: {progress_position(snapshot)}\nevent: job\ndata: {job.model_dump_json()}\n\n"
 
 
@@ -50,11 +49,11 @@ async def _stream(
     watch: JobWatch,
     seen: int,
     stack: contextlib.AsyncExitStack,
-    storage: MediaStorage,
-    settings: Settings,
+    links: MediaLinks,
     etas: EtaBoard,
+    max_seconds: float,
 ) -> AsyncIterator[str]:
-    deadline = asyncio.get_running_loop().time() + settings.job_events_max_seconds
+    deadline = asyncio.get_running_loop().time() + max_seconds
     async with stack:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         while asyncio.get_running_loop().time() < deadline:
@@ -62,7 +61,7 @@ async def _stream(
             assert snapshot is not None
             if progress_position(snapshot) > seen:
                 seen = progress_position(snapshot)
-                yield await _event(snapshot, storage, settings, etas)
+                yield await _event(snapshot, links, etas)
             if snapshot.state.is_final or isinstance(watch.error, JobNotFound):
                 return
             wait = min(KEEPALIVE_SECONDS, max(0.0, deadline - asyncio.get_running_loop().time()))
@@ -89,7 +88,7 @@ async def job_events(
     job_id: str,
     project: CurrentProject,
     watches: WatchesDep,
-    storage: StorageDep,
+    links: MediaLinksDep,
     settings: SettingsDep,
     etas: EtasDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -104,7 +103,7 @@ async def job_events(
         await stack.aclose()
         return Response(status_code=204)
     return StreamingResponse(
-        _stream(watch, seen, stack, storage, settings, etas),
+        _stream(watch, seen, stack, links, etas, settings.job_events_max_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         # Leaves the watch even if the stream never started (client gone before the first byte);

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.cursors import CursorCodec, InvalidCursor
-from api.deps import CurrentProject, CursorsDep, ListerDep, SettingsDep, StorageDep
+from api.deps import CurrentProject, CursorsDep, ListerDep, MediaLinksDep
 from api.presenter import present_job
 from api.problems import ProblemError, problem_responses
 from api.schemas import VideoJob
@@ -79,8 +79,7 @@ async def list_jobs(
     project: CurrentProject,
     codec: CursorsDep,
     lister: ListerDep,
-    settings: SettingsDep,
-    storage: StorageDep,
+    links: MediaLinksDep,
     state: JobState | None = None,
     vendor: Annotated[str | None, Query(pattern=_NAME_PATTERN)] = None,
     after: Annotated[str | None, Query(description="The `next` cursor of the previous page.")] = None,
@@ -91,7 +90,7 @@ async def list_jobs(
     position = decode_position(codec, where, "desc", after) if after else None
     page = await lister.page(where, after=position, limit=limit)
     return JobList(
-        data=[present_job(job, storage, settings.media_url_ttl_seconds) for job in page.jobs],
+        data=[present_job(job, links) for job in page.jobs],
         has_more=page.has_more,
         next=encode_position(codec, where, "desc", page.last) if page.has_more and page.last else None,
     )

@@ -60,13 +60,12 @@ async def generate(
     started = await creator.create(job_request(body, request.headers), project.project_id, project.key_id)
     snapshot = started.snapshot
     answer_created(response, f"/v1/video/jobs/{snapshot.job_id}", created=started.created)
-    settings = services.settings
     warnings, headers = deprecation_notice(
-        services.catalog, snapshot.vendor, snapshot.model, settings.model_lifecycle_date
+        services.catalog, snapshot.vendor, snapshot.model, services.settings.model_lifecycle_date
     )
     response.headers.update(headers)
     eta = await services.etas.estimate(snapshot)
-    return present_job(snapshot, services.storage, settings.media_url_ttl_seconds, eta, warnings)
+    return present_job(snapshot, services.links, eta, warnings)
 
 
 @router.get("/jobs/{job_id}", response_model=VideoJob, responses=_ERRORS)
@@ -99,7 +98,7 @@ async def get_job(
             snapshot = await services.watches.wait_final(job_id, project_id, within_seconds=wait)
             response.headers["Preference-Applied"] = f"wait={wait}"
         eta = await services.etas.estimate(snapshot)
-        return present_job(snapshot, services.storage, settings.media_url_ttl_seconds, eta)
+        return present_job(snapshot, services.links, eta)
 
     return await caller.read(answer())
 
