@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from devstack.processes import ManagedProcess
@@ -39,10 +39,12 @@ def dev_server(
     ui_codec_endpoint: str | None = None,
     metrics_port: int | None = None,
     namespaces: Sequence[str] = (),
+    dynamic_config: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
     """The dev server's process (not started). ``ui_codec_endpoint`` points its UI at our codec endpoint
     (encrypted payloads); ``metrics_port`` serves the server's Prometheus metrics, among them its count of
-    billable actions (``action``); ``namespaces`` are created at launch besides ``default``."""
+    billable actions (``action``); ``namespaces`` are created at launch besides ``default``;
+    ``dynamic_config`` adds to (or overrides) ``DYNAMIC_CONFIG``."""
     argv = [
         temporal_binary(),
         "server",
@@ -58,7 +60,7 @@ def dev_server(
         "--ui-disable-news-fetch",
         *sa.cli_flags(),
     ]
-    for key, value in DYNAMIC_CONFIG.items():
+    for key, value in {**DYNAMIC_CONFIG, **(dynamic_config or {})}.items():
         argv += ["--dynamic-config-value", f"{key}={value}"]
     argv += ["--headless"] if headless else ["--ui-port", str(ui_port)]
     if ui_codec_endpoint and not headless:
