@@ -29,8 +29,7 @@ from temporalio.client import Client
 
 from bench.lean_http import LeanHttp
 from bench.sampling import wait_until
-from devstack.processes import ManagedProcess, wait_for_port
-from devstack.temporal_server import dev_server
+from devstack.processes import ManagedProcess
 from tests.emulators import fal
 from tests.emulators.server import EmulatorServer
 from tests.fixtures.ports import free_port
@@ -55,19 +54,8 @@ class BenchTemporal(TemporalServer):
     metrics_port: int = 0
     namespaces: tuple[str, ...] = ()
 
-    def start(self) -> None:
-        host, _, port = self.address.rpartition(":")
-        self.process = dev_server(
-            self.db_file,
-            host=host,
-            port=int(port),
-            ui_port=0,
-            log_path=self.log_path,
-            headless=True,
-            metrics_port=self.metrics_port,
-            namespaces=self.namespaces,
-        ).start()
-        wait_for_port(host, int(port), 60, self.process)
+    def launch_options(self) -> dict[str, Any]:
+        return {**super().launch_options(), "metrics_port": self.metrics_port, "namespaces": self.namespaces}
 
     def actions(self, namespace: str) -> dict[str, float]:
         """The server's count of billable actions in ``namespace`` so far, by action type."""
